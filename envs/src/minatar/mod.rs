@@ -1,0 +1,222 @@
+//! MinAtar-style games: 10x10 grids of 0/1 channels, six actions, sticky actions and difficulty
+//! ramping, behaving like MinAtar 1.0.15 (Young & Tian, 2019) so that published results compare.
+//!
+//! Each game implements the small `Game` trait (its rules on a 10x10 grid); `MinAtar<G>` wraps a
+//! game into an `Env`: seeding, sticky actions, the minimal action set, the observation buffer,
+//! the episode phase and rendering are written once here. MinAtar is GPL: these games were written
+//! from its documented and observed behaviour, not translated from its code.
+
+use crate::env::Phase;
+use crate::registry::{EnvSpec, Registry};
+use crate::rng::Rng;
+use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
+
+/// Grid side: every game is 10x10.
+pub const N: usize = 10;
+
+/// MinAtar's six actions, in MinAtar's order (the action index users send).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Action {
+    Noop = 0,
+    Left = 1,
+    Up = 2,
+    Right = 3,
+    Down = 4,
+    Fire = 5,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::Noop,
+        Action::Left,
+        Action::Up,
+        Action::Right,
+        Action::Down,
+        Action::Fire,
+    ];
+}
+
+/// The observation being drawn: `[C,10,10]` planes, zeroed before `Game::draw`.
+pub struct Grid<'a> {
+    obs: &'a mut [f32],
+}
+
+impl Grid<'_> {
+    /// Marks cell `(y, x)` in channel `c`. Out-of-grid coordinates are ignored.
+    #[inline]
+    pub fn set(&mut self, c: usize, y: i32, x: i32) {
+        if (0..N as i32).contains(&y) && (0..N as i32).contains(&x) {
+            self.obs[(c * N + y as usize) * N + x as usize] = 1.0;
+        }
+    }
+}
+
+/// The rules of one MinAtar-style game.
+pub trait Game: Send + 'static {
+    /// Channel names, in observation order (their count is the channel count).
+    const CHANNELS: &'static [&'static str];
+    /// MinAtar's minimal action set for this game.
+    const MINIMAL_ACTIONS: &'static [Action];
+    /// A game in its initial state; `ramping` enables difficulty ramping.
+    fn new(ramping: bool) -> Self;
+    /// Starts a new episode.
+    fn reset(&mut self, rng: &mut Rng);
+    /// Applies one action (after sticky-action substitution); returns `(reward, terminal)`.
+    fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool);
+    /// Sets the 1-cells of the current state (the grid arrives zeroed).
+    fn draw(&self, grid: &mut Grid<'_>);
+}
+
+/// A `Game` as an `Env`.
+pub struct MinAtar<G: Game> {
+    id: String,
+    game: G,
+    rng: Rng,
+    sticky: f64,
+    actions: &'static [Action],
+    last_action: Action,
+    phase: Phase,
+    obs: Vec<f32>,
+    obs_space: Space,
+    act_space: Space,
+    symbols: Vec<char>,
+}
+
+impl<G: Game> MinAtar<G> {
+    /// A game with explicit settings (MinAtar's defaults: `0.1, true, false`).
+    pub fn new(
+        id: &str,
+        sticky_action_prob: f64,
+        difficulty_ramping: bool,
+        minimal_actions: bool,
+    ) -> Self {
+        let c = G::CHANNELS.len();
+        let actions: &'static [Action] = if minimal_actions {
+            G::MINIMAL_ACTIONS
+        } else {
+            &Action::ALL
+        };
+        MinAtar {
+            id: id.into(),
+            game: G::new(difficulty_ramping),
+            rng: Rng::new(0),
+            sticky: sticky_action_prob,
+            actions,
+            last_action: Action::Noop,
+            phase: Phase::Fresh,
+            obs: vec![0.0; c * N * N],
+            obs_space: Space::uniform_box(&[c, N, N], 0.0, 1.0),
+            act_space: Space::Discrete { n: actions.len() },
+            symbols: render::channel_symbols(G::CHANNELS),
+        }
+    }
+
+    /// The game's rules state, for tests.
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+
+    fn redraw(&mut self) {
+        self.obs.fill(0.0);
+        self.game.draw(&mut Grid { obs: &mut self.obs });
+    }
+}
+
+impl<G: Game> Env for MinAtar<G> {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn observation_space(&self) -> &Space {
+        &self.obs_space
+    }
+    fn action_space(&self) -> &Space {
+        &self.act_space
+    }
+    fn reset(&mut self, seed: Option<u64>) -> &[f32] {
+        if let Some(s) = seed {
+            self.rng = Rng::new(s);
+        }
+        // MinAtar keeps the last action across episodes; we start each episode from no-op so that
+        // a seeded reset is deterministic whatever came before.
+        self.last_action = Action::Noop;
+        self.game.reset(&mut self.rng);
+        self.phase = Phase::Running;
+        self.redraw();
+        &self.obs
+    }
+    fn step(&mut self, action: usize) -> Result<Step<'_>, EnvError> {
+        self.phase.check_action(action, self.actions.len())?;
+        let mut a = self.actions[action];
+        if self.rng.chance(self.sticky) {
+            a = self.last_action;
+        }
+        self.last_action = a;
+        let (reward, terminated) = self.game.act(a, &mut self.rng);
+        if terminated {
+            self.phase = Phase::Over;
+        }
+        self.redraw();
+        Ok(Step {
+            obs: &self.obs,
+            reward,
+            terminated,
+            truncated: false,
+            info: Default::default(),
+        })
+    }
+    fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+    fn render_text(&self) -> String {
+        render::planes_text(&self.obs, G::CHANNELS.len(), N, N, &self.symbols)
+    }
+    fn render_rgb(&self) -> RgbFrame {
+        render::planes_rgb(&self.obs, G::CHANNELS.len(), N, N)
+    }
+    fn legend(&self) -> Vec<LegendEntry> {
+        render::planes_legend(G::CHANNELS)
+    }
+}
+
+/// The options every MinAtar-style game takes, with MinAtar's defaults.
+fn minatar_options(spec: EnvSpec) -> EnvSpec {
+    spec.option(OptSpec::float(
+        "sticky_action_prob",
+        0.1,
+        0.0,
+        1.0,
+        "probability that the previous action is repeated instead of the chosen one",
+    ))
+    .option(OptSpec::bool(
+        "difficulty_ramping",
+        true,
+        "speed the game up as the episode goes on, as MinAtar does",
+    ))
+    .option(OptSpec::bool(
+        "minimal_actions",
+        false,
+        "use MinAtar's minimal action set instead of all six actions",
+    ))
+}
+
+fn spec_for<G: Game>(id: &'static str, description: &str) -> EnvSpec {
+    minatar_options(EnvSpec::new(id, description, move |o: &Options| {
+        Ok(Box::new(MinAtar::<G>::new(
+            id,
+            o.float("sticky_action_prob"),
+            o.bool("difficulty_ramping"),
+            o.bool("minimal_actions"),
+        )) as Box<dyn Env>)
+    }))
+}
+
+/// Registers the five games.
+pub(crate) fn register_all(r: &mut Registry) {
+    let games: Vec<EnvSpec> = vec![
+        // Each game adds its line here: spec_for::<breakout::Breakout>("Breakout-v0", "..."),
+    ];
+    for spec in games {
+        r.register(spec).expect("built-in ids are unique");
+    }
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the cross-crate tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Whether missing reference tools (Python packages, GNU Go) fail the tests instead of skipping
+/// them. `.ci/run` sets `EMBER_REQUIRE_REFERENCES=1`, after installing them.
+pub fn references_required() -> bool {
+    std::env::var("EMBER_REQUIRE_REFERENCES").is_ok_and(|v| v == "1")
+}
+
+/// A Python interpreter that can `import module`: `$EMBER_PYTHON`, else `.venv/bin/python` in the
+/// repository, else `python3`. `None` (with a note on stderr) when none can, unless references
+/// are required, in which case this panics with instructions.
+pub fn python_with(module: &str) -> Option<PathBuf> {
+    let mut cands: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = std::env::var("EMBER_PYTHON") {
+        cands.push(p.into());
+    }
+    cands.push(repo_root().join(".venv/bin/python"));
+    cands.push("python3".into());
+    for c in cands {
+        let ok = Command::new(&c)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(c);
+        }
+    }
+    if references_required() {
+        panic!(
+            "no Python with `{module}` found (set EMBER_PYTHON, or run .ci/run which installs it)"
+        );
+    }
+    eprintln!(
+        "SKIPPED: no Python with `{module}`; run .ci/run (or set EMBER_PYTHON) to include this check"
+    );
+    None
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, v.sqrt())
+}
+
+/// Welch's z statistic for the difference of two sample means.
+pub fn z_score(a: &[f64], b: &[f64]) -> f64 {
+    let (ma, sa) = mean_std(a);
+    let (mb, sb) = mean_std(b);
+    let se = (sa * sa / a.len() as f64 + sb * sb / b.len() as f64).sqrt();
+    if se == 0.0 {
+        if ma == mb { 0.0 } else { f64::INFINITY }
+    } else {
+        (ma - mb) / se
+    }
+}
