@@ -1,1 +1,58 @@
-fn main() {}
+//! `ember`: Ember's one command line.
+//!
+//! Each verb is a small function over the library crates; this file only parses arguments and
+//! dispatches. Human-readable output goes to stderr (or precedes the JSON); with `--json` the last
+//! line of stdout is exactly one JSON object, as `shared/CONTRACT.md` specifies.
+
+mod envs_cli;
+// go-cli: begin (owned by the Go work: `ember gtp`, `ember match go`, `ember bench go`)
+// go-cli: end
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ember", version, about = "Ember: reinforcement-learning environments and agents in Rust")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the registered environments with their observation shape, action count and options.
+    Envs(envs_cli::EnvsArgs),
+    /// Play episodes with an agent and report the mean and spread of returns and lengths.
+    Eval(envs_cli::EvalArgs),
+    /// Render an episode live in the terminal (a colour per channel, with a legend), or to a GIF.
+    Watch(envs_cli::WatchArgs),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    // go-cli-verbs: begin
+    // go-cli-verbs: end
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Single-thread stepping with uniformly random actions.
+    Env(envs_cli::BenchEnvArgs),
+    // go-cli-bench: begin
+    // go-cli-bench: end
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.cmd {
+        Cmd::Envs(a) => envs_cli::envs(&a),
+        Cmd::Eval(a) => envs_cli::eval(&a),
+        Cmd::Watch(a) => envs_cli::watch(&a),
+        Cmd::Bench(BenchCmd::Env(a)) => envs_cli::bench_env(&a),
+        // go-cli-dispatch: begin
+        // go-cli-dispatch: end
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,426 @@
+//! The environment verbs: `envs`, `eval`, `watch`, `bench env`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use ember_envs::rng::Rng;
+use ember_envs::wrappers::EpisodeStatistics;
+use ember_envs::{Env, OptKind, Options, RgbFrame};
+use serde_json::json;
+
+/// `--set key=value` options of an environment.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnvOpts {
+    /// Environment option `key=value` (repeatable), e.g. `--set sticky_action_prob=0`. `ember envs`
+    /// lists each environment's options.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl EnvOpts {
+    pub fn make(&self, id: &str) -> Result<Box<dyn Env>> {
+        let pairs = Options::split_pairs(&self.set)?;
+        Ok(ember_envs::make(id, &pairs)?)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EnvsArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Environment id (see `ember envs`).
+    pub env: String,
+    /// Who acts: `random` (uniform over legal actions). Trained agents (`RUN_DIR`) arrive with the agents.
+    #[arg(long, default_value = "random")]
+    pub agent: String,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    /// Seeds the environment (episode i of the run continues the seeded generator) and the agent.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub opts: EnvOpts,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Environment id (see `ember envs`).
+    pub env: String,
+    /// Who acts: `random` (uniform over legal actions).
+    #[arg(long, default_value = "random")]
+    pub agent: String,
+    /// Frames per second in the terminal (0: as fast as possible).
+    #[arg(long, default_value_t = 8.0)]
+    pub fps: f64,
+    /// Write the episode as an animated GIF here instead of drawing it in the terminal.
+    #[arg(long, value_name = "PATH")]
+    pub gif: Option<PathBuf>,
+    /// Stop after this many steps even if the episode goes on.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_steps: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub opts: EnvOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchEnvArgs {
+    /// Environment id (see `ember envs`).
+    pub env: String,
+    /// Steps to time (after a short warm-up).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also time MinAtar's own Python loop on the same game in this run, with this Python (which must
+    /// have `minatar` installed), and report the ratio.
+    #[arg(long, value_name = "PYTHON")]
+    pub vs_minatar: Option<PathBuf>,
+    #[command(flatten)]
+    pub opts: EnvOpts,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents (random for now).
+
+/// Picks actions. Only `random` exists until trained agents land.
+enum Agent {
+    Random(Rng),
+}
+
+impl Agent {
+    fn parse(spec: &str, seed: u64) -> Result<Agent> {
+        match spec {
+            "random" => Ok(Agent::Random(Rng::new(ember_envs::rng::child_seed(seed, 0xA6E7)))),
+            other => bail!("unknown agent `{other}`: accepted agents are `random` (trained-agent run directories arrive with the DQN/PPO agents)"),
+        }
+    }
+
+    fn act(&mut self, env: &dyn Env) -> usize {
+        let n = env.action_space().n().unwrap_or(1);
+        match self {
+            Agent::Random(rng) => match env.action_mask() {
+                Some(mask) => {
+                    let legal = mask.iter().filter(|&&b| b).count();
+                    let k = rng.below(legal.max(1));
+                    mask.iter().enumerate().filter(|(_, b)| **b).nth(k).map_or(0, |(i, _)| i)
+                }
+                None => rng.below(n),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub fn envs(a: &EnvsArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    for spec in ember_envs::registry::specs() {
+        let env = spec.make(&[] as &[(&str, &str)]).with_context(|| format!("making {}", spec.id))?;
+        let options: Vec<_> = spec
+            .all_options()
+            .iter()
+            .map(|o| {
+                json!({
+                    "name": o.name,
+                    "default": o.default.to_string(),
+                    "accepts": o.expected(),
+                    "help": o.help,
+                    "kind": match o.kind { OptKind::Bool => "bool", OptKind::Int{..} => "int", OptKind::Float{..} => "float", OptKind::Choice(_) => "choice", OptKind::Str => "string" },
+                })
+            })
+            .collect();
+        rows.push(json!({
+            "id": spec.id,
+            "observation_shape": env.observation_space().shape(),
+            "actions": env.action_space().n(),
+            "description": spec.description,
+            "options": options,
+        }));
+    }
+    if a.json {
+        println!("{}", json!({ "envs": rows }));
+    } else {
+        println!("{:<20} {:<14} {:>7}  description", "id", "observation", "actions");
+        for r in &rows {
+            let shape = format!("{}", r["observation_shape"]).replace(',', "x").replace(['[', ']'], "");
+            println!("{:<20} {:<14} {:>7}  {}", r["id"].as_str().unwrap_or(""), format!("[{shape}]"), r["actions"], r["description"].as_str().unwrap_or(""));
+        }
+        println!("\noptions: `ember envs --json` lists each env's options; set them with --set key=value");
+    }
+    Ok(())
+}
+
+fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = if xs.len() > 1 { xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (m, v.sqrt())
+}
+
+pub fn eval(a: &EvalArgs) -> Result<()> {
+    if a.episodes == 0 {
+        bail!("--episodes must be at least 1");
+    }
+    let mut env = EpisodeStatistics::new(a.opts.make(&a.env)?);
+    let mut agent = Agent::parse(&a.agent, a.seed)?;
+    let (mut rets, mut lens) = (Vec::with_capacity(a.episodes), Vec::with_capacity(a.episodes));
+    env.reset(Some(a.seed));
+    while rets.len() < a.episodes {
+        let act = agent.act(&env);
+        let s = env.step(act)?;
+        if let Some(e) = s.info.episode {
+            rets.push(e.ret);
+            lens.push(e.len as f64);
+            env.reset(None);
+        }
+    }
+    let (mr, sr) = mean_std(&rets);
+    let (ml, sl) = mean_std(&lens);
+    eprintln!(
+        "{}: {} episodes, agent {}: return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
+        a.env, a.episodes, a.agent
+    );
+    if a.json {
+        println!(
+            "{}",
+            json!({"env": a.env, "agent": a.agent, "seed": a.seed, "episodes": a.episodes,
+                   "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl})
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch
+
+/// Draws a frame for a terminal: plane envs (with a legend) as coloured cells, others as text.
+fn terminal_frame(env: &dyn Env, colour: bool) -> String {
+    let legend = env.legend();
+    if legend.is_empty() || !colour {
+        let mut s = env.render_text();
+        if !legend.is_empty() {
+            s.push_str("legend: ");
+            s.push_str(&legend.iter().map(|l| l.name.clone()).collect::<Vec<_>>().join(", "));
+            s.push('\n');
+        }
+        return s;
+    }
+    let f = env.render_rgb();
+    let mut s = String::new();
+    for y in 0..f.height {
+        for x in 0..f.width {
+            let [r, g, b] = f.pixel(x, y);
+            if [r, g, b] == [0, 0, 0] {
+                s.push_str("\x1b[38;2;70;70;70m· \x1b[0m");
+            } else {
+                s.push_str(&format!("\x1b[38;2;{r};{g};{b}m██\x1b[0m"));
+            }
+        }
+        s.push('\n');
+    }
+    s.push('\n');
+    for l in legend {
+        let [r, g, b] = l.rgb;
+        s.push_str(&format!("\x1b[38;2;{r};{g};{b}m██\x1b[0m {}  ", l.name));
+    }
+    s.push('\n');
+    s
+}
+
+/// GIF frames at a readable size (the short side at least 200 px).
+fn gif_scale(f: &RgbFrame) -> usize {
+    (200 / f.width.min(f.height).max(1)).max(1)
+}
+
+pub fn watch(a: &WatchArgs) -> Result<()> {
+    if !(a.fps >= 0.0 && a.fps.is_finite()) {
+        bail!("--fps must be a non-negative number, got {}", a.fps);
+    }
+    let mut env = a.opts.make(&a.env)?;
+    let mut agent = Agent::parse(&a.agent, a.seed)?;
+    env.reset(Some(a.seed));
+    let (mut ret, mut t) = (0.0f64, 0usize);
+    let mut end = "step limit";
+
+    if let Some(path) = &a.gif {
+        let first = env.render_rgb();
+        let k = gif_scale(&first);
+        let (w, h) = (first.width * k, first.height * k);
+        if w > u16::MAX as usize || h > u16::MAX as usize {
+            bail!("frame {w}x{h} is too large for a GIF");
+        }
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut enc = gif::Encoder::new(std::io::BufWriter::new(file), w as u16, h as u16, &[])?;
+        enc.set_repeat(gif::Repeat::Infinite)?;
+        let delay = if a.fps > 0.0 { (100.0 / a.fps).round().max(2.0) as u16 } else { 10 };
+        let push = |f: &RgbFrame, enc: &mut gif::Encoder<_>| -> Result<()> {
+            let big = f.scaled(k);
+            let mut fr = gif::Frame::from_rgb_speed(w as u16, h as u16, &big.data, 10);
+            fr.delay = delay;
+            enc.write_frame(&fr)?;
+            Ok(())
+        };
+        push(&first, &mut enc)?;
+        while t < a.max_steps {
+            let act = agent.act(&*env);
+            let s = env.step(act)?;
+            ret += s.reward as f64;
+            t += 1;
+            let (term, trunc) = (s.terminated, s.truncated);
+            push(&env.render_rgb(), &mut enc)?;
+            if term || trunc {
+                end = if term { "terminated" } else { "truncated" };
+                break;
+            }
+        }
+        drop(enc);
+        eprintln!("{}: wrote {} frames to {} (return {ret}, {end} after {t} steps)", a.env, t + 1, path.display());
+        return Ok(());
+    }
+
+    let tty = std::io::stdout().is_terminal();
+    let delay = if a.fps > 0.0 { Duration::from_secs_f64(1.0 / a.fps) } else { Duration::ZERO };
+    let mut out = std::io::stdout().lock();
+    let draw = |env: &dyn Env, t: usize, ret: f64, r: f32, out: &mut std::io::StdoutLock| -> Result<()> {
+        if tty {
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        write!(out, "{}  step {t}  reward {r}  return {ret}\n{}", env.id(), terminal_frame(env, tty))?;
+        if !tty {
+            writeln!(out)?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    draw(&*env, 0, 0.0, 0.0, &mut out)?;
+    while t < a.max_steps {
+        let started = Instant::now();
+        let act = agent.act(&*env);
+        let s = env.step(act)?;
+        let reward = s.reward;
+        ret += s.reward as f64;
+        t += 1;
+        let (term, trunc) = (s.terminated, s.truncated);
+        draw(&*env, t, ret, reward, &mut out)?;
+        if term || trunc {
+            end = if term { "terminated" } else { "truncated" };
+            break;
+        }
+        if let Some(rest) = delay.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    writeln!(out, "episode {end} after {t} steps, return {ret}")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench env
+
+/// Times `steps` random-action steps (episodes reset as they end), after a warm-up.
+pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<f64> {
+    let n = env.action_space().n().context("bench env needs a discrete action space")?;
+    let masked = env.action_mask().is_some();
+    let mut rng = Rng::new(seed);
+    env.reset(Some(seed));
+    let mut run = |env: &mut dyn Env, count: u64| -> Result<()> {
+        for _ in 0..count {
+            let a = if masked {
+                let mask = env.action_mask().unwrap_or(&[]);
+                let legal = mask.iter().filter(|&&b| b).count().max(1);
+                let k = rng.below(legal);
+                mask.iter().enumerate().filter(|(_, b)| **b).nth(k).map_or(0, |(i, _)| i)
+            } else {
+                rng.below(n)
+            };
+            let done = env.step(a)?.done();
+            if done {
+                env.reset(None);
+            }
+        }
+        Ok(())
+    };
+    run(env, (steps / 20).max(1000))?;
+    let t0 = Instant::now();
+    run(env, steps)?;
+    Ok(steps as f64 / t0.elapsed().as_secs_f64())
+}
+
+const MINATAR_BENCH_PY: &str = r#"
+import sys, time
+import numpy as np
+from minatar import Environment
+game, steps, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+env = Environment(game)
+env.seed(seed)
+rng = np.random.RandomState(seed)
+env.reset()
+actions = rng.randint(6, size=steps)
+t0 = time.perf_counter()
+for a in actions:
+    r, done = env.act(a)
+    if done:
+        env.reset()
+print(steps / (time.perf_counter() - t0))
+"#;
+
+/// MinAtar's module name for one of our game ids.
+fn minatar_game(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "Breakout-v0" => "breakout",
+        "SpaceInvaders-v0" => "space_invaders",
+        "Freeway-v0" => "freeway",
+        "Asterix-v0" => "asterix",
+        "Seaquest-v0" => "seaquest",
+        _ => return None,
+    })
+}
+
+pub fn bench_env(a: &BenchEnvArgs) -> Result<()> {
+    if a.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let mut env = a.opts.make(&a.env)?;
+    let sps = time_env(&mut *env, a.steps, a.seed)?;
+    eprintln!("{}: {} steps, {:.0} steps/s (single thread, random actions)", a.env, a.steps, sps);
+    let mut out = json!({"env": a.env, "steps": a.steps, "steps_per_sec": sps});
+    if let Some(py) = &a.vs_minatar {
+        let game = minatar_game(&a.env).with_context(|| format!("{} has no MinAtar counterpart", a.env))?;
+        // MinAtar's Python loop is ~100x slower: time fewer steps, enough for a stable rate.
+        let peer_steps = (a.steps / 50).clamp(20_000, 500_000);
+        let o = std::process::Command::new(py)
+            .args(["-c", MINATAR_BENCH_PY, game, &peer_steps.to_string(), &a.seed.to_string()])
+            .output()
+            .with_context(|| format!("running {}", py.display()))?;
+        if !o.status.success() {
+            bail!("MinAtar benchmark failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let peer: f64 = String::from_utf8_lossy(&o.stdout).trim().lines().last().unwrap_or("").parse().context("parsing MinAtar's steps/s")?;
+        eprintln!("MinAtar {game}: {peer_steps} steps, {peer:.0} steps/s; Ember is {:.0}x", sps / peer);
+        out["minatar_steps_per_sec"] = json!(peer);
+        out["speedup"] = json!(sps / peer);
+    }
+    if a.json {
+        println!("{out}");
+    }
+    Ok(())
+}
