@@ -10,6 +10,9 @@ use crate::env::Phase;
 use crate::registry::{EnvSpec, Registry};
 use crate::rng::Rng;
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
+pub mod breakout;
+pub mod freeway;
+pub mod space_invaders;
 
 /// Grid side: every game is 10x10.
 pub const N: usize = 10;
@@ -215,6 +218,18 @@ fn spec_for<G: Game>(id: &'static str, description: &str) -> EnvSpec {
 pub(crate) fn register_all(r: &mut Registry) {
     let games: Vec<EnvSpec> = vec![
         // Each game adds its line here: spec_for::<breakout::Breakout>("Breakout-v0", "..."),
+        spec_for::<breakout::Breakout>(
+            "Breakout-v0",
+            "MinAtar Breakout: keep the ball in play with the paddle, break the bricks",
+        ),
+        spec_for::<space_invaders::SpaceInvaders>(
+            "SpaceInvaders-v0",
+            "MinAtar Space Invaders: shoot the marching aliens, dodge their bombs",
+        ),
+        spec_for::<freeway::Freeway>(
+            "Freeway-v0",
+            "MinAtar Freeway: get the chicken across eight lanes of traffic",
+        ),
     ];
     for spec in games {
         r.register(spec).expect("built-in ids are unique");

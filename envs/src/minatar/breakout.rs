@@ -1,0 +1,324 @@
+//! Breakout-v0: a paddle on the bottom row keeps a diagonally moving ball in play while it
+//! knocks out three rows of bricks. Behaves like MinAtar 1.0.15's `breakout`.
+//!
+//! Rules, as observed in MinAtar (one `act` = one frame, in this order):
+//! 1. `left` / `right` move the paddle one cell along row 9 (clamped to the grid).
+//! 2. The ball advances one cell diagonally. Leaving the grid sideways clamps it to the edge
+//!    column and mirrors its horizontal direction; leaving through the top clamps it to row 0 and
+//!    mirrors its vertical direction (the brick test is then skipped).
+//! 3. Otherwise, if the target cell holds a brick, the ball is "in a brick". When it was not in a
+//!    brick the frame before, the brick is removed for a reward of 1, the ball stays on its old
+//!    row (still moving sideways) and turns vertically. When it was (it arrived inside a brick
+//!    through a previous hit's sideways move), it passes into the brick cell with no reward and
+//!    the brick stays: MinAtar's quirk, kept so that scores compare.
+//! 4. Otherwise, if the target is the bottom row: when no brick is left, the three rows come
+//!    back. If the paddle is under the ball's old column the ball turns vertically; else if the
+//!    paddle is under its target column it turns both ways; in both cases it stays on row 8.
+//!    Otherwise the ball falls onto row 9 and the episode ends.
+//!
+//! No randomness but the start (top-left or top-right corner of the field, heading down and
+//! inward), no difficulty ramping (the `difficulty_ramping` option has no effect, as in MinAtar).
+//!
+//! State is a handful of bytes plus the bricks as one `u128` bitboard (bit `10*y + x`), so a frame
+//! is a few compares and one bit test, and drawing walks only the set bits.
+
+use super::{Action, Game, Grid, N};
+use crate::rng::Rng;
+
+/// Bit of cell `(y, x)` in a 10x10 bitboard.
+#[inline]
+fn bit(y: i8, x: i8) -> u128 {
+    1u128 << (y as u32 * N as u32 + x as u32)
+}
+
+/// The starting wall: rows 1 to 3, full width.
+const WALL: u128 = ((1u128 << 30) - 1) << 10;
+
+/// Marks every set cell of a bitboard in channel `c`.
+#[inline]
+fn draw_bits(grid: &mut Grid<'_>, c: usize, mut bits: u128) {
+    while bits != 0 {
+        let i = bits.trailing_zeros() as i32;
+        grid.set(c, i / N as i32, i % N as i32);
+        bits &= bits - 1;
+    }
+}
+
+/// Breakout's rules and state.
+#[derive(Debug, Clone)]
+pub struct Breakout {
+    /// Paddle column (row 9).
+    paddle: i8,
+    ball_x: i8,
+    ball_y: i8,
+    /// Ball direction, each `-1` or `+1` (`dy = -1` is up).
+    dx: i8,
+    dy: i8,
+    /// The ball's cell one frame ago (the `trail` channel).
+    trail_x: i8,
+    trail_y: i8,
+    /// Bricks, bit `10*y + x`.
+    bricks: u128,
+    /// The ball ended the last frame in a brick cell (hit or passed into).
+    in_brick: bool,
+}
+
+impl Breakout {
+    /// Bricks left.
+    pub fn bricks_left(&self) -> u32 {
+        self.bricks.count_ones()
+    }
+}
+
+impl Game for Breakout {
+    const CHANNELS: &'static [&'static str] = &["paddle", "ball", "trail", "brick"];
+    const MINIMAL_ACTIONS: &'static [Action] = &[Action::Noop, Action::Left, Action::Right];
+
+    fn new(_ramping: bool) -> Self {
+        Breakout {
+            paddle: 4,
+            ball_x: 0,
+            ball_y: 3,
+            dx: 1,
+            dy: 1,
+            trail_x: 0,
+            trail_y: 3,
+            bricks: WALL,
+            in_brick: false,
+        }
+    }
+
+    fn reset(&mut self, rng: &mut Rng) {
+        *self = Breakout::new(false);
+        // Start in the left or right column of row 3, heading down towards the middle.
+        if rng.below(2) == 1 {
+            self.ball_x = 9;
+            self.dx = -1;
+        }
+        self.trail_x = self.ball_x;
+    }
+
+    fn act(&mut self, action: Action, _rng: &mut Rng) -> (f32, bool) {
+        match action {
+            Action::Left => self.paddle = (self.paddle - 1).max(0),
+            Action::Right => self.paddle = (self.paddle + 1).min(9),
+            _ => {}
+        }
+        let (x, y) = (self.ball_x, self.ball_y);
+        (self.trail_x, self.trail_y) = (x, y);
+        let (mut nx, mut ny) = (x + self.dx, y + self.dy);
+        let mut reward = 0.0;
+        let mut terminal = false;
+        let mut in_brick = false;
+        if !(0..N as i8).contains(&nx) {
+            nx = nx.clamp(0, 9);
+            self.dx = -self.dx;
+        }
+        if ny < 0 {
+            ny = 0;
+            self.dy = -self.dy;
+        } else if self.bricks & bit(ny, nx) != 0 {
+            in_brick = true;
+            if !self.in_brick {
+                reward = 1.0;
+                self.bricks &= !bit(ny, nx);
+                ny = y;
+                self.dy = -self.dy;
+            }
+        } else if ny == 9 {
+            if self.bricks == 0 {
+                self.bricks = WALL;
+            }
+            if x == self.paddle {
+                ny = y;
+                self.dy = -self.dy;
+            } else if nx == self.paddle {
+                ny = y;
+                self.dx = -self.dx;
+                self.dy = -self.dy;
+            } else {
+                terminal = true;
+            }
+        }
+        self.in_brick = in_brick;
+        (self.ball_x, self.ball_y) = (nx, ny);
+        (reward, terminal)
+    }
+
+    fn draw(&self, grid: &mut Grid<'_>) {
+        grid.set(0, 9, self.paddle as i32);
+        grid.set(1, self.ball_y as i32, self.ball_x as i32);
+        grid.set(2, self.trail_y as i32, self.trail_x as i32);
+        draw_bits(grid, 3, self.bricks);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::minatar::MinAtar;
+    use crate::{Env, check_env, make};
+
+    const PLAIN: [(&str, &str); 3] = [
+        ("minimal_actions", "true"),
+        ("sticky_action_prob", "0"),
+        ("difficulty_ramping", "false"),
+    ];
+
+    #[test]
+    fn passes_check_env_with_defaults_and_plain_options() {
+        let r = check_env(|| make("Breakout-v0", &[] as &[(&str, &str)]).unwrap()).unwrap();
+        assert!(r.terminated > 0, "{r:?}");
+        let r = check_env(|| make("Breakout-v0", &PLAIN).unwrap()).unwrap();
+        assert!(r.terminated > 0, "{r:?}");
+        let e = make("Breakout-v0", &PLAIN).unwrap();
+        assert_eq!(e.action_space(), &crate::Space::Discrete { n: 3 });
+        assert_eq!(e.observation_space().shape(), &[4, 10, 10]);
+    }
+
+    /// A game with the ball placed by hand, and a dummy generator (breakout only draws at reset).
+    fn game(x: i8, y: i8, dx: i8, dy: i8, paddle: i8) -> (Breakout, Rng) {
+        let mut g = Breakout::new(true);
+        (g.ball_x, g.ball_y, g.dx, g.dy, g.paddle) = (x, y, dx, dy, paddle);
+        (g, Rng::new(0))
+    }
+
+    fn ball(g: &Breakout) -> (i8, i8, i8, i8) {
+        (g.ball_x, g.ball_y, g.dx, g.dy)
+    }
+
+    #[test]
+    fn reset_starts_in_a_top_corner_heading_inward_and_both_occur() {
+        let mut seen = [0; 2];
+        let mut rng = Rng::new(5);
+        let mut g = Breakout::new(true);
+        for _ in 0..400 {
+            g.reset(&mut rng);
+            assert_eq!(g.ball_y, 3);
+            assert_eq!(g.dy, 1);
+            assert_eq!((g.trail_x, g.trail_y), (g.ball_x, g.ball_y));
+            assert_eq!((g.paddle, g.bricks_left(), g.in_brick), (4, 30, false));
+            match g.ball_x {
+                0 => assert_eq!(g.dx, 1),
+                9 => assert_eq!(g.dx, -1),
+                x => panic!("ball starts in column {x}"),
+            }
+            seen[(g.ball_x == 9) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 150), "{seen:?}");
+    }
+
+    #[test]
+    fn hitting_a_brick_scores_removes_it_and_turns_the_ball_on_its_row() {
+        let (mut g, mut r) = game(5, 4, -1, -1, 0);
+        assert_eq!(g.act(Action::Noop, &mut r), (1.0, false));
+        assert_eq!(g.bricks & bit(3, 4), 0);
+        assert_eq!(g.bricks_left(), 29);
+        assert_eq!(ball(&g), (4, 4, -1, 1));
+        assert!(g.in_brick);
+        assert_eq!((g.trail_x, g.trail_y), (5, 4));
+        // The next frame leaves the wall: no reward, the strike flag clears.
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (3, 5, -1, 1));
+        assert!(!g.in_brick);
+    }
+
+    #[test]
+    fn a_ball_still_in_a_brick_passes_into_the_next_one_without_scoring() {
+        // MinAtar's quirk: right after a hit, a brick in the ball's way is entered, not broken.
+        let (mut g, mut r) = game(4, 4, -1, -1, 0);
+        g.in_brick = true;
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (3, 3, -1, -1));
+        assert_eq!(g.bricks_left(), 30);
+        assert!(g.in_brick);
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (2, 2, -1, -1));
+        // Through the top row of the wall (still no score) and out into row 0.
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (1, 1, -1, -1));
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (0, 0, -1, -1));
+        assert!(!g.in_brick);
+        // Now in the top-left corner: both walls turn it, and it comes down into the wall.
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (0, 0, 1, 1));
+        assert_eq!(g.act(Action::Noop, &mut r), (1.0, false));
+        assert_eq!(ball(&g), (1, 0, 1, -1));
+        assert_eq!(g.bricks & bit(1, 1), 0);
+        assert_eq!(g.bricks_left(), 29);
+    }
+
+    #[test]
+    fn side_walls_and_ceiling_mirror_the_ball() {
+        let (mut g, mut r) = game(0, 6, -1, -1, 0);
+        g.act(Action::Noop, &mut r);
+        assert_eq!(ball(&g), (0, 5, 1, -1), "left wall");
+        let (mut g, mut r) = game(9, 6, 1, 1, 0);
+        g.act(Action::Noop, &mut r);
+        assert_eq!(ball(&g), (9, 7, -1, 1), "right wall");
+        let (mut g, mut r) = game(5, 0, 1, -1, 0);
+        g.act(Action::Noop, &mut r);
+        assert_eq!(ball(&g), (6, 0, 1, 1), "ceiling");
+    }
+
+    #[test]
+    fn the_paddle_returns_the_ball_or_the_episode_ends() {
+        // Paddle under the ball's column (after moving there): straight back up, one column on.
+        let (mut g, mut r) = game(3, 8, 1, 1, 2);
+        assert_eq!(g.act(Action::Right, &mut r), (0.0, false));
+        assert_eq!(g.paddle, 3);
+        assert_eq!(ball(&g), (4, 8, 1, -1));
+        // Paddle where the ball would land: it goes back the way it came.
+        let (mut g, mut r) = game(3, 8, 1, 1, 4);
+        assert_eq!(g.act(Action::Noop, &mut r), (0.0, false));
+        assert_eq!(ball(&g), (4, 8, -1, -1));
+        // Missed: the ball falls onto the bottom row and the game is over.
+        let (mut g, mut r) = game(3, 8, 1, 1, 4);
+        assert_eq!(g.act(Action::Right, &mut r), (0.0, true));
+        assert_eq!(ball(&g), (4, 9, 1, 1));
+        // The paddle cannot leave the grid.
+        let (mut g, mut r) = game(5, 5, 1, 1, 0);
+        g.act(Action::Left, &mut r);
+        assert_eq!(g.paddle, 0);
+        g.paddle = 9;
+        g.act(Action::Right, &mut r);
+        assert_eq!(g.paddle, 9);
+    }
+
+    #[test]
+    fn the_wall_comes_back_only_when_cleared_and_the_ball_reaches_the_bottom() {
+        let (mut g, mut r) = game(3, 7, 1, 1, 5);
+        g.bricks = 0;
+        g.act(Action::Noop, &mut r);
+        assert_eq!(g.bricks, 0, "not yet at the bottom");
+        g.act(Action::Noop, &mut r);
+        assert_eq!(g.bricks, WALL);
+        assert_eq!(ball(&g), (5, 8, -1, -1));
+        // One brick left: no refill.
+        let (mut g, mut r) = game(3, 8, 1, 1, 3);
+        g.bricks = bit(2, 0);
+        g.act(Action::Noop, &mut r);
+        assert_eq!(g.bricks, bit(2, 0));
+    }
+
+    #[test]
+    fn observation_channels_are_paddle_ball_trail_brick() {
+        let mut e = MinAtar::<Breakout>::new("Breakout-v0", 0.0, true, false);
+        e.reset(Some(1));
+        let (x0, y0) = (e.game().ball_x, e.game().ball_y);
+        let obs = e.step(3).unwrap().obs.to_vec();
+        let g = e.game();
+        let at = |c: usize, y: i8, x: i8| obs[(c * 10 + y as usize) * 10 + x as usize];
+        assert_eq!(at(0, 9, 5), 1.0);
+        assert_eq!(at(1, g.ball_y, g.ball_x), 1.0);
+        assert_eq!(at(2, y0, x0), 1.0);
+        assert_eq!((g.ball_y, (g.ball_x - x0).abs()), (4, 1));
+        for c in 0..3 {
+            assert_eq!(obs[c * 100..(c + 1) * 100].iter().sum::<f32>(), 1.0);
+        }
+        let bricks = &obs[300..];
+        assert_eq!(bricks.iter().sum::<f32>(), 30.0);
+        assert!(bricks[10..40].iter().all(|&v| v == 1.0));
+    }
+}
