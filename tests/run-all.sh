@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of Ember on a fresh Debian machine: installs what the tests need (GNU Go, a Python
+# venv with MinAtar, Gymnasium and pytest), then runs the whole Rust suite in release mode.
+#
+#   bash tests/run-all.sh
+#
+# Build artefacts and the venv live in a cache outside the clone ($EMBER_CACHE, default
+# ~/.cache/ember), so a second run rebuilds only what changed. One cargo profile (release) is used
+# for everything: tests, benchmarks and runs share one build of the dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${EMBER_CACHE:-$HOME/.cache/ember}"
+mkdir -p "$CACHE"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+# --- System packages (Debian) -------------------------------------------------------------------
+need=()
+[ -x /usr/games/gnugo ] || need+=(gnugo)
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# --- Python reference implementations -----------------------------------------------------------
+VENV="$CACHE/venv"
+if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy' 2>/dev/null; then
+  step "creating the Python venv $VENV (numpy, gymnasium, pytest, minatar)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check numpy 'gymnasium==1.4.*' pytest
+  # MinAtar's other requirements (matplotlib, seaborn, torch, ...) are only for its GUI and examples.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps 'minatar==1.0.15'
+fi
+export EMBER_PYTHON="$VENV/bin/python"
+# Missing reference tools are failures here, not skips.
+export EMBER_REQUIRE_REFERENCES=1
+
+# --- Rust ---------------------------------------------------------------------------------------
+step "cargo test --release --workspace (target dir $CARGO_TARGET_DIR)"
+cargo test --release --workspace --all-targets 2>&1
+step "cargo test --release --workspace --doc"
+cargo test --release --workspace --doc 2>&1
