@@ -1,0 +1,512 @@
+//! Asterix-v0: dodge enemies and collect gold on a 10x10 grid (MinAtar's Asterix, 1.0.15 rules).
+//!
+//! Rules. The player starts at row 5, column 5 and moves one cell per action in the four cardinal
+//! directions, confined to columns 0-9 and rows 1-8 (fire does nothing). Rows 1-8 are lanes: each
+//! holds at most one object, an enemy or a piece of gold, which enters at the left edge moving
+//! right or at the right edge moving left (each with probability 1/2; gold with probability 1/3)
+//! in a lane chosen uniformly among the empty ones, and leaves the grid at the far edge. Touching
+//! gold gives +1 and removes it; touching an enemy ends the episode.
+//!
+//! Timing, within one action: (1) if the spawn timer has run out, an object spawns (nothing when
+//! all lanes are full) and the timer restarts at the spawn interval; (2) the player moves; (3)
+//! contact is resolved; (4) if the move timer has run out, every object steps one cell toward its
+//! exit, those leaving the grid vanish, contact is resolved again and the timer restarts at the
+//! move interval; (5) both timers count down; (6) difficulty ramping. Spawns therefore happen
+//! every `spawn_interval` actions (first at action 11) and moves every `move_interval` actions
+//! (first at action 6). With ramping, every 102 actions the spawn interval drops by one (10 down
+//! to 1) and, at every second such ramp (the 2nd, 4th, ...), the move interval too (5 down to 1).
+//!
+//! Representation. Because a lane holds at most one object, the state is eight lanes: a column
+//! per lane plus three bitmasks (occupied, moving right, gold). Contact only needs the player's
+//! own lane, moving all objects is one pass over eight bytes, and choosing a random empty lane is
+//! a pick among the set bits of a byte. Nothing allocates.
+//!
+//! Observation (MinAtar's channel order): 0 `player`, 1 `enemy`, 2 `trail` (the cell each object
+//! just came from, showing its direction), 3 `gold`.
+
+use super::{Action, Game, Grid, N};
+use crate::rng::Rng;
+
+const LANES: usize = 8;
+/// Actions between difficulty ramps, minus two (the ramp counter runs from this value to -1).
+const RAMP_INTERVAL: i16 = 100;
+const INIT_SPAWN_INTERVAL: u8 = 10;
+const INIT_MOVE_INTERVAL: u8 = 5;
+const LAST: i8 = N as i8 - 1;
+
+const PLAYER: usize = 0;
+const ENEMY: usize = 1;
+const TRAIL: usize = 2;
+const GOLD: usize = 3;
+
+/// The Asterix rules state.
+#[derive(Debug, Clone)]
+pub struct Asterix {
+    ramping: bool,
+    px: i8,
+    py: i8,
+    /// Column of the object in lane `l` (row `l + 1`); meaningful where `occupied` has bit `l`.
+    col: [i8; LANES],
+    occupied: u8,
+    rightward: u8,
+    gold: u8,
+    spawn_interval: u8,
+    spawn_timer: u8,
+    move_interval: u8,
+    move_timer: u8,
+    ramp_timer: i16,
+    ramps: u32,
+}
+
+impl Asterix {
+    /// How many times difficulty has ramped up this episode.
+    pub fn difficulty_level(&self) -> u32 {
+        self.ramps
+    }
+
+    /// Actions between spawns (10 at the start, down to 1 with ramping).
+    pub fn spawn_interval(&self) -> u8 {
+        self.spawn_interval
+    }
+
+    /// Actions between object moves (5 at the start, down to 1 with ramping).
+    pub fn move_interval(&self) -> u8 {
+        self.move_interval
+    }
+
+    /// The player's `(row, column)`.
+    pub fn player(&self) -> (i8, i8) {
+        (self.py, self.px)
+    }
+
+    /// Puts an object in the lane of the empty ones picked uniformly at random.
+    fn spawn(&mut self, rng: &mut Rng) {
+        let right = rng.chance(0.5);
+        let gold = rng.chance(1.0 / 3.0);
+        let mut free = !self.occupied;
+        if free == 0 {
+            return;
+        }
+        for _ in 0..rng.below(free.count_ones() as usize) {
+            free &= free - 1;
+        }
+        let lane = free.trailing_zeros() as usize;
+        let bit = 1u8 << lane;
+        self.col[lane] = if right { 0 } else { LAST };
+        self.occupied |= bit;
+        self.rightward = (self.rightward & !bit) | if right { bit } else { 0 };
+        self.gold = (self.gold & !bit) | if gold { bit } else { 0 };
+    }
+
+    /// Resolves contact between the player and the object in its lane: gold is collected, an
+    /// enemy ends the episode (and stays where it is).
+    #[inline]
+    fn contact(&mut self, reward: &mut f32, over: &mut bool) {
+        let lane = (self.py - 1) as usize;
+        let bit = 1u8 << lane;
+        if self.occupied & bit != 0 && self.col[lane] == self.px {
+            if self.gold & bit != 0 {
+                self.occupied &= !bit;
+                *reward += 1.0;
+            } else {
+                *over = true;
+            }
+        }
+    }
+
+    /// Steps every object one cell toward its exit; objects leaving the grid vanish.
+    #[inline]
+    fn move_objects(&mut self) {
+        let mut gone = 0u8;
+        for lane in 0..LANES {
+            let dx = if self.rightward >> lane & 1 != 0 {
+                1
+            } else {
+                -1
+            };
+            let c = self.col[lane] + dx;
+            self.col[lane] = c;
+            gone |= ((!(0..=LAST).contains(&c)) as u8) << lane;
+        }
+        self.occupied &= !gone;
+    }
+
+    fn ramp(&mut self) {
+        if !(self.ramping && (self.spawn_interval > 1 || self.move_interval > 1)) {
+            return;
+        }
+        if self.ramp_timer >= 0 {
+            self.ramp_timer -= 1;
+            return;
+        }
+        if self.move_interval > 1 && self.ramps % 2 == 1 {
+            self.move_interval -= 1;
+        }
+        if self.spawn_interval > 1 {
+            self.spawn_interval -= 1;
+        }
+        self.ramps += 1;
+        self.ramp_timer = RAMP_INTERVAL;
+    }
+}
+
+impl Game for Asterix {
+    const CHANNELS: &'static [&'static str] = &["player", "enemy", "trail", "gold"];
+    const MINIMAL_ACTIONS: &'static [Action] = &[
+        Action::Noop,
+        Action::Left,
+        Action::Up,
+        Action::Right,
+        Action::Down,
+    ];
+
+    fn new(ramping: bool) -> Self {
+        let mut g = Asterix {
+            ramping,
+            px: 0,
+            py: 0,
+            col: [0; LANES],
+            occupied: 0,
+            rightward: 0,
+            gold: 0,
+            spawn_interval: 0,
+            spawn_timer: 0,
+            move_interval: 0,
+            move_timer: 0,
+            ramp_timer: 0,
+            ramps: 0,
+        };
+        g.reset(&mut Rng::new(0));
+        g
+    }
+
+    fn reset(&mut self, _rng: &mut Rng) {
+        *self = Asterix {
+            ramping: self.ramping,
+            px: 5,
+            py: 5,
+            col: [0; LANES],
+            occupied: 0,
+            rightward: 0,
+            gold: 0,
+            spawn_interval: INIT_SPAWN_INTERVAL,
+            spawn_timer: INIT_SPAWN_INTERVAL,
+            move_interval: INIT_MOVE_INTERVAL,
+            move_timer: INIT_MOVE_INTERVAL,
+            ramp_timer: RAMP_INTERVAL,
+            ramps: 0,
+        };
+    }
+
+    fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool) {
+        let (mut reward, mut over) = (0.0, false);
+        if self.spawn_timer == 0 {
+            self.spawn(rng);
+            self.spawn_timer = self.spawn_interval;
+        }
+        match action {
+            Action::Left => self.px = (self.px - 1).max(0),
+            Action::Right => self.px = (self.px + 1).min(LAST),
+            Action::Up => self.py = (self.py - 1).max(1),
+            Action::Down => self.py = (self.py + 1).min(LANES as i8),
+            Action::Noop | Action::Fire => {}
+        }
+        self.contact(&mut reward, &mut over);
+        if self.move_timer == 0 {
+            self.move_timer = self.move_interval;
+            self.move_objects();
+            self.contact(&mut reward, &mut over);
+        }
+        self.spawn_timer -= 1;
+        self.move_timer -= 1;
+        self.ramp();
+        (reward, over)
+    }
+
+    fn draw(&self, grid: &mut Grid<'_>) {
+        grid.set(PLAYER, self.py as i32, self.px as i32);
+        let mut left = self.occupied;
+        while left != 0 {
+            let lane = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let bit = 1u8 << lane;
+            let (y, x) = (lane as i32 + 1, self.col[lane] as i32);
+            grid.set(if self.gold & bit != 0 { GOLD } else { ENEMY }, y, x);
+            let back = if self.rightward & bit != 0 {
+                x - 1
+            } else {
+                x + 1
+            };
+            grid.set(TRAIL, y, back);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Env;
+    use crate::minatar::MinAtar;
+
+    fn game(ramping: bool) -> Asterix {
+        Asterix::new(ramping)
+    }
+
+    /// Places an object in the lane of row `y` at column `x`.
+    fn put(g: &mut Asterix, y: i8, x: i8, right: bool, gold: bool) {
+        let lane = (y - 1) as usize;
+        let bit = 1u8 << lane;
+        g.col[lane] = x;
+        g.occupied |= bit;
+        g.rightward = (g.rightward & !bit) | if right { bit } else { 0 };
+        g.gold = (g.gold & !bit) | if gold { bit } else { 0 };
+    }
+
+    fn planes(g: &Asterix) -> Vec<f32> {
+        let mut obs = vec![0.0; 4 * N * N];
+        g.draw(&mut Grid { obs: &mut obs });
+        obs
+    }
+
+    fn at(obs: &[f32], c: usize, y: usize, x: usize) -> bool {
+        obs[(c * N + y) * N + x] == 1.0
+    }
+
+    #[test]
+    fn passes_check_env_with_defaults_and_options() {
+        let none: &[(&str, &str)] = &[];
+        crate::check_env(|| crate::make("Asterix-v0", none).unwrap()).unwrap();
+        let opts = [
+            ("minimal_actions", "true"),
+            ("sticky_action_prob", "0"),
+            ("difficulty_ramping", "false"),
+        ];
+        let report = crate::check_env(|| crate::make("Asterix-v0", &opts).unwrap()).unwrap();
+        assert!(report.terminated > 0, "{report:?}");
+        let env = crate::make("Asterix-v0", &opts).unwrap();
+        assert_eq!(env.observation_space().shape(), &[4, 10, 10]);
+        assert_eq!(env.action_space(), &crate::Space::Discrete { n: 5 });
+    }
+
+    #[test]
+    fn player_starts_centred_and_stays_inside_rows_1_to_8() {
+        let mut g = game(false);
+        let mut rng = Rng::new(1);
+        assert_eq!(g.player(), (5, 5));
+        for _ in 0..12 {
+            g.occupied = 0;
+            g.act(Action::Up, &mut rng);
+        }
+        assert_eq!(g.player(), (1, 5));
+        for _ in 0..12 {
+            g.occupied = 0;
+            g.act(Action::Down, &mut rng);
+        }
+        assert_eq!(g.player(), (8, 5));
+        for _ in 0..12 {
+            g.occupied = 0;
+            g.act(Action::Left, &mut rng);
+        }
+        assert_eq!(g.player(), (8, 0));
+        for _ in 0..12 {
+            g.occupied = 0;
+            g.act(Action::Right, &mut rng);
+        }
+        assert_eq!(g.player(), (8, 9));
+        g.occupied = 0;
+        g.act(Action::Fire, &mut rng);
+        assert_eq!(g.player(), (8, 9));
+    }
+
+    #[test]
+    fn stepping_onto_gold_pays_one_and_removes_it() {
+        let mut g = game(false);
+        let mut rng = Rng::new(2);
+        put(&mut g, 5, 6, false, true);
+        assert_eq!(g.act(Action::Right, &mut rng), (1.0, false));
+        assert_eq!(g.occupied, 0);
+    }
+
+    #[test]
+    fn stepping_onto_an_enemy_ends_the_episode() {
+        let mut g = game(false);
+        let mut rng = Rng::new(3);
+        put(&mut g, 4, 5, true, false);
+        assert_eq!(g.act(Action::Up, &mut rng), (0.0, true));
+    }
+
+    #[test]
+    fn objects_move_on_the_move_timer_and_can_run_into_the_player() {
+        // The move timer starts at 5: objects first move on action 6, then every 5 actions.
+        let mut g = game(false);
+        let mut rng = Rng::new(4);
+        put(&mut g, 5, 0, true, false);
+        put(&mut g, 3, 9, false, true);
+        for _ in 0..5 {
+            assert_eq!(g.act(Action::Noop, &mut rng), (0.0, false));
+            assert_eq!(g.col[4], 0);
+        }
+        g.act(Action::Noop, &mut rng);
+        assert_eq!((g.col[4], g.col[2]), (1, 8));
+        // An enemy moving into the player's cell ends the episode; gold moving in pays.
+        let mut g = game(false);
+        put(&mut g, 5, 6, false, false);
+        g.move_timer = 0;
+        assert_eq!(g.act(Action::Noop, &mut rng), (0.0, true));
+        let mut g = game(false);
+        put(&mut g, 5, 4, true, true);
+        g.move_timer = 0;
+        assert_eq!(g.act(Action::Noop, &mut rng), (1.0, false));
+        assert_eq!(g.occupied, 0);
+        // Swapping places with an enemy is caught before the objects move.
+        let mut g = game(false);
+        put(&mut g, 5, 6, false, false);
+        g.move_timer = 0;
+        assert_eq!(g.act(Action::Right, &mut rng), (0.0, true));
+    }
+
+    #[test]
+    fn objects_leave_at_the_far_edge() {
+        let mut g = game(false);
+        let mut rng = Rng::new(5);
+        put(&mut g, 2, 9, true, false);
+        put(&mut g, 7, 0, false, true);
+        put(&mut g, 8, 8, true, false);
+        g.move_timer = 0;
+        g.act(Action::Noop, &mut rng);
+        assert_eq!(g.occupied, 1 << 7);
+        assert_eq!(g.col[7], 9);
+    }
+
+    #[test]
+    fn spawns_at_action_11_then_every_interval_from_the_edges() {
+        let mut g = game(false);
+        let mut rng = Rng::new(6);
+        for _ in 0..10 {
+            g.act(Action::Noop, &mut rng);
+            assert_eq!(g.occupied, 0);
+        }
+        g.act(Action::Noop, &mut rng);
+        assert_eq!(g.occupied.count_ones(), 1);
+        let lane = g.occupied.trailing_zeros() as usize;
+        let right = g.rightward >> lane & 1 != 0;
+        // It entered at an edge and, the move timer also running out on action 11, already
+        // took its first step within the same action.
+        assert_eq!(g.col[lane], if right { 1 } else { 8 });
+        // Objects spawned after that are 10 actions apart (until all lanes are full).
+        let mut spawn_steps = Vec::new();
+        let mut count = 1;
+        for t in 12..200 {
+            // Keep the player out of harm's way and objects from leaving: freeze moves.
+            g.move_timer = 3;
+            g.act(Action::Noop, &mut rng);
+            let c = g.occupied.count_ones();
+            if c != count {
+                spawn_steps.push(t);
+                count = c;
+            }
+        }
+        assert_eq!(spawn_steps, vec![21, 31, 41, 51, 61, 71, 81]);
+        assert_eq!(g.occupied, 0xFF, "a spawn with all lanes full does nothing");
+    }
+
+    #[test]
+    fn spawn_picks_empty_lanes_uniformly_with_the_right_odds() {
+        let mut g = game(false);
+        let mut rng = Rng::new(7);
+        let (mut lanes, mut right, mut gold) = ([0u32; 8], 0, 0);
+        let n = 30_000;
+        for _ in 0..n {
+            g.occupied = 0b1010_0101;
+            g.spawn(&mut rng);
+            let new = g.occupied & !0b1010_0101;
+            assert_eq!(new.count_ones(), 1);
+            let lane = new.trailing_zeros() as usize;
+            lanes[lane] += 1;
+            right += (g.rightward >> lane & 1) as u32;
+            gold += (g.gold >> lane & 1) as u32;
+        }
+        for (l, &c) in lanes.iter().enumerate() {
+            if 0b1010_0101 >> l & 1 != 0 {
+                assert_eq!(c, 0);
+            } else {
+                assert!((7000..8000).contains(&c), "lane {l}: {c}");
+            }
+        }
+        assert!((14_500..15_500).contains(&right), "{right}");
+        assert!((9_500..10_500).contains(&gold), "{gold}");
+    }
+
+    #[test]
+    fn ramping_speeds_up_every_102_actions_until_both_intervals_reach_1() {
+        let mut g = game(true);
+        let mut rng = Rng::new(8);
+        let mut changes = Vec::new();
+        let mut last = (g.spawn_interval(), g.move_interval());
+        for t in 1..=2000 {
+            g.occupied = 0;
+            g.act(Action::Noop, &mut rng);
+            let now = (g.spawn_interval(), g.move_interval());
+            if now != last {
+                changes.push((t, now.0, now.1));
+                last = now;
+            }
+        }
+        let expected: Vec<(i32, u8, u8)> = vec![
+            (102, 9, 5),
+            (204, 8, 4),
+            (306, 7, 4),
+            (408, 6, 3),
+            (510, 5, 3),
+            (612, 4, 2),
+            (714, 3, 2),
+            (816, 2, 1),
+            (918, 1, 1),
+        ];
+        assert_eq!(changes, expected);
+        assert_eq!(g.difficulty_level(), 9);
+
+        let mut g = game(false);
+        for _ in 0..2000 {
+            g.occupied = 0;
+            g.act(Action::Noop, &mut rng);
+        }
+        assert_eq!(
+            (g.spawn_interval(), g.move_interval(), g.difficulty_level()),
+            (10, 5, 0)
+        );
+    }
+
+    #[test]
+    fn observation_channels_match_minatar() {
+        let mut g = game(false);
+        put(&mut g, 2, 0, true, false);
+        put(&mut g, 3, 4, false, true);
+        put(&mut g, 8, 9, false, false);
+        let obs = planes(&g);
+        let ones: Vec<(usize, usize, usize)> = (0..4 * N * N)
+            .filter(|&i| obs[i] == 1.0)
+            .map(|i| (i / 100, i / 10 % 10, i % 10))
+            .collect();
+        assert!(at(&obs, PLAYER, 5, 5));
+        assert!(at(&obs, ENEMY, 2, 0) && at(&obs, GOLD, 3, 4) && at(&obs, ENEMY, 8, 9));
+        // Trails: none for the rightward enemy at the left edge, one behind the others.
+        assert!(at(&obs, TRAIL, 3, 5));
+        assert_eq!(
+            ones,
+            vec![(0, 5, 5), (1, 2, 0), (1, 8, 9), (2, 3, 5), (3, 3, 4)]
+        );
+    }
+
+    #[test]
+    fn env_observation_is_redrawn_each_step() {
+        let mut env = MinAtar::<Asterix>::new("Asterix-v0", 0.0, true, false);
+        let obs = env.reset(Some(1)).to_vec();
+        assert_eq!(obs.iter().filter(|&&v| v == 1.0).count(), 1);
+        assert_eq!(obs[55], 1.0);
+        let s = env.step(Action::Left as usize).unwrap();
+        assert_eq!(s.obs[54], 1.0);
+        assert_eq!(s.obs.iter().filter(|&&v| v == 1.0).count(), 1);
+        assert_eq!(env.game().player(), (5, 4));
+    }
+}
