@@ -10,6 +10,8 @@ use crate::env::Phase;
 use crate::registry::{EnvSpec, Registry};
 use crate::rng::Rng;
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
+
+pub mod asterix;
 pub mod breakout;
 pub mod freeway;
 pub mod space_invaders;
@@ -218,6 +220,7 @@ fn spec_for<G: Game>(id: &'static str, description: &str) -> EnvSpec {
 pub(crate) fn register_all(r: &mut Registry) {
     let games: Vec<EnvSpec> = vec![
         // Each game adds its line here: spec_for::<breakout::Breakout>("Breakout-v0", "..."),
+        spec_for::<asterix::Asterix>("Asterix-v0", "MinAtar Asterix: collect gold, dodge enemies"),
         spec_for::<breakout::Breakout>(
             "Breakout-v0",
             "MinAtar Breakout: keep the ball in play with the paddle, break the bricks",
