@@ -7,6 +7,8 @@
 mod envs_cli;
 // go-cli: begin (owned by the Go work: `ember gtp`, `ember match go`, `ember bench go`)
 // go-cli: end
+// train-cli: begin (owned by the nets/experiments work: `ember train`, evaluating runs)
+// train-cli: end
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -31,6 +33,8 @@ enum Cmd {
     Bench(BenchCmd),
     // go-cli-verbs: begin
     // go-cli-verbs: end
+    // train-cli-verbs: begin
+    // train-cli-verbs: end
 }
 
 #[derive(Subcommand)]
@@ -45,11 +49,15 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<()> = match cli.cmd {
         Cmd::Envs(a) => envs_cli::envs(&a),
+        // train-cli-eval: begin (a RUN_DIR in place of ENV evaluates a trained run)
+        // train-cli-eval: end
         Cmd::Eval(a) => envs_cli::eval(&a),
         Cmd::Watch(a) => envs_cli::watch(&a),
         Cmd::Bench(BenchCmd::Env(a)) => envs_cli::bench_env(&a),
         // go-cli-dispatch: begin
         // go-cli-dispatch: end
+        // train-cli-dispatch: begin
+        // train-cli-dispatch: end
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
