@@ -14,6 +14,7 @@ use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step,
 pub mod asterix;
 pub mod breakout;
 pub mod freeway;
+pub mod seaquest;
 pub mod space_invaders;
 
 /// Grid side: every game is 10x10.
@@ -221,6 +222,10 @@ pub(crate) fn register_all(r: &mut Registry) {
     let games: Vec<EnvSpec> = vec![
         // Each game adds its line here: spec_for::<breakout::Breakout>("Breakout-v0", "..."),
         spec_for::<asterix::Asterix>("Asterix-v0", "MinAtar Asterix: collect gold, dodge enemies"),
+        spec_for::<seaquest::Seaquest>(
+            "Seaquest-v0",
+            "MinAtar Seaquest: shoot enemies, rescue divers, surface for oxygen",
+        ),
         spec_for::<breakout::Breakout>(
             "Breakout-v0",
             "MinAtar Breakout: keep the ball in play with the paddle, break the bricks",
