@@ -321,4 +321,182 @@ mod tests {
         assert_eq!(bricks.iter().sum::<f32>(), 30.0);
         assert!(bricks[10..40].iter().all(|&v| v == 1.0));
     }
+
+    #[test]
+    #[ignore = "needs EMBER_PYTHON with minatar"]
+    fn minatar_trace_frame_by_frame() {
+        for ramping in [true, false] {
+            let (eps, frames, ret) = super::minatar_trace::replay::<Breakout>(
+                "breakout",
+                300,
+                11 + ramping as u64,
+                ramping,
+                |g, moment, obs| {
+                    if moment == super::minatar_trace::Moment::Start {
+                        // MinAtar's coin: the ball starts in column 0 or 9 of row 3.
+                        g.ball_x = if obs[100 + 30] == 1.0 { 0 } else { 9 };
+                        g.dx = if g.ball_x == 0 { 1 } else { -1 };
+                        g.trail_x = g.ball_x;
+                    }
+                },
+            );
+            eprintln!(
+                "breakout (ramping {ramping}): {eps} episodes, {frames} frames, {ret} reward: identical to MinAtar"
+            );
+        }
+    }
+}
+
+/// Frame-by-frame comparison with MinAtar itself (a test helper shared by the games of this
+/// module): MinAtar plays episodes with a scripted, partly random policy and no sticky actions,
+/// and prints every observation; the Rust game replays the same actions and must produce the same
+/// rewards, terminals and observations on every frame. The games' own randomness (Breakout's
+/// start, Freeway's car speeds) is copied from MinAtar's observations through `sync`, so this
+/// checks every rule exactly, not only statistically. Needs `EMBER_PYTHON` pointing at a Python
+/// with `minatar`; the tests using it are `#[ignore]`d:
+/// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_trace -- --ignored`.
+#[cfg(test)]
+pub(super) mod minatar_trace {
+    use super::super::{Action, Game, Grid, N};
+    use crate::rng::Rng;
+
+    /// When `sync` is called: after `reset`, and after a frame that scored.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Moment {
+        Start,
+        Scored,
+    }
+
+    /// Plays MinAtar's game `name` for `episodes` episodes; writes one line per episode start
+    /// (`E obs`) and per frame (`S action reward terminal obs`), observations channel-major.
+    const SCRIPT: &str = r#"
+import sys
+import numpy as np
+from importlib import import_module
+game, episodes, seed, ramping = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+env = import_module("minatar.environments." + game).Env(ramping=ramping)
+env.random = np.random.RandomState(seed)
+pol = np.random.RandomState(seed + 7)
+def obs():
+    s = np.transpose(env.state(), (2, 0, 1)).reshape(-1)
+    return "".join("1" if v else "0" for v in s)
+def landing_column():
+    # Where a falling ball reaches row 8, walls folded in (bricks ignored).
+    x, y, d = env.ball_x, env.ball_y, env.ball_dir
+    dx = 1 if d in (1, 2) else -1
+    if d in (0, 1):
+        y = -y
+    while y < 8:
+        x, y = x + dx, y + 1
+        if x < 0 or x > 9:
+            x, dx = min(max(x, 0), 9), -dx
+    return x
+def policy():
+    u = pol.rand()
+    if game == "breakout" and u < 0.9:
+        x = landing_column()
+        return 1 if x < env.pos else 3 if x > env.pos else 0
+    if game == "space_invaders":
+        p = env.pos
+        danger = lambda x: 0 <= x <= 9 and (env.e_bullet_map[7:9, x].any() or env.alien_map[8:10, x].any())
+        if danger(p) and u < 0.9:
+            return 1 if p > 0 and not danger(p - 1) else 3
+        if u < 0.5:
+            return 5
+    if game == "freeway" and u < 0.6:
+        return 2
+    return pol.randint(6)
+lines = []
+for _ in range(episodes):
+    env.reset()
+    lines.append("E " + obs())
+    t = False
+    while not t:
+        a = policy()
+        r, t = env.act(a)
+        lines.append(f"S {a} {int(r)} {int(t)} {obs()}")
+print("\n".join(lines))
+"#;
+
+    fn text(obs: &[f32], channels: &[&str]) -> String {
+        crate::render::planes_text(
+            obs,
+            channels.len(),
+            N,
+            N,
+            &crate::render::channel_symbols(channels),
+        )
+    }
+
+    /// Replays MinAtar's trajectories of `name` on `G`; returns `(episodes, frames, reward)`.
+    pub fn replay<G: Game>(
+        name: &str,
+        episodes: usize,
+        seed: u64,
+        ramping: bool,
+        mut sync: impl FnMut(&mut G, Moment, &[f32]),
+    ) -> (usize, usize, f64) {
+        let python = std::env::var("EMBER_PYTHON")
+            .expect("set EMBER_PYTHON to a Python with minatar to compare with MinAtar");
+        let out = std::process::Command::new(python)
+            .args(["-c", SCRIPT, name, &episodes.to_string(), &seed.to_string()])
+            .arg(if ramping { "1" } else { "0" })
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let c = G::CHANNELS.len();
+        let mut game = G::new(ramping);
+        let mut rng = Rng::new(seed);
+        let mut ours = vec![0.0f32; c * N * N];
+        let (mut eps, mut frames, mut total) = (0, 0, 0.0);
+        let mut history: Vec<String> = Vec::new();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let mut f = line.split(' ');
+            let kind = f.next().unwrap();
+            let fields: Vec<&str> = f.collect();
+            let theirs: Vec<f32> = fields
+                .last()
+                .unwrap()
+                .bytes()
+                .map(|b| (b - b'0') as f32)
+                .collect();
+            assert_eq!(theirs.len(), ours.len());
+            let (mut expect, mut got) = ((0, false), (0, false));
+            if kind == "E" {
+                eps += 1;
+                history.clear();
+                game.reset(&mut rng);
+                sync(&mut game, Moment::Start, &theirs);
+            } else {
+                let a: usize = fields[0].parse().unwrap();
+                expect = (fields[1].parse::<i32>().unwrap(), fields[2] == "1");
+                let (r, t) = game.act(Action::ALL[a], &mut rng);
+                got = (r as i32, t);
+                if r > 0.0 {
+                    sync(&mut game, Moment::Scored, &theirs);
+                }
+                frames += 1;
+                total += r as f64;
+                history.push(format!("action {a}"));
+            }
+            ours.fill(0.0);
+            game.draw(&mut Grid { obs: &mut ours });
+            if got != expect || ours != theirs {
+                panic!(
+                    "{name}: episode {eps}, frame {}: (reward, terminal) ours {got:?} MinAtar {expect:?}\n\
+                     last actions {:?}\nours:\n{}MinAtar:\n{}",
+                    history.len(),
+                    &history[history.len().saturating_sub(5)..],
+                    text(&ours, G::CHANNELS),
+                    text(&theirs, G::CHANNELS)
+                );
+            }
+        }
+        assert_eq!(eps, episodes);
+        (eps, frames, total)
+    }
 }

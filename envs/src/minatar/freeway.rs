@@ -356,4 +356,37 @@ mod tests {
             assert_eq!(at(1 + c.speed as usize, lane + 1, behind), 1.0, "{c:?}");
         }
     }
+
+    #[test]
+    #[ignore = "needs EMBER_PYTHON with minatar"]
+    fn minatar_trace_frame_by_frame() {
+        use super::super::breakout::minatar_trace::{Moment, replay};
+        // Car speeds and directions are MinAtar's random draws: read them off its observation
+        // (the trail's channel is the speed, its side the direction) at the start and after
+        // each crossing, when they are drawn.
+        let sync = |g: &mut Freeway, moment: Moment, obs: &[f32]| {
+            for (lane, car) in g.cars.iter_mut().enumerate() {
+                let row = |c: usize| &obs[(c * 10 + lane + 1) * 10..][..10];
+                let x = row(1).iter().position(|&v| v == 1.0).unwrap() as i8;
+                let (speed, back) = (1..=5u8)
+                    .find_map(|s| Some((s, row(1 + s as usize).iter().position(|&v| v == 1.0)?)))
+                    .unwrap();
+                assert_eq!(
+                    car.x, x,
+                    "positions are never drawn at random after the start"
+                );
+                car.speed = speed;
+                car.dir = if back as i8 == wrap(x - 1) { 1 } else { -1 };
+                // At the start the timer is full; after a crossing it has ticked once already.
+                car.timer = speed - (moment == Moment::Scored) as u8;
+            }
+        };
+        for ramping in [true, false] {
+            let (eps, frames, ret) =
+                replay::<Freeway>("freeway", 40, 31 + ramping as u64, ramping, sync);
+            eprintln!(
+                "freeway (ramping {ramping}): {eps} episodes, {frames} frames, {ret} reward: identical to MinAtar"
+            );
+        }
+    }
 }

@@ -458,4 +458,22 @@ mod tests {
         assert_eq!(sum(plane(&obs, 2)), 0.0);
         assert!(sum(plane(&obs, 5)) > 0.0, "bombs by now");
     }
+
+    #[test]
+    #[ignore = "needs EMBER_PYTHON with minatar"]
+    fn minatar_trace_frame_by_frame() {
+        // The game has no randomness of its own: nothing to copy from MinAtar.
+        for ramping in [true, false] {
+            let (eps, frames, ret) = super::super::breakout::minatar_trace::replay::<SpaceInvaders>(
+                "space_invaders",
+                200,
+                21 + ramping as u64,
+                ramping,
+                |_, _, _| {},
+            );
+            eprintln!(
+                "space_invaders (ramping {ramping}): {eps} episodes, {frames} frames, {ret} reward: identical to MinAtar"
+            );
+        }
+    }
 }
