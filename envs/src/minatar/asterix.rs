@@ -33,6 +33,8 @@ const RAMP_INTERVAL: i16 = 100;
 const INIT_SPAWN_INTERVAL: u8 = 10;
 const INIT_MOVE_INTERVAL: u8 = 5;
 const LAST: i8 = N as i8 - 1;
+/// `(column step, row step)` of each action, in `Action` order (fire does nothing).
+const STEPS: [(i8, i8); 6] = [(0, 0), (-1, 0), (0, -1), (1, 0), (0, 1), (0, 0)];
 
 const PLAYER: usize = 0;
 const ENEMY: usize = 1;
@@ -204,13 +206,10 @@ impl Game for Asterix {
             self.spawn(rng);
             self.spawn_timer = self.spawn_interval;
         }
-        match action {
-            Action::Left => self.px = (self.px - 1).max(0),
-            Action::Right => self.px = (self.px + 1).min(LAST),
-            Action::Up => self.py = (self.py - 1).max(1),
-            Action::Down => self.py = (self.py + 1).min(LANES as i8),
-            Action::Noop | Action::Fire => {}
-        }
+        // Movement without a branch on the action: a column and row step per action, clamped.
+        let (dx, dy) = STEPS[action as usize];
+        self.px = (self.px + dx).clamp(0, LAST);
+        self.py = (self.py + dy).clamp(1, LANES as i8);
         self.contact(&mut reward, &mut over);
         if self.move_timer == 0 {
             self.move_timer = self.move_interval;

@@ -78,6 +78,9 @@ const ENEMY_SHOT_CAP: usize = 80;
 const DIVER_CAP: usize = 4;
 const SHOT_CAP: usize = 4;
 
+/// `(column step, row step)` of each action, in `Action` order (fire does not move).
+const STEPS: [(i8, i8); 6] = [(0, 0), (-1, 0), (0, -1), (1, 0), (0, 1), (0, 0)];
+
 #[inline]
 fn on_grid(x: i8) -> bool {
     (0..=LAST).contains(&x)
@@ -168,6 +171,38 @@ impl<T: Copy + Default + Cell, const CAP: usize> Pool<T, CAP> {
     fn find(&self, x: i8, y: i8) -> Option<usize> {
         self.live().iter().position(|it| it.cell() == (x, y))
     }
+}
+
+/// Steps a fish or sub body on its timer and returns whether it survives (stays on the grid and
+/// does not swim onto a torpedo, which pays +1). Contact with the player at `(x, y)`, before or
+/// after the step, ends the episode.
+#[inline]
+fn swim_enemy(
+    b: &mut Swimmer,
+    player: (i8, i8),
+    move_interval: u8,
+    torpedoes: &mut Pool<Shot, SHOT_CAP>,
+    reward: &mut f32,
+    over: &mut bool,
+) -> bool {
+    *over |= (b.x, b.y) == player;
+    if b.wait > 0 {
+        b.wait -= 1;
+        return true;
+    }
+    b.wait = move_interval;
+    b.x += b.dx;
+    if !on_grid(b.x) {
+        return false;
+    }
+    if (b.x, b.y) == player {
+        *over = true;
+    } else if let Some(j) = torpedoes.find(b.x, b.y) {
+        torpedoes.remove(j);
+        *reward += 1.0;
+        return false;
+    }
+    true
 }
 
 /// The Seaquest rules state.
@@ -291,73 +326,56 @@ impl Seaquest {
 
     /// A diver in the submarine's cell is picked up while there is room on board.
     fn update_divers(&mut self) {
+        let player = (self.x, self.y);
         for i in (0..self.divers.len).rev() {
-            let mut d = self.divers.items[i];
             let room = self.divers_held < MAX_DIVERS;
-            if room && self.at_player(d.x, d.y) {
-                self.divers.remove(i);
-                self.divers_held += 1;
-                continue;
-            }
-            if d.wait > 0 {
-                self.divers.items[i].wait -= 1;
-                continue;
-            }
-            d.wait = DIVER_MOVE_INTERVAL;
-            d.x += d.dx;
-            if !on_grid(d.x) {
-                self.divers.remove(i);
-            } else if room && self.at_player(d.x, d.y) {
-                self.divers.remove(i);
-                self.divers_held += 1;
+            let d = &mut self.divers.items[i];
+            let caught = if room && (d.x, d.y) == player {
+                true
+            } else if d.wait > 0 {
+                d.wait -= 1;
+                false
             } else {
-                self.divers.items[i] = d;
+                d.wait = DIVER_MOVE_INTERVAL;
+                d.x += d.dx;
+                if !on_grid(d.x) {
+                    self.divers.remove(i);
+                    continue;
+                }
+                room && (d.x, d.y) == player
+            };
+            if caught {
+                self.divers.remove(i);
+                self.divers_held += 1;
             }
         }
-    }
-
-    /// Moves a fish or sub body on its timer: returns whether it survived (still on the grid and
-    /// not onto a torpedo). Contact with the player, before and after moving, ends the episode.
-    #[inline]
-    fn swim_enemy(&mut self, b: &mut Swimmer, reward: &mut f32, over: &mut bool) -> bool {
-        *over |= self.at_player(b.x, b.y);
-        if b.wait > 0 {
-            b.wait -= 1;
-            return true;
-        }
-        b.wait = self.move_interval;
-        b.x += b.dx;
-        if !on_grid(b.x) {
-            return false;
-        }
-        if self.at_player(b.x, b.y) {
-            *over = true;
-        } else if let Some(j) = self.torpedoes.find(b.x, b.y) {
-            self.torpedoes.remove(j);
-            *reward += 1.0;
-            return false;
-        }
-        true
     }
 
     fn update_subs(&mut self, reward: &mut f32, over: &mut bool) {
+        let player = (self.x, self.y);
         for i in (0..self.subs.len).rev() {
-            let mut s = self.subs.items[i];
-            let alive = self.swim_enemy(&mut s.body, reward, over);
+            let s = &mut self.subs.items[i];
+            let alive = swim_enemy(
+                &mut s.body,
+                player,
+                self.move_interval,
+                &mut self.torpedoes,
+                reward,
+                over,
+            );
             // The shot comes after the move, whether or not the sub survived it.
             if s.reload == 0 {
                 s.reload = ENEMY_SHOT_INTERVAL;
-                self.bullets.push(Shot {
+                let shot = Shot {
                     x: s.body.x,
                     y: s.body.y,
                     dx: s.body.dx,
-                });
+                };
+                self.bullets.push(shot);
             } else {
                 s.reload -= 1;
             }
-            if alive {
-                self.subs.items[i] = s;
-            } else {
+            if !alive {
                 self.subs.remove(i);
             }
         }
@@ -379,11 +397,17 @@ impl Seaquest {
     }
 
     fn update_fish(&mut self, reward: &mut f32, over: &mut bool) {
+        let player = (self.x, self.y);
         for i in (0..self.fish.len).rev() {
-            let mut f = self.fish.items[i];
-            if self.swim_enemy(&mut f, reward, over) {
-                self.fish.items[i] = f;
-            } else {
+            let f = &mut self.fish.items[i];
+            if !swim_enemy(
+                f,
+                player,
+                self.move_interval,
+                &mut self.torpedoes,
+                reward,
+                over,
+            ) {
                 self.fish.remove(i);
             }
         }
@@ -465,28 +489,16 @@ impl Game for Seaquest {
             self.spawn_diver(rng);
             self.diver_timer = DIVER_SPAWN_INTERVAL;
         }
-        match action {
-            Action::Fire => {
-                if self.cooldown == 0 {
-                    self.torpedoes.push(Shot {
-                        x: self.x,
-                        y: self.y,
-                        dx: if self.facing_right { 1 } else { -1 },
-                    });
-                    self.cooldown = SHOT_COOLDOWN;
-                }
-            }
-            Action::Left => {
-                self.x = (self.x - 1).max(0);
-                self.facing_right = false;
-            }
-            Action::Right => {
-                self.x = (self.x + 1).min(LAST);
-                self.facing_right = true;
-            }
-            Action::Up => self.y = (self.y - 1).max(0),
-            Action::Down => self.y = (self.y + 1).min(BOTTOM),
-            Action::Noop => {}
+        // Movement without a branch on the action: a column and row step per action, clamped.
+        let (dx, dy) = STEPS[action as usize];
+        self.x = (self.x + dx).clamp(0, LAST);
+        self.y = (self.y + dy).clamp(0, BOTTOM);
+        self.facing_right = (self.facing_right && dx == 0) || dx > 0;
+        if action == Action::Fire && self.cooldown == 0 {
+            let dx = if self.facing_right { 1 } else { -1 };
+            let (x, y) = (self.x, self.y);
+            self.torpedoes.push(Shot { x, y, dx });
+            self.cooldown = SHOT_COOLDOWN;
         }
         self.update_torpedoes(&mut reward);
         self.update_divers();
@@ -982,6 +994,38 @@ mod tests {
             (g.spawn_interval(), g.move_interval(), g.difficulty_level()),
             (20, 5, 0)
         );
+    }
+
+    #[test]
+    fn pools_stay_within_the_bounds_the_timers_imply() {
+        // The most crowded sea possible: an enemy every action at the slowest move interval, the
+        // submarine firing whenever it can, and the episode never stopped (contact ignored).
+        let mut g = Seaquest::new(false);
+        let mut rng = Rng::new(18);
+        g.spawn_interval = 1;
+        g.y = 4;
+        let mut most = [0usize; 5];
+        for _ in 0..20_000 {
+            g.oxygen = MAX_OXYGEN;
+            let action = [Action::Fire, Action::Left, Action::Right][rng.below(3)];
+            g.act(action, &mut rng);
+            let lens = [
+                g.fish.len + g.subs.len,
+                g.bullets.len,
+                g.divers.len,
+                g.torpedoes.len,
+                g.subs.len,
+            ];
+            for (m, l) in most.iter_mut().zip(lens) {
+                *m = (*m).max(l);
+            }
+        }
+        assert!(
+            most[0] <= 60 && most[1] <= 69 && most[2] <= 3 && most[3] <= 3,
+            "{most:?}"
+        );
+        // The stress is real: many enemies and bullets were in play at once.
+        assert!(most[0] >= 20 && most[1] >= 5 && most[4] >= 5, "{most:?}");
     }
 
     #[test]
