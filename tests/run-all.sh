@@ -28,10 +28,10 @@ fi
 
 # --- Python reference implementations -----------------------------------------------------------
 VENV="$CACHE/venv"
-if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy' 2>/dev/null; then
-  step "creating the Python venv $VENV (numpy, gymnasium, pytest, minatar)"
+if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy, maturin' 2>/dev/null; then
+  step "creating the Python venv $VENV (numpy, gymnasium, pytest, maturin, minatar)"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check numpy 'gymnasium==1.4.*' pytest
+  "$VENV/bin/pip" install -q --disable-pip-version-check numpy 'gymnasium==1.4.*' pytest 'maturin>=1.5,<2'
   # MinAtar's other requirements (matplotlib, seaborn, torch, ...) are only for its GUI and examples.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps 'minatar==1.0.15'
 fi
@@ -44,3 +44,8 @@ step "cargo test --release --workspace (target dir $CARGO_TARGET_DIR)"
 cargo test --release --workspace --all-targets 2>&1
 step "cargo test --release --workspace --doc"
 cargo test --release --workspace --doc 2>&1
+
+# --- Python bindings ----------------------------------------------------------------------------
+step "building the Python module into $VENV (maturin develop --release) and running pytest"
+(cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --release --quiet 2>&1)
+(cd python && "$VENV/bin/python" -m pytest -q tests)

@@ -200,12 +200,44 @@ impl<E: Env> VecEnv<E> {
                 .copy_from_slice(o);
             m.ended = false;
         }
+        self.clear_outputs();
+        self.obs.view()
+    }
+
+    /// Resets member `i` with `seeds[i]` (`None`: continue its generator), e.g. for Gymnasium's
+    /// `reset(seed=[...])`.
+    pub fn reset_each(&mut self, seeds: &[Option<u64>]) -> Result<ArrayView2<'_, f32>, EnvError> {
+        if seeds.len() != self.members.len() {
+            return Err(EnvError::BatchSize { expected: self.members.len(), got: seeds.len() });
+        }
+        self.reset_done = true;
+        for ((m, mut row), &seed) in self.members.iter_mut().zip(self.obs.rows_mut()).zip(seeds) {
+            row.as_slice_mut().expect("rows are contiguous").copy_from_slice(m.env.reset(seed));
+            m.ended = false;
+        }
+        self.clear_outputs();
+        Ok(self.obs.view())
+    }
+
+    fn clear_outputs(&mut self) {
         self.rewards.fill(0.0);
         self.terminated.fill(false);
         self.truncated.fill(false);
         self.has_final.fill(false);
         self.infos.fill(Info::default());
-        self.obs.view()
+    }
+
+    /// The buffers as the last `step` (or `reset`) left them.
+    pub fn last(&self) -> VecStep<'_> {
+        VecStep {
+            obs: self.obs.view(),
+            rewards: &self.rewards,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+            infos: &self.infos,
+            has_final: &self.has_final,
+            final_obs: self.final_obs.view(),
+        }
     }
 
     /// Steps every member with its action. Actions are validated (space and mask) before any
@@ -315,14 +347,6 @@ impl<E: Env> VecEnv<E> {
                 &mut self.has_final,
             ))?,
         }
-        Ok(VecStep {
-            obs: self.obs.view(),
-            rewards: &self.rewards,
-            terminated: &self.terminated,
-            truncated: &self.truncated,
-            infos: &self.infos,
-            has_final: &self.has_final,
-            final_obs: self.final_obs.view(),
-        })
+        Ok(self.last())
     }
 }
