@@ -14,6 +14,9 @@
 pub mod check;
 pub mod classic;
 mod env;
+pub mod game;
+pub mod games;
+pub mod go;
 mod error;
 pub mod minatar;
 mod options;
@@ -26,6 +29,7 @@ pub mod wrappers;
 pub use check::{CheckConfig, CheckError, CheckReport, check_env, check_env_with};
 pub use env::{Env, EpisodeStats, Info, LegendEntry, Phase, RgbFrame, Step};
 pub use error::EnvError;
+pub use game::{Game, GameError, Symmetry};
 pub use options::{OptKind, OptSpec, OptValue, Options};
 pub use registry::{EnvSpec, Registry, make, register};
 pub use space::Space;

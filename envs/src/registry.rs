@@ -98,6 +98,7 @@ impl Registry {
         let mut r = Registry::default();
         crate::minatar::register_all(&mut r);
         crate::classic::register_all(&mut r);
+        crate::go::register_all(&mut r);
         r
     }
 

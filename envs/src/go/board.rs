@@ -1,0 +1,1053 @@
+//! The Go board: stones, chains and pseudo-liberties, kept incrementally.
+//!
+//! Design (in the line of GNU Go's board, libego and Pachi):
+//! - A padded one-dimensional board of stride `size + 2`: every on-board point has four
+//!   neighbours, off-board ones hold [`EDGE`], so neighbour loops need no bounds checks.
+//!   Points are `u16` indices; `0` is always an edge point and serves as "none".
+//! - Chains are circular linked lists of stones (`next`) with a representative stone
+//!   (`chain[p]`). Merging relabels the smaller chain and splices the two lists: no flood fill.
+//! - Liberties are *pseudo-liberties*: each (stone, empty neighbour) pair counts once. A chain is
+//!   captured exactly when its pseudo-liberty count is zero. Atari (exactly one real liberty) is
+//!   detected exactly with the count, the sum and the sum of squares of the pseudo-liberty points:
+//!   all pseudo-liberties are the same point iff `count * sum_sq == sum * sum` (Cauchy-Schwarz),
+//!   and that point is `sum / count`. This keeps suicide and capture checks O(1) per neighbour.
+//! - Empty points are kept in a list with positions, so a uniformly random empty point is O(1).
+//! - A position hash (Zobrist, see `zobrist`) is updated with every stone placed or removed.
+//! - Every write to the arrays can be logged (a [`Log`]) as `(field, index, old value)`, which is
+//!   how the full-rules state undoes moves exactly (GNU Go's change stack). The playout path uses
+//!   [`NoLog`], which compiles to nothing.
+//!
+//! The board knows simple ko only (the point a single-stone capture forbids for one move). The
+//! full rules (positional superko, passes, game end, undo) are in `state`.
+
+use std::fmt;
+
+use super::zobrist::KEYS;
+
+/// Smallest and largest supported board sizes.
+pub const MIN_SIZE: usize = 5;
+pub const MAX_SIZE: usize = 19;
+/// Points of the largest padded board.
+pub const MAX_POINTS: usize = (MAX_SIZE + 2) * (MAX_SIZE + 2);
+
+/// Point contents.
+pub const EMPTY: u8 = 0;
+pub const BLACK: u8 = 1;
+pub const WHITE: u8 = 2;
+pub const EDGE: u8 = 3;
+
+/// A stone colour (and a player: Black moves first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Color {
+    Black = 1,
+    White = 2,
+}
+
+impl Color {
+    /// The other colour.
+    #[inline]
+    pub fn opp(self) -> Color {
+        match self {
+            Color::Black => Color::White,
+            Color::White => Color::Black,
+        }
+    }
+    /// 0 for Black, 1 for White (the player index of the `Game` trait).
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize - 1
+    }
+    /// The colour of player index 0 or 1.
+    pub fn from_index(i: usize) -> Color {
+        if i == 0 { Color::Black } else { Color::White }
+    }
+    /// `B` or `W`.
+    pub fn letter(self) -> char {
+        match self {
+            Color::Black => 'B',
+            Color::White => 'W',
+        }
+    }
+    /// Parses `b`, `black`, `w`, `white` (any case), as GTP does.
+    pub fn parse(s: &str) -> Option<Color> {
+        match s.to_ascii_lowercase().as_str() {
+            "b" | "black" => Some(Color::Black),
+            "w" | "white" => Some(Color::White),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Color::Black => "black",
+            Color::White => "white",
+        })
+    }
+}
+
+/// An index into the padded board (`Board::point(x, y)`).
+pub type Point = u16;
+
+/// Why a move is not legal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Illegal {
+    Occupied,
+    Suicide,
+    /// Retaking a ko at once (simple ko; the board's own rule).
+    Ko,
+    /// Recreating an earlier position (positional superko; the full rules).
+    Superko,
+    /// The point is not on the board.
+    OffBoard,
+}
+
+impl fmt::Display for Illegal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Illegal::Occupied => "the point is occupied",
+            Illegal::Suicide => "suicide is not allowed",
+            Illegal::Ko => "the ko cannot be retaken at once",
+            Illegal::Superko => "the move repeats an earlier position (positional superko)",
+            Illegal::OffBoard => "the point is not on the board",
+        })
+    }
+}
+
+/// Which array a logged write touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Field {
+    Color,
+    Chain,
+    Next,
+    Libs,
+    LibSum,
+    LibSum2,
+    Size,
+    Empty,
+    EmptyPos,
+}
+
+/// One logged write: enough to put the old value back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub field: Field,
+    pub idx: u16,
+    pub old: u32,
+}
+
+/// Receives every write the board makes while playing a move.
+pub(crate) trait Log {
+    fn rec(&mut self, field: Field, idx: usize, old: u32);
+}
+
+/// No logging: the playout path.
+pub(crate) struct NoLog;
+
+impl Log for NoLog {
+    #[inline(always)]
+    fn rec(&mut self, _: Field, _: usize, _: u32) {}
+}
+
+impl Log for Vec<Entry> {
+    #[inline]
+    fn rec(&mut self, field: Field, idx: usize, old: u32) {
+        self.push(Entry {
+            field,
+            idx: idx as u16,
+            old,
+        });
+    }
+}
+
+/// The scalar part of a board, saved whole before a logged move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scalars {
+    pub hash: u64,
+    pub ko: Point,
+    pub ko_color: u8,
+    pub n_empty: u16,
+    pub captures: [u32; 2],
+}
+
+/// A Go board of any size from 5 to 19 with incremental chains. `Clone` is a flat copy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Board {
+    size: usize,
+    stride: usize,
+    color: [u8; MAX_POINTS],
+    chain: [u16; MAX_POINTS],
+    next: [u16; MAX_POINTS],
+    libs: [u16; MAX_POINTS],
+    lib_sum: [u32; MAX_POINTS],
+    lib_sum2: [u32; MAX_POINTS],
+    csize: [u16; MAX_POINTS],
+    empty: [u16; MAX_POINTS],
+    empty_pos: [u16; MAX_POINTS],
+    s: Scalars,
+}
+
+impl fmt::Debug for Board {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Board {}x{}\n{}", self.size, self.size, self.ascii())
+    }
+}
+
+macro_rules! set {
+    ($self:ident, $log:ident, $arr:ident, $field:expr, $i:expr, $v:expr) => {{
+        let i = $i as usize;
+        $log.rec($field, i, $self.$arr[i] as u32);
+        $self.$arr[i] = $v;
+    }};
+}
+
+impl Board {
+    /// An empty board; `size` must be in `MIN_SIZE..=MAX_SIZE`.
+    pub fn new(size: usize) -> Result<Board, String> {
+        if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
+            return Err(format!(
+                "board size {size} is not supported: sizes {MIN_SIZE} to {MAX_SIZE} are"
+            ));
+        }
+        let stride = size + 2;
+        let mut b = Board {
+            size,
+            stride,
+            color: [EDGE; MAX_POINTS],
+            chain: [0; MAX_POINTS],
+            next: [0; MAX_POINTS],
+            libs: [0; MAX_POINTS],
+            lib_sum: [0; MAX_POINTS],
+            lib_sum2: [0; MAX_POINTS],
+            csize: [0; MAX_POINTS],
+            empty: [0; MAX_POINTS],
+            empty_pos: [0; MAX_POINTS],
+            s: Scalars {
+                hash: 0,
+                ko: 0,
+                ko_color: 0,
+                n_empty: 0,
+                captures: [0, 0],
+            },
+        };
+        let mut n = 0;
+        for y in 0..size {
+            for x in 0..size {
+                let p = b.point(x, y) as usize;
+                b.color[p] = EMPTY;
+                b.empty[n] = p as u16;
+                b.empty_pos[p] = n as u16;
+                n += 1;
+            }
+        }
+        b.s.n_empty = n as u16;
+        Ok(b)
+    }
+
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+    #[inline]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    /// The point at column `x` (0 = left) and row `y` (0 = top). Both must be `< size`.
+    #[inline]
+    pub fn point(&self, x: usize, y: usize) -> Point {
+        ((y + 1) * self.stride + x + 1) as Point
+    }
+    /// `(x, y)` of an on-board point.
+    #[inline]
+    pub fn xy(&self, p: Point) -> (usize, usize) {
+        let p = p as usize;
+        (p % self.stride - 1, p / self.stride - 1)
+    }
+    /// Whether `p` is a point of the board (not padding, not out of range).
+    #[inline]
+    pub fn on_board(&self, p: Point) -> bool {
+        (p as usize) < MAX_POINTS && self.color[p as usize] != EDGE
+    }
+    /// The row-major action index `y * size + x` of an on-board point.
+    #[inline]
+    pub fn index(&self, p: Point) -> usize {
+        let (x, y) = self.xy(p);
+        y * self.size + x
+    }
+    /// The point of a row-major index `< size * size`.
+    #[inline]
+    pub fn from_index(&self, i: usize) -> Point {
+        self.point(i % self.size, i / self.size)
+    }
+    /// Every on-board point, row by row from the top.
+    pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
+        (0..self.size * self.size).map(|i| self.from_index(i))
+    }
+    /// The contents of `p`: `EMPTY`, `BLACK`, `WHITE` or `EDGE`.
+    #[inline]
+    pub fn at(&self, p: Point) -> u8 {
+        self.color[p as usize]
+    }
+    /// The stone colour at `p`, if any.
+    pub fn stone(&self, p: Point) -> Option<Color> {
+        match self.color[p as usize] {
+            BLACK => Some(Color::Black),
+            WHITE => Some(Color::White),
+            _ => None,
+        }
+    }
+    /// The position hash (XOR of the Zobrist keys of all stones).
+    #[inline]
+    pub fn hash(&self) -> u64 {
+        self.s.hash
+    }
+    /// The simple-ko point forbidden to `color` now, if any.
+    pub fn ko_point(&self, color: Color) -> Option<Point> {
+        (self.s.ko != 0 && self.s.ko_color == color as u8).then_some(self.s.ko)
+    }
+    /// Stones captured so far *by* `color`.
+    pub fn captures(&self, color: Color) -> u32 {
+        self.s.captures[color.index()]
+    }
+    /// The empty points (in no particular order).
+    #[inline]
+    pub fn empties(&self) -> &[u16] {
+        &self.empty[..self.s.n_empty as usize]
+    }
+    /// Number of stones on the board.
+    pub fn stone_count(&self) -> usize {
+        self.size * self.size - self.s.n_empty as usize
+    }
+    pub(crate) fn scalars(&self) -> Scalars {
+        self.s
+    }
+    pub(crate) fn set_scalars(&mut self, s: Scalars) {
+        self.s = s;
+    }
+
+    #[inline]
+    pub fn neighbors(&self, p: Point) -> [Point; 4] {
+        let s = self.stride as u16;
+        [p - s, p - 1, p + 1, p + s]
+    }
+    #[inline]
+    fn diagonals(&self, p: Point) -> [Point; 4] {
+        let s = self.stride as u16;
+        [p - s - 1, p - s + 1, p + s - 1, p + s + 1]
+    }
+
+    /// The representative stone of the chain at `p` (a stone).
+    #[inline]
+    pub fn chain_id(&self, p: Point) -> Point {
+        self.chain[p as usize]
+    }
+    /// Stones of the chain at `p`.
+    pub fn chain_stones(&self, p: Point) -> Vec<Point> {
+        let mut v = Vec::new();
+        let mut q = p;
+        loop {
+            v.push(q);
+            q = self.next[q as usize];
+            if q == p {
+                break;
+            }
+        }
+        v
+    }
+    /// Pseudo-liberty count of the chain at `p`.
+    pub fn pseudo_liberties(&self, p: Point) -> u32 {
+        self.libs[self.chain[p as usize] as usize] as u32
+    }
+    /// The exact liberties of the chain at `p`, sorted (walks the chain: for display and tests,
+    /// not for the hot path).
+    pub fn liberties(&self, p: Point) -> Vec<Point> {
+        let mut v: Vec<Point> = self
+            .chain_stones(p)
+            .into_iter()
+            .flat_map(|s| self.neighbors(s))
+            .filter(|&q| self.color[q as usize] == EMPTY)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Whether the chain with representative `r` has exactly one liberty.
+    #[inline]
+    fn rep_in_atari(&self, r: usize) -> bool {
+        let n = self.libs[r] as u64;
+        let s = self.lib_sum[r] as u64;
+        n > 0 && n * self.lib_sum2[r] as u64 == s * s
+    }
+    /// Whether the chain at `p` has exactly one liberty.
+    pub fn in_atari(&self, p: Point) -> bool {
+        self.rep_in_atari(self.chain[p as usize] as usize)
+    }
+
+    /// Whether `color` may play at `p` under the board's rules (occupied, suicide, simple ko).
+    #[inline]
+    pub fn check(&self, p: Point, color: Color) -> Result<(), Illegal> {
+        if !self.on_board(p) {
+            return Err(Illegal::OffBoard);
+        }
+        if self.color[p as usize] != EMPTY {
+            return Err(Illegal::Occupied);
+        }
+        if self.s.ko == p && self.s.ko_color == color as u8 {
+            return Err(Illegal::Ko);
+        }
+        if self.is_suicide(p, color) {
+            return Err(Illegal::Suicide);
+        }
+        Ok(())
+    }
+
+    /// Whether a stone of `color` on the empty point `p` would have no liberty and capture nothing.
+    #[inline]
+    pub fn is_suicide(&self, p: Point, color: Color) -> bool {
+        let c = color as u8;
+        for q in self.neighbors(p) {
+            let k = self.color[q as usize];
+            if k == EMPTY {
+                return false;
+            }
+            if k == EDGE {
+                continue;
+            }
+            let atari = self.rep_in_atari(self.chain[q as usize] as usize);
+            if (k == c) != atari {
+                // Own chain with another liberty, or enemy chain captured by this move.
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether `p` is a one-point eye of `color`: all four neighbours are `color` (or edge), and
+    /// the opponent holds fewer than two diagonals (none, when the point is on the edge).
+    #[inline]
+    pub fn is_eye(&self, p: Point, color: Color) -> bool {
+        let c = color as u8;
+        for q in self.neighbors(p) {
+            let k = self.color[q as usize];
+            if k != c && k != EDGE {
+                return false;
+            }
+        }
+        let o = color.opp() as u8;
+        let (mut enemy, mut edge) = (0, 0);
+        for q in self.diagonals(p) {
+            let k = self.color[q as usize];
+            enemy += (k == o) as u32;
+            edge += (k == EDGE) as u32;
+        }
+        enemy + ((edge > 0) as u32) < 2
+    }
+
+    /// The position hash after `color` plays the legal move `p` (without playing it).
+    pub fn hash_after(&self, p: Point, color: Color) -> u64 {
+        let mut h = self.s.hash ^ KEYS[color.index()][p as usize];
+        let o = color.opp();
+        let mut seen: [u16; 4] = [0; 4];
+        let mut n = 0;
+        for q in self.neighbors(p) {
+            if self.color[q as usize] != o as u8 {
+                continue;
+            }
+            let r = self.chain[q as usize];
+            if seen[..n].contains(&r) || !self.rep_in_atari(r as usize) {
+                continue;
+            }
+            seen[n] = r;
+            n += 1;
+            let mut s = r;
+            loop {
+                h ^= KEYS[o.index()][s as usize];
+                s = self.next[s as usize];
+                if s == r {
+                    break;
+                }
+            }
+        }
+        h
+    }
+
+    /// Plays a move already checked with [`Board::check`]. Returns the number of stones captured.
+    #[inline]
+    pub fn play_unchecked(&mut self, p: Point, color: Color) -> u32 {
+        self.place(p, color, &mut NoLog)
+    }
+
+    /// Places a stone of `color` on the empty point `p`, merges chains, captures, updates the hash
+    /// and the ko point, logging every array write. The move must not be suicide.
+    pub(crate) fn place<L: Log>(&mut self, p: Point, color: Color, log: &mut L) -> u32 {
+        let c = color as u8;
+        let o = color.opp() as u8;
+        let pu = p as usize;
+        self.remove_empty(p, log);
+        set!(self, log, color, Field::Color, pu, c);
+        set!(self, log, chain, Field::Chain, pu, p);
+        set!(self, log, next, Field::Next, pu, p);
+        set!(self, log, csize, Field::Size, pu, 1);
+        set!(self, log, libs, Field::Libs, pu, 0);
+        set!(self, log, lib_sum, Field::LibSum, pu, 0);
+        set!(self, log, lib_sum2, Field::LibSum2, pu, 0);
+        self.s.hash ^= KEYS[color.index()][pu];
+        let nb = self.neighbors(p);
+        for q in nb {
+            match self.color[q as usize] {
+                EMPTY => self.add_lib(p, q, log),
+                EDGE => {}
+                _ => {
+                    let r = self.chain[q as usize];
+                    self.remove_lib(r, p, log);
+                }
+            }
+        }
+        for q in nb {
+            if self.color[q as usize] == c {
+                let (a, b) = (self.chain[pu], self.chain[q as usize]);
+                if a != b {
+                    self.merge(a, b, log);
+                }
+            }
+        }
+        let mut captured = 0;
+        let mut last_captured: Point = 0;
+        for q in nb {
+            if self.color[q as usize] == o {
+                let r = self.chain[q as usize];
+                if self.libs[r as usize] == 0 {
+                    captured += self.capture(r, color, log);
+                    last_captured = r;
+                }
+            }
+        }
+        self.s.captures[color.index()] += captured;
+        let me = self.chain[pu] as usize;
+        if captured == 1 && self.csize[me] == 1 && self.libs[me] == 1 {
+            self.s.ko = last_captured;
+            self.s.ko_color = o;
+        } else {
+            self.s.ko = 0;
+            self.s.ko_color = 0;
+        }
+        captured
+    }
+
+    #[inline]
+    fn add_lib<L: Log>(&mut self, r: Point, lib: Point, log: &mut L) {
+        let r = r as usize;
+        let l = lib as u32;
+        set!(self, log, libs, Field::Libs, r, self.libs[r] + 1);
+        set!(self, log, lib_sum, Field::LibSum, r, self.lib_sum[r] + l);
+        set!(
+            self,
+            log,
+            lib_sum2,
+            Field::LibSum2,
+            r,
+            self.lib_sum2[r] + l * l
+        );
+    }
+
+    #[inline]
+    fn remove_lib<L: Log>(&mut self, r: Point, lib: Point, log: &mut L) {
+        let r = r as usize;
+        let l = lib as u32;
+        set!(self, log, libs, Field::Libs, r, self.libs[r] - 1);
+        set!(self, log, lib_sum, Field::LibSum, r, self.lib_sum[r] - l);
+        set!(
+            self,
+            log,
+            lib_sum2,
+            Field::LibSum2,
+            r,
+            self.lib_sum2[r] - l * l
+        );
+    }
+
+    fn merge<L: Log>(&mut self, a: Point, b: Point, log: &mut L) {
+        let (big, small) = if self.csize[a as usize] >= self.csize[b as usize] {
+            (a as usize, b as usize)
+        } else {
+            (b as usize, a as usize)
+        };
+        let mut s = small;
+        loop {
+            set!(self, log, chain, Field::Chain, s, big as u16);
+            s = self.next[s] as usize;
+            if s == small {
+                break;
+            }
+        }
+        let (nb, ns) = (self.next[big], self.next[small]);
+        set!(self, log, next, Field::Next, big, ns);
+        set!(self, log, next, Field::Next, small, nb);
+        set!(
+            self,
+            log,
+            csize,
+            Field::Size,
+            big,
+            self.csize[big] + self.csize[small]
+        );
+        set!(
+            self,
+            log,
+            libs,
+            Field::Libs,
+            big,
+            self.libs[big] + self.libs[small]
+        );
+        set!(
+            self,
+            log,
+            lib_sum,
+            Field::LibSum,
+            big,
+            self.lib_sum[big] + self.lib_sum[small]
+        );
+        set!(
+            self,
+            log,
+            lib_sum2,
+            Field::LibSum2,
+            big,
+            self.lib_sum2[big] + self.lib_sum2[small]
+        );
+    }
+
+    /// Removes the chain `r` (of `by`'s opponent) and gives its points back as liberties.
+    fn capture<L: Log>(&mut self, r: Point, by: Color, log: &mut L) -> u32 {
+        let key = &KEYS[by.opp().index()];
+        let mut n = 0;
+        let mut s = r;
+        loop {
+            set!(self, log, color, Field::Color, s, EMPTY);
+            self.s.hash ^= key[s as usize];
+            self.add_empty(s, log);
+            n += 1;
+            s = self.next[s as usize];
+            if s == r {
+                break;
+            }
+        }
+        let c = by as u8;
+        loop {
+            for q in self.neighbors(s) {
+                if self.color[q as usize] == c {
+                    let rq = self.chain[q as usize];
+                    self.add_lib(rq, s, log);
+                }
+            }
+            s = self.next[s as usize];
+            if s == r {
+                break;
+            }
+        }
+        n
+    }
+
+    #[inline]
+    fn remove_empty<L: Log>(&mut self, p: Point, log: &mut L) {
+        let i = self.empty_pos[p as usize] as usize;
+        let n = self.s.n_empty as usize - 1;
+        let last = self.empty[n];
+        set!(self, log, empty, Field::Empty, i, last);
+        set!(self, log, empty_pos, Field::EmptyPos, last, i as u16);
+        self.s.n_empty = n as u16;
+    }
+
+    #[inline]
+    fn add_empty<L: Log>(&mut self, p: Point, log: &mut L) {
+        let n = self.s.n_empty as usize;
+        set!(self, log, empty, Field::Empty, n, p);
+        set!(self, log, empty_pos, Field::EmptyPos, p, n as u16);
+        self.s.n_empty = n as u16 + 1;
+    }
+
+    /// Swaps two entries of the empty list (the playout's sampling without replacement).
+    #[inline]
+    pub(crate) fn swap_empties(&mut self, i: usize, j: usize) {
+        let (a, b) = (self.empty[i], self.empty[j]);
+        self.empty[i] = b;
+        self.empty[j] = a;
+        self.empty_pos[b as usize] = i as u16;
+        self.empty_pos[a as usize] = j as u16;
+    }
+
+    /// Undoes one logged write.
+    pub(crate) fn restore(&mut self, e: Entry) {
+        let i = e.idx as usize;
+        match e.field {
+            Field::Color => self.color[i] = e.old as u8,
+            Field::Chain => self.chain[i] = e.old as u16,
+            Field::Next => self.next[i] = e.old as u16,
+            Field::Libs => self.libs[i] = e.old as u16,
+            Field::LibSum => self.lib_sum[i] = e.old,
+            Field::LibSum2 => self.lib_sum2[i] = e.old,
+            Field::Size => self.csize[i] = e.old as u16,
+            Field::Empty => self.empty[i] = e.old as u16,
+            Field::EmptyPos => self.empty_pos[i] = e.old as u16,
+        }
+    }
+
+    /// The area score, Black minus White, before komi: stones plus empty regions that touch stones
+    /// of one colour only.
+    pub fn area_score(&self) -> i32 {
+        let mut score = 0i32;
+        let mut seen = [false; MAX_POINTS];
+        let mut stack: Vec<Point> = Vec::with_capacity(64);
+        for p in self.points() {
+            match self.color[p as usize] {
+                BLACK => score += 1,
+                WHITE => score -= 1,
+                _ if !seen[p as usize] => {
+                    let (mut n, mut touch) = (0i32, 0u8);
+                    seen[p as usize] = true;
+                    stack.push(p);
+                    while let Some(q) = stack.pop() {
+                        n += 1;
+                        for r in self.neighbors(q) {
+                            match self.color[r as usize] {
+                                EMPTY if !seen[r as usize] => {
+                                    seen[r as usize] = true;
+                                    stack.push(r);
+                                }
+                                k @ (BLACK | WHITE) => touch |= k,
+                                _ => {}
+                            }
+                        }
+                    }
+                    match touch {
+                        BLACK => score += n,
+                        WHITE => score -= n,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        score
+    }
+
+    /// Puts a stone on an empty point without rules (setup stones, SGF `AB`/`AW`), logging
+    /// nothing; captures whatever it leaves without liberties, as SGF viewers do.
+    pub fn setup_stone(&mut self, p: Point, color: Color) -> Result<(), Illegal> {
+        if !self.on_board(p) {
+            return Err(Illegal::OffBoard);
+        }
+        if self.color[p as usize] != EMPTY {
+            return Err(Illegal::Occupied);
+        }
+        if self.is_suicide(p, color) {
+            return Err(Illegal::Suicide);
+        }
+        let caps = self.s.captures;
+        self.place(p, color, &mut NoLog);
+        self.s.captures = caps;
+        self.s.ko = 0;
+        self.s.ko_color = 0;
+        Ok(())
+    }
+
+    /// The hash recomputed from scratch (for tests of the incremental one).
+    pub fn recompute_hash(&self) -> u64 {
+        self.points()
+            .filter_map(|p| self.stone(p).map(|c| KEYS[c.index()][p as usize]))
+            .fold(0, |h, k| h ^ k)
+    }
+
+    /// Checks every incremental invariant against a recomputation: chains are connected, maximal
+    /// and share one representative; pseudo-liberty count, sum and sum of squares; every chain
+    /// has a liberty; the empty list; the hash. For tests.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut n_empty = 0;
+        for p in self.points() {
+            let pu = p as usize;
+            match self.color[pu] {
+                EMPTY => {
+                    n_empty += 1;
+                    let i = self.empty_pos[pu] as usize;
+                    if i >= self.s.n_empty as usize || self.empty[i] != p {
+                        return Err(format!("empty list misses point {p}"));
+                    }
+                }
+                c => {
+                    let r = self.chain[pu];
+                    if self.color[r as usize] != c || self.chain[r as usize] != r {
+                        return Err(format!("point {p}: bad representative {r}"));
+                    }
+                    for q in self.neighbors(p) {
+                        if self.color[q as usize] == c && self.chain[q as usize] != r {
+                            return Err(format!("adjacent stones {p} and {q} in two chains"));
+                        }
+                    }
+                    if r == p {
+                        let stones = self.chain_stones(p);
+                        if stones.len() != self.csize[pu] as usize {
+                            return Err(format!(
+                                "chain {p}: size {} vs {}",
+                                self.csize[pu],
+                                stones.len()
+                            ));
+                        }
+                        let (mut n, mut s1, mut s2) = (0u32, 0u32, 0u32);
+                        for &s in &stones {
+                            if self.chain[s as usize] != r {
+                                return Err(format!(
+                                    "chain {p}: stone {s} has another representative"
+                                ));
+                            }
+                            for q in self.neighbors(s) {
+                                if self.color[q as usize] == EMPTY {
+                                    n += 1;
+                                    s1 += q as u32;
+                                    s2 += q as u32 * q as u32;
+                                }
+                            }
+                        }
+                        if n == 0 {
+                            return Err(format!("chain {p} has no liberty"));
+                        }
+                        if (n, s1, s2)
+                            != (self.libs[pu] as u32, self.lib_sum[pu], self.lib_sum2[pu])
+                        {
+                            return Err(format!("chain {p}: pseudo-liberty data out of date"));
+                        }
+                        if self.in_atari(p) != (self.liberties(p).len() == 1) {
+                            return Err(format!("chain {p}: atari test disagrees"));
+                        }
+                    }
+                }
+            }
+        }
+        if n_empty != self.s.n_empty as usize {
+            return Err(format!(
+                "{} empty points listed, {n_empty} on the board",
+                self.s.n_empty
+            ));
+        }
+        if self.recompute_hash() != self.s.hash {
+            return Err("incremental hash differs from the recomputed one".into());
+        }
+        Ok(())
+    }
+
+    /// Rows of `.`, `X` (black) and `O` (white), top row first.
+    pub fn ascii(&self) -> String {
+        let mut s = String::new();
+        for y in 0..self.size {
+            for x in 0..self.size {
+                s.push(match self.color[self.point(x, y) as usize] {
+                    BLACK => 'X',
+                    WHITE => 'O',
+                    _ => '.',
+                });
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// A board from rows of `.`/`X`/`O` (setup stones; captures applied). For tests and examples.
+    pub fn from_ascii(rows: &str) -> Result<Board, String> {
+        let rows: Vec<&str> = rows
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut b = Board::new(rows.len())?;
+        for (y, row) in rows.iter().enumerate() {
+            let cells: Vec<char> = row.chars().filter(|c| !c.is_whitespace()).collect();
+            if cells.len() != rows.len() {
+                return Err(format!(
+                    "row {y} has {} cells, expected {}",
+                    cells.len(),
+                    rows.len()
+                ));
+            }
+            for (x, ch) in cells.into_iter().enumerate() {
+                let c = match ch {
+                    'X' | 'x' | 'B' => Color::Black,
+                    'O' | 'o' | 'W' => Color::White,
+                    '.' | '+' => continue,
+                    other => return Err(format!("unexpected character `{other}`")),
+                };
+                let p = b.point(x, y);
+                b.setup_stone(p, c).map_err(|e| format!("({x},{y}): {e}"))?;
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// GTP column letters: A to T without I.
+pub const COLUMNS: &[u8; 19] = b"ABCDEFGHJKLMNOPQRST";
+
+/// The GTP name of column `x` and row `y` (0 = top) on a board of `size`, e.g. `D4`.
+pub fn vertex_name(x: usize, y: usize, size: usize) -> String {
+    format!("{}{}", COLUMNS[x] as char, size - y)
+}
+
+/// Parses a GTP vertex (`D4`, `d4`) into `(x, y)` with `y = 0` at the top; `None` when malformed
+/// or off a board of `size`.
+pub fn parse_vertex(s: &str, size: usize) -> Option<(usize, usize)> {
+    let s = s.trim();
+    let mut chars = s.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    let x = COLUMNS.iter().position(|&c| c as char == letter)?;
+    let rest = chars.as_str();
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) || rest.len() > 2 {
+        return None;
+    }
+    let row: usize = rest.parse().ok()?;
+    if x >= size || row == 0 || row > size {
+        return None;
+    }
+    Some((x, size - row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn play(b: &mut Board, v: &str, c: Color) -> u32 {
+        let (x, y) = parse_vertex(v, b.size()).unwrap();
+        let p = b.point(x, y);
+        b.check(p, c).unwrap_or_else(|e| panic!("{v}: {e}"));
+        let n = b.play_unchecked(p, c);
+        b.validate().unwrap();
+        n
+    }
+
+    #[test]
+    fn sizes_are_checked() {
+        assert!(Board::new(4).is_err());
+        assert!(Board::new(20).is_err());
+        for n in MIN_SIZE..=MAX_SIZE {
+            let b = Board::new(n).unwrap();
+            assert_eq!(b.empties().len(), n * n);
+            b.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn vertices_skip_i() {
+        assert_eq!(parse_vertex("J1", 19), Some((8, 18)));
+        assert_eq!(parse_vertex("a19", 19), Some((0, 0)));
+        assert_eq!(parse_vertex("I5", 19), None);
+        assert_eq!(parse_vertex("K10", 9), None);
+        assert_eq!(parse_vertex("A0", 9), None);
+        assert_eq!(parse_vertex("A", 9), None);
+        assert_eq!(parse_vertex("A1x", 9), None);
+        assert_eq!(vertex_name(8, 0, 9), "J9");
+    }
+
+    #[test]
+    fn corner_capture_and_liberties() {
+        let mut b = Board::new(5).unwrap();
+        play(&mut b, "A1", Color::White);
+        play(&mut b, "A2", Color::Black);
+        let a1 = b.point(0, 4);
+        assert!(b.in_atari(a1));
+        assert_eq!(play(&mut b, "B1", Color::Black), 1);
+        assert_eq!(b.at(a1), EMPTY);
+        assert_eq!(b.captures(Color::Black), 1);
+        let mut want = vec![b.point(0, 2), a1, b.point(1, 3)];
+        want.sort_unstable();
+        assert_eq!(b.liberties(b.point(0, 3)), want);
+    }
+
+    #[test]
+    fn suicide_is_detected_with_shared_pseudo_liberties() {
+        // A black chain touching its last liberty from two sides: pseudo-liberty count 2, one
+        // real liberty. Filling it is suicide only if it captures nothing.
+        let b = Board::from_ascii(
+            "
+            .XO..
+            XXO..
+            OO...
+            .....
+            .....",
+        )
+        .unwrap();
+        let a5 = b.point(0, 0);
+        assert!(b.in_atari(b.point(1, 0)));
+        assert_eq!(b.check(a5, Color::Black), Err(Illegal::Suicide));
+        // White plays there and captures the three black stones.
+        assert_eq!(b.check(a5, Color::White), Ok(()));
+        let mut b2 = b.clone();
+        assert_eq!(b2.play_unchecked(a5, Color::White), 3);
+        b2.validate().unwrap();
+    }
+
+    #[test]
+    fn ko_then_fill() {
+        let mut b = Board::from_ascii(
+            "
+            .XO..
+            X.XO.
+            .XO..
+            .....
+            .....",
+        )
+        .unwrap();
+        let (b4, c4) = (b.point(1, 1), b.point(2, 1));
+        assert_eq!(b.play_unchecked(b4, Color::White), 1);
+        assert_eq!(b.ko_point(Color::Black), Some(c4));
+        assert_eq!(b.check(c4, Color::Black), Err(Illegal::Ko));
+        // A move elsewhere lifts the ko.
+        b.play_unchecked(b.point(4, 4), Color::Black);
+        assert_eq!(b.ko_point(Color::Black), None);
+        b.validate().unwrap();
+    }
+
+    #[test]
+    fn eyes() {
+        let b = Board::from_ascii(
+            "
+            .X...
+            X.X..
+            .X...
+            .....
+            .....",
+        )
+        .unwrap();
+        assert!(b.is_eye(b.point(1, 1), Color::Black));
+        assert!(b.is_eye(b.point(0, 0), Color::Black));
+        assert!(!b.is_eye(b.point(1, 1), Color::White));
+        assert!(!b.is_eye(b.point(3, 3), Color::Black));
+        let b = Board::from_ascii(
+            "
+            .XO..
+            X.X..
+            .XO..
+            .....
+            .....",
+        )
+        .unwrap();
+        // Two enemy diagonals: a false eye.
+        assert!(!b.is_eye(b.point(1, 1), Color::Black));
+    }
+
+    #[test]
+    fn area_score_counts_territory_once() {
+        let b = Board::from_ascii(
+            "
+            .X.O.
+            .X.O.
+            .X.O.
+            .X.O.
+            .X.O.",
+        )
+        .unwrap();
+        // Black: 5 stones + 5 territory; White: 5 + 5; the middle column is neutral.
+        assert_eq!(b.area_score(), 0);
+        assert_eq!(Board::new(5).unwrap().area_score(), 0);
+    }
+}

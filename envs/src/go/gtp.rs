@@ -1,0 +1,430 @@
+//! A GTP version 2 engine (the Go Text Protocol of GNU Go, GoGui, Sabaki, twogtp, KGS).
+//!
+//! The engine owns a full-rules [`GoState`] and a [`GoPlayer`] that answers `genmove`. It handles
+//! one line at a time ([`GtpEngine::handle`]) and never fails on input: every malformed command
+//! gets an error answer and leaves the game unchanged, as the protocol asks. Input is cleaned as
+//! GTP specifies (control characters dropped, `#` comments removed, tabs made spaces, empty lines
+//! skipped) and an optional numeric id is echoed back.
+//!
+//! Commands: the required set (`protocol_version name version known_command list_commands quit
+//! boardsize clear_board komi play genmove`), the tournament and regression ones (`undo showboard
+//! final_score loadsgf printsgf time_settings time_left reg_genmove`) and GNU Go's extensions used
+//! by tools (`list_stones all_legal is_legal captures color countlib`). Error texts follow GNU Go:
+//! `unknown command`, `invalid coordinate`, `invalid color`, `illegal move`, `unacceptable size`,
+//! `cannot undo`, `syntax error`.
+
+use std::io::{self, BufRead, Write};
+
+use super::board::{Color, EMPTY, MAX_SIZE, MIN_SIZE, parse_vertex};
+use super::player::GoPlayer;
+use super::sgf::{GameRecord, today};
+use super::state::{GoState, Move, fmt_num};
+
+/// Every command the engine knows, as `list_commands` prints them.
+pub const COMMANDS: &[&str] = &[
+    "protocol_version",
+    "name",
+    "version",
+    "known_command",
+    "list_commands",
+    "quit",
+    "boardsize",
+    "clear_board",
+    "komi",
+    "play",
+    "genmove",
+    "reg_genmove",
+    "undo",
+    "showboard",
+    "final_score",
+    "loadsgf",
+    "printsgf",
+    "time_settings",
+    "time_left",
+    "list_stones",
+    "all_legal",
+    "is_legal",
+    "captures",
+    "color",
+    "countlib",
+];
+
+/// A GTP engine around a player.
+pub struct GtpEngine {
+    state: GoState,
+    player: Box<dyn GoPlayer>,
+    quit: bool,
+}
+
+type Answer = Result<String, String>;
+
+impl GtpEngine {
+    /// An engine with an empty `size` board, komi 7.5, answering `genmove` with `player`.
+    pub fn new(size: usize, player: Box<dyn GoPlayer>) -> Result<GtpEngine, String> {
+        Ok(GtpEngine {
+            state: GoState::new(size, 7.5)?,
+            player,
+            quit: false,
+        })
+    }
+
+    /// The game as it stands.
+    pub fn state(&self) -> &GoState {
+        &self.state
+    }
+
+    /// Whether `quit` was received.
+    pub fn quit_requested(&self) -> bool {
+        self.quit
+    }
+
+    /// Answers one input line; `None` for lines GTP ignores (empty, comments only). The answer
+    /// ends with the protocol's blank line.
+    pub fn handle(&mut self, line: &str) -> Option<String> {
+        let clean: String = line
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter_map(|c| match c {
+                '\t' => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .collect();
+        let mut words = clean.split_whitespace();
+        let first = words.next()?;
+        let (id, cmd) = if first.bytes().all(|b| b.is_ascii_digit()) {
+            match words.next() {
+                Some(c) => (first.to_string(), c),
+                None => return Some(format!("?{first} missing command\n\n")),
+            }
+        } else {
+            (String::new(), first)
+        };
+        let args: Vec<&str> = words.collect();
+        let answer = self.run_command(cmd, &args);
+        Some(match answer {
+            Ok(text) if text.is_empty() => format!("={id}\n\n"),
+            Ok(text) if text.starts_with('\n') => format!("={id}{text}\n\n"),
+            Ok(text) => format!("={id} {text}\n\n"),
+            Err(text) => format!("?{id} {text}\n\n"),
+        })
+    }
+
+    /// Reads commands from `input` and writes answers to `output` until `quit` or the end of the
+    /// input.
+    pub fn run<R: BufRead, W: Write>(&mut self, input: R, mut output: W) -> io::Result<()> {
+        for line in input.split(b'\n') {
+            let line = line?;
+            let line = String::from_utf8_lossy(&line);
+            if let Some(ans) = self.handle(&line) {
+                output.write_all(ans.as_bytes())?;
+                output.flush()?;
+            }
+            if self.quit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn color(&self, s: Option<&&str>) -> Result<Color, String> {
+        let s = s.ok_or("syntax error")?;
+        Color::parse(s).ok_or_else(|| "invalid color".to_string())
+    }
+
+    fn vertex(&self, s: Option<&&str>) -> Result<Move, String> {
+        let s = s.ok_or("syntax error")?;
+        if s.eq_ignore_ascii_case("pass") {
+            return Ok(Move::Pass);
+        }
+        let (x, y) = parse_vertex(s, self.state.size()).ok_or("invalid coordinate")?;
+        Ok(Move::Play(self.state.board().point(x, y)))
+    }
+
+    fn vertex_list(&self, pts: impl Iterator<Item = u16>) -> String {
+        pts.map(|p| self.state.move_name(Move::Play(p)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn fresh(&self, size: usize) -> Result<GoState, String> {
+        Ok(GoState::new(size, self.state.komi())?.with_superko(self.state.superko()))
+    }
+
+    fn genmove(&mut self, args: &[&str], commit: bool) -> Answer {
+        let c = self.color(args.first())?;
+        self.state.set_to_play(c);
+        let mv = self
+            .player
+            .genmove(&self.state)
+            .map_err(|e| e.to_string())?;
+        if !self.state.is_legal(c, mv) {
+            return Err(format!(
+                "the player chose an illegal move {}",
+                self.state.move_name(mv)
+            ));
+        }
+        if commit {
+            self.state.play(c, mv).map_err(|e| e.to_string())?;
+        }
+        Ok(self.state.move_name(mv))
+    }
+
+    fn run_command(&mut self, cmd: &str, args: &[&str]) -> Answer {
+        match cmd {
+            "protocol_version" => Ok("2".into()),
+            "name" => Ok("Ember".into()),
+            "version" => Ok(env!("CARGO_PKG_VERSION").into()),
+            "known_command" => Ok(COMMANDS
+                .contains(args.first().ok_or("syntax error")?)
+                .to_string()),
+            "list_commands" => Ok(COMMANDS.join("\n")),
+            "quit" => {
+                self.quit = true;
+                Ok(String::new())
+            }
+            "boardsize" => {
+                let n: usize = args
+                    .first()
+                    .ok_or("syntax error")?
+                    .parse()
+                    .map_err(|_| "syntax error")?;
+                if !(MIN_SIZE..=MAX_SIZE).contains(&n) {
+                    return Err("unacceptable size".into());
+                }
+                self.state = self.fresh(n)?;
+                Ok(String::new())
+            }
+            "clear_board" => {
+                self.state = self.fresh(self.state.size())?;
+                Ok(String::new())
+            }
+            "komi" => {
+                let k: f32 = args
+                    .first()
+                    .ok_or("syntax error")?
+                    .parse()
+                    .map_err(|_| "syntax error")?;
+                if !k.is_finite() {
+                    return Err("syntax error".into());
+                }
+                self.state.set_komi(k);
+                Ok(String::new())
+            }
+            "play" => {
+                let c = self.color(args.first())?;
+                let mv = self.vertex(args.get(1))?;
+                self.state.play(c, mv).map_err(|_| "illegal move")?;
+                Ok(String::new())
+            }
+            "genmove" => self.genmove(args, true),
+            "reg_genmove" => self.genmove(args, false),
+            "undo" => {
+                if self.state.undo() {
+                    Ok(String::new())
+                } else {
+                    Err("cannot undo".into())
+                }
+            }
+            "showboard" => Ok(format!("\n{}", self.state.render_board().trim_end())),
+            "final_score" => {
+                let s = self.state.score();
+                Ok(if s == 0.0 {
+                    "0".into()
+                } else {
+                    format!("{}+{}", if s > 0.0 { 'B' } else { 'W' }, fmt_num(s.abs()))
+                })
+            }
+            "loadsgf" => {
+                let file = args.first().ok_or("syntax error")?;
+                let upto: Option<usize> = match args.get(1) {
+                    None => None,
+                    Some(n) => Some(n.parse().map_err(|_| "syntax error")?),
+                };
+                let text = std::fs::read(file).map_err(|e| format!("cannot open '{file}': {e}"))?;
+                let mut rec =
+                    GameRecord::parse(&text).map_err(|e| format!("cannot load '{file}': {e}"))?;
+                if let Some(n) = upto {
+                    // GNU Go: the position before move number n.
+                    rec.moves.truncate(n.saturating_sub(1));
+                }
+                let state = rec
+                    .to_state()
+                    .map_err(|e| format!("cannot load '{file}': {e}"))?;
+                let superko = self.state.superko();
+                self.state = state.with_superko(superko);
+                if let Some(m) = rec.moves.last() {
+                    self.state.set_to_play(m.color.opp());
+                }
+                Ok(self.state.to_play().to_string())
+            }
+            "printsgf" => {
+                let mut rec = GameRecord::from_state(&self.state);
+                rec.date = Some(today());
+                rec.black = Some(format!("Ember ({})", self.player.name()));
+                rec.white = rec.black.clone();
+                let text = rec.to_sgf();
+                match args.first() {
+                    None | Some(&"-") => Ok(format!("\n{}", text.trim_end())),
+                    Some(file) => {
+                        std::fs::write(file, text)
+                            .map_err(|e| format!("cannot write '{file}': {e}"))?;
+                        Ok(String::new())
+                    }
+                }
+            }
+            "time_settings" | "time_left" => Ok(String::new()),
+            "list_stones" => {
+                let c = self.color(args.first())?;
+                let b = self.state.board();
+                Ok(self.vertex_list(b.points().filter(|&p| b.stone(p) == Some(c))))
+            }
+            "all_legal" => {
+                let c = self.color(args.first())?;
+                let mut v = Vec::new();
+                self.state.legal_points(c, &mut v);
+                Ok(self.vertex_list(v.into_iter()))
+            }
+            "is_legal" => {
+                let c = self.color(args.first())?;
+                let mv = self.vertex(args.get(1))?;
+                Ok(if self.state.is_legal(c, mv) { "1" } else { "0" }.into())
+            }
+            "captures" => {
+                let c = self.color(args.first())?;
+                Ok(self.state.board().captures(c).to_string())
+            }
+            "color" => match self.vertex(args.first())? {
+                Move::Play(p) => Ok(match self.state.board().stone(p) {
+                    Some(c) => c.to_string(),
+                    None => "empty".into(),
+                }),
+                _ => Err("invalid coordinate".into()),
+            },
+            "countlib" => match self.vertex(args.first())? {
+                Move::Play(p) if self.state.board().at(p) != EMPTY => {
+                    Ok(self.state.board().liberties(p).len().to_string())
+                }
+                _ => Err("vertex must not be empty".into()),
+            },
+            _ => Err("unknown command".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::player::RandomPlayer;
+    use super::*;
+
+    fn engine() -> GtpEngine {
+        GtpEngine::new(9, Box::new(RandomPlayer::new(1))).unwrap()
+    }
+
+    fn ask(e: &mut GtpEngine, line: &str) -> String {
+        e.handle(line).expect("an answer")
+    }
+
+    #[test]
+    fn protocol_basics() {
+        let mut e = engine();
+        assert_eq!(ask(&mut e, "protocol_version"), "= 2\n\n");
+        assert_eq!(ask(&mut e, "7 name"), "=7 Ember\n\n");
+        assert_eq!(ask(&mut e, "known_command all_legal"), "= true\n\n");
+        assert_eq!(ask(&mut e, "known_command fly"), "= false\n\n");
+        assert!(ask(&mut e, "list_commands").contains("\nloadsgf\n"));
+        assert_eq!(e.handle("   # just a comment"), None);
+        assert_eq!(e.handle(""), None);
+        assert_eq!(ask(&mut e, "\tname # trailing comment\r"), "= Ember\n\n");
+        assert_eq!(ask(&mut e, "3 frobnicate"), "?3 unknown command\n\n");
+    }
+
+    #[test]
+    fn bad_input_changes_nothing() {
+        let mut e = engine();
+        assert_eq!(ask(&mut e, "play black D4"), "=\n\n");
+        let before = e.state().clone();
+        for (cmd, want) in [
+            ("play black D4", "? illegal move"),
+            ("play black Z4", "? invalid coordinate"),
+            ("play black I4", "? invalid coordinate"),
+            ("play black K10", "? invalid coordinate"),
+            ("play purple D5", "? invalid color"),
+            ("play black", "? syntax error"),
+            ("boardsize 4", "? unacceptable size"),
+            ("boardsize 25", "? unacceptable size"),
+            ("boardsize x", "? syntax error"),
+            ("komi seven", "? syntax error"),
+            ("is_legal white", "? syntax error"),
+            ("loadsgf /nonexistent.sgf", "? cannot open"),
+        ] {
+            let a = ask(&mut e, cmd);
+            assert!(a.starts_with(want), "{cmd}: {a:?}");
+            assert!(e.state() == &before, "{cmd} changed the state");
+        }
+        assert_eq!(ask(&mut e, "is_legal white D4"), "= 0\n\n");
+        assert_eq!(ask(&mut e, "is_legal white pass"), "= 1\n\n");
+        assert_eq!(ask(&mut e, "list_stones black"), "= D4\n\n");
+        assert_eq!(ask(&mut e, "list_stones white"), "=\n\n");
+        assert_eq!(ask(&mut e, "color d4"), "= black\n\n");
+        assert_eq!(ask(&mut e, "countlib D4"), "= 4\n\n");
+    }
+
+    #[test]
+    fn genmove_undo_and_score() {
+        let mut e = engine();
+        let a = ask(&mut e, "genmove b");
+        assert!(a.starts_with("= "), "{a}");
+        assert_eq!(e.state().move_count(), 1);
+        assert_eq!(ask(&mut e, "undo"), "=\n\n");
+        assert_eq!(ask(&mut e, "undo"), "? cannot undo\n\n");
+        assert_eq!(ask(&mut e, "komi 0.5"), "=\n\n");
+        assert_eq!(ask(&mut e, "play w A1"), "=\n\n");
+        assert_eq!(ask(&mut e, "final_score"), "= W+81.5\n\n");
+        let legal = ask(&mut e, "all_legal b");
+        assert_eq!(legal.split_whitespace().count(), 1 + 80);
+        assert!(ask(&mut e, "showboard").starts_with("=\n"));
+        assert_eq!(ask(&mut e, "captures white"), "= 0\n\n");
+    }
+
+    #[test]
+    fn printsgf_and_loadsgf_round_trip() {
+        let dir = std::env::temp_dir().join(format!("ember-gtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("g.sgf");
+        let mut e = engine();
+        for _ in 0..20 {
+            ask(&mut e, "genmove b");
+            ask(&mut e, "genmove w");
+        }
+        let board = e.state().board().clone();
+        assert_eq!(ask(&mut e, &format!("printsgf {}", f.display())), "=\n\n");
+        assert_eq!(ask(&mut e, "clear_board"), "=\n\n");
+        assert_eq!(
+            ask(&mut e, &format!("loadsgf {}", f.display())),
+            "= black\n\n"
+        );
+        assert!(e.state().board() == &board);
+        assert_eq!(
+            ask(&mut e, &format!("loadsgf {} 3", f.display())),
+            "= black\n\n"
+        );
+        assert_eq!(e.state().move_count(), 2);
+        let inline = ask(&mut e, "printsgf");
+        assert!(inline.starts_with("=\n(;GM[1]FF[4]"), "{inline}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn run_stops_at_quit() {
+        let mut e = engine();
+        let input = b"1 boardsize 7\n2 clear_board\n3 play b C3\n4 quit\n5 name\n";
+        let mut out = Vec::new();
+        e.run(&input[..], &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "=1\n\n=2\n\n=3\n\n=4\n\n");
+        assert!(e.quit_requested());
+        assert_eq!(e.state().size(), 7);
+    }
+}

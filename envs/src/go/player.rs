@@ -1,0 +1,375 @@
+//! Go players behind one trait, and matches between them.
+//!
+//! A [`GoPlayer`] is asked for a move given the whole [`GoState`]; it keeps whatever state it
+//! needs itself. That one method is enough for every kind of player: `random` (uniform over legal
+//! moves that do not fill its own one-point eyes, superko respected), an external engine over
+//! GTP (`gtp:"COMMAND LINE"`, which replays the game to the engine as needed), and search agents
+//! (`uct:SIMS`, `az:RUN_DIR`), which live in the `agents` crate and plug in through the same trait
+//! from the command line, which tries its own forms before [`parse_player`].
+//!
+//! [`play_game`] runs one game between two players under the full rules; [`elo`] turns a match
+//! result into an Elo difference with a 95% interval.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use thiserror::Error;
+
+use super::board::{Color, EMPTY, parse_vertex};
+use super::state::{GoState, Move};
+use crate::rng::Rng;
+
+/// The player specs `ember` accepts, for error messages.
+pub const ACCEPTED_SPECS: &str =
+    "random, uct:SIMS, az:RUN_DIR[:SIMS], gtp:\"COMMAND LINE\" (e.g. gtp:\"gnugo --mode gtp\")";
+
+/// What can go wrong with a player.
+#[derive(Debug, Error)]
+pub enum PlayerError {
+    #[error("unknown player `{spec}`; accepted forms: {ACCEPTED_SPECS}")]
+    UnknownSpec { spec: String },
+    #[error("player `{spec}` is not available here: {why}")]
+    Unavailable { spec: String, why: String },
+    #[error("could not start GTP engine `{cmd}`: {msg}")]
+    Spawn { cmd: String, msg: String },
+    #[error("GTP engine `{cmd}`: {msg}")]
+    Engine { cmd: String, msg: String },
+    #[error("{player} played an illegal move {mv} as {color}: {why}")]
+    IllegalMove {
+        player: String,
+        color: Color,
+        mv: String,
+        why: String,
+    },
+}
+
+/// Something that chooses Go moves.
+pub trait GoPlayer: Send {
+    /// A short description, used in results and as the SGF player name.
+    fn name(&self) -> String;
+    /// A move for `state.to_play()`: a legal point, a pass or a resignation.
+    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError>;
+    /// Re-seeds the player's randomness (a no-op for deterministic players).
+    fn seed(&mut self, _seed: u64) {}
+}
+
+/// Uniform over the legal moves (positional superko respected) that do not fill one of its own
+/// one-point eyes; passes when there is none.
+#[derive(Debug, Clone)]
+pub struct RandomPlayer {
+    rng: Rng,
+    buf: Vec<u16>,
+}
+
+impl RandomPlayer {
+    pub fn new(seed: u64) -> RandomPlayer {
+        RandomPlayer {
+            rng: Rng::new(seed),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The move, drawn with `rng` (sampling without replacement, so uniform).
+    pub fn pick(state: &GoState, rng: &mut Rng, buf: &mut Vec<u16>) -> Move {
+        let b = state.board();
+        let c = state.to_play();
+        buf.clear();
+        buf.extend(b.points().filter(|&p| b.at(p) == EMPTY));
+        let mut m = buf.len();
+        while m > 0 {
+            let i = rng.below(m);
+            let p = buf[i];
+            if !b.is_eye(p, c) && state.check(c, p).is_ok() {
+                return Move::Play(p);
+            }
+            m -= 1;
+            buf.swap(i, m);
+        }
+        Move::Pass
+    }
+}
+
+impl GoPlayer for RandomPlayer {
+    fn name(&self) -> String {
+        "random".into()
+    }
+    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError> {
+        Ok(RandomPlayer::pick(state, &mut self.rng, &mut self.buf))
+    }
+    fn seed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
+    }
+}
+
+/// An external GTP engine (GNU Go, KataGo, another `ember gtp`), run as a child process.
+pub struct GtpPlayer {
+    cmd: String,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The game as the engine knows it: size, komi and moves.
+    synced: Option<(usize, f32)>,
+    moves: Vec<(Color, Move)>,
+}
+
+impl std::fmt::Debug for GtpPlayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GtpPlayer({})", self.cmd)
+    }
+}
+
+impl GtpPlayer {
+    /// Starts `cmd` with `sh -c` and checks that it speaks GTP.
+    pub fn spawn(cmd: &str) -> Result<GtpPlayer, PlayerError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {cmd}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| PlayerError::Spawn {
+                cmd: cmd.into(),
+                msg: e.to_string(),
+            })?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut p = GtpPlayer {
+            cmd: cmd.into(),
+            child,
+            stdin,
+            stdout,
+            synced: None,
+            moves: Vec::new(),
+        };
+        p.command("protocol_version")
+            .map_err(|e| PlayerError::Spawn {
+                cmd: cmd.into(),
+                msg: format!("it does not answer GTP ({e})"),
+            })?;
+        Ok(p)
+    }
+
+    fn err(&self, msg: String) -> PlayerError {
+        PlayerError::Engine {
+            cmd: self.cmd.clone(),
+            msg,
+        }
+    }
+
+    /// Sends one command and returns the text of a successful answer.
+    pub fn command(&mut self, line: &str) -> Result<String, PlayerError> {
+        writeln!(self.stdin, "{line}")
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| self.err(format!("cannot send `{line}`: {e}")))?;
+        let mut answer = String::new();
+        let mut started = false;
+        loop {
+            let mut l = String::new();
+            let n = self
+                .stdout
+                .read_line(&mut l)
+                .map_err(|e| self.err(format!("reading the answer to `{line}`: {e}")))?;
+            if n == 0 {
+                return Err(self.err(format!("the engine exited while answering `{line}`")));
+            }
+            let l = l.trim_end_matches(['\r', '\n']);
+            if !started {
+                if l.trim().is_empty() {
+                    continue;
+                }
+                started = true;
+            } else if l.is_empty() {
+                break;
+            }
+            answer.push_str(l);
+            answer.push('\n');
+        }
+        let answer = answer.trim_end().to_string();
+        match answer.chars().next() {
+            Some('=') => Ok(strip_id(&answer[1..]).to_string()),
+            Some('?') => Err(self.err(format!("`{line}` failed: {}", strip_id(&answer[1..])))),
+            _ => Err(self.err(format!("malformed answer to `{line}`: {answer:?}"))),
+        }
+    }
+
+    /// Brings the engine's game up to `state`: a new game when it diverged, then the missing
+    /// moves.
+    fn sync(&mut self, state: &GoState) -> Result<(), PlayerError> {
+        if !state.setup().is_empty() {
+            return Err(self.err(
+                "games from setup positions (SGF AB/AW) cannot be replayed to a GTP engine".into(),
+            ));
+        }
+        let size = state.size();
+        let same_game = self.synced == Some((size, state.komi()))
+            && self.moves.len() <= state.move_count()
+            && state.moves().zip(&self.moves).all(|(a, b)| a == *b);
+        if !same_game {
+            self.command(&format!("boardsize {size}"))?;
+            self.command("clear_board")?;
+            self.command(&format!("komi {}", state.komi()))?;
+            self.synced = Some((size, state.komi()));
+            self.moves.clear();
+        }
+        for (c, m) in state.moves().skip(self.moves.len()).collect::<Vec<_>>() {
+            if m != Move::Resign {
+                self.command(&format!("play {} {}", c.letter(), state.move_name(m)))?;
+            }
+            self.moves.push((c, m));
+        }
+        Ok(())
+    }
+}
+
+impl GoPlayer for GtpPlayer {
+    fn name(&self) -> String {
+        format!("gtp:{}", self.cmd)
+    }
+    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError> {
+        self.sync(state)?;
+        let c = state.to_play();
+        let ans = self.command(&format!("genmove {}", c.letter()))?;
+        let mv = match ans.trim().to_ascii_lowercase().as_str() {
+            "pass" => Move::Pass,
+            "resign" => Move::Resign,
+            v => match parse_vertex(v, state.size()) {
+                Some((x, y)) => Move::Play(state.board().point(x, y)),
+                None => return Err(self.err(format!("genmove answered `{ans}`, not a move"))),
+            },
+        };
+        self.moves.push((c, mv));
+        Ok(mv)
+    }
+}
+
+impl Drop for GtpPlayer {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        // Give the engine a moment to exit on its own, then make sure it is gone.
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_id(s: &str) -> &str {
+    s.trim_start_matches(|c: char| c.is_ascii_digit()).trim()
+}
+
+/// Makes a player from a spec: `random` or `gtp:"COMMAND LINE"`. Search players (`uct:`, `az:`)
+/// are made by the crates that define them; here they are reported as unavailable.
+pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>, PlayerError> {
+    let s = spec.trim();
+    if s == "random" {
+        return Ok(Box::new(RandomPlayer::new(seed)));
+    }
+    if let Some(cmd) = s.strip_prefix("gtp:") {
+        let cmd = cmd.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        if cmd.is_empty() {
+            return Err(PlayerError::UnknownSpec { spec: spec.into() });
+        }
+        return Ok(Box::new(GtpPlayer::spawn(cmd)?));
+    }
+    if s.starts_with("uct:") || s.starts_with("az:") {
+        return Err(PlayerError::Unavailable {
+            spec: spec.into(),
+            why: "search players come from the agents crate (ember's command line)".into(),
+        });
+    }
+    Err(PlayerError::UnknownSpec { spec: spec.into() })
+}
+
+/// Plays one game from `state` to its end (two passes, a resignation, or the state's move
+/// limit), asking `black` and `white` in turn; `on_move` sees the state after every move.
+/// An illegal move from a player is an error naming the player and the move.
+pub fn play_game(
+    state: &mut GoState,
+    black: &mut dyn GoPlayer,
+    white: &mut dyn GoPlayer,
+    on_move: &mut dyn FnMut(&GoState),
+) -> Result<(), PlayerError> {
+    while !state.is_over() {
+        let c = state.to_play();
+        let p: &mut dyn GoPlayer = if c == Color::Black { black } else { white };
+        let mv = p.genmove(state)?;
+        if let Err(e) = state.play(c, mv) {
+            return Err(PlayerError::IllegalMove {
+                player: p.name(),
+                color: c,
+                mv: state.move_name(mv),
+                why: e.to_string(),
+            });
+        }
+        on_move(state);
+    }
+    Ok(())
+}
+
+/// The Elo difference of a player who scored `wins`, `losses` and `draws`, with a 95% interval
+/// (normal approximation on the score; a score of 0 or 1 is moved half a game inwards, so the
+/// figures stay finite).
+pub fn elo(wins: u64, losses: u64, draws: u64) -> (f64, f64, f64) {
+    let n = (wins + losses + draws) as f64;
+    if n == 0.0 {
+        return (0.0, f64::NEG_INFINITY, f64::INFINITY);
+    }
+    let eps = 0.5 / n;
+    let p = ((wins as f64 + 0.5 * draws as f64) / n).clamp(eps, 1.0 - eps);
+    // Per-game variance of the score (win 1, draw 1/2, loss 0).
+    let mean_sq = (wins as f64 + 0.25 * draws as f64) / n;
+    let var = (mean_sq - p * p).max(1e-12);
+    let se = (var / n).sqrt();
+    let to_elo = |q: f64| -400.0 * (1.0 / q.clamp(eps, 1.0 - eps) - 1.0).log10();
+    (to_elo(p), to_elo(p - 1.96 * se), to_elo(p + 1.96 * se))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_players_finish_legal_games() {
+        let mut s = GoState::new(7, 7.5).unwrap().with_max_moves(500);
+        let (mut b, mut w) = (RandomPlayer::new(1), RandomPlayer::new(2));
+        let mut n = 0;
+        play_game(&mut s, &mut b, &mut w, &mut |st| {
+            n += 1;
+            st.board().validate().unwrap();
+        })
+        .unwrap();
+        assert!(s.is_over());
+        assert_eq!(n, s.move_count());
+    }
+
+    #[test]
+    fn specs_are_checked() {
+        let e = parse_player("alphago", 0).err().unwrap().to_string();
+        assert!(e.contains("random") && e.contains("gtp:"), "{e}");
+        assert!(parse_player("uct:100", 0).is_err());
+        assert!(parse_player("gtp:", 0).is_err());
+        assert!(parse_player("random", 0).is_ok());
+        let e = parse_player("gtp:/nonexistent/engine", 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/nonexistent/engine"), "{e}");
+    }
+
+    #[test]
+    fn elo_is_symmetric_and_zero_at_even() {
+        let (e, lo, hi) = elo(50, 50, 0);
+        assert!(e.abs() < 1e-9 && lo < 0.0 && hi > 0.0);
+        let (a, _, _) = elo(75, 25, 0);
+        let (b, _, _) = elo(25, 75, 0);
+        assert!((a + b).abs() < 1e-9 && (a - 190.8).abs() < 1.0, "{a}");
+        let (e, lo, hi) = elo(10, 0, 0);
+        assert!(e.is_finite() && lo.is_finite() && hi.is_finite() && lo <= e && e <= hi);
+    }
+}
