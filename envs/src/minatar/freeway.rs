@@ -8,10 +8,10 @@
 //!    wait 3 frames (it can move on every third frame; at the start it must wait 3 too).
 //! 2. Reaching row 0 scores 1: the chicken goes back to row 9 and every car gets a new random
 //!    speed and direction (positions stay).
-//! 3. Cars, lane 1 to lane 8: a car on the chicken's cell sends it back to row 9; a car whose
-//!    timer is out moves one cell along its lane (wrapping), restarts the timer at its speed, and
-//!    sends the chicken back if it lands on it; otherwise its timer counts down. A car of speed
-//!    `s` thus moves once every `s + 1` frames (speed 1 is the fastest).
+//! 3. Cars: a car whose timer is out moves one cell along its lane (wrapping) and restarts the
+//!    timer at its speed; otherwise its timer counts down. A car on the chicken's cell before or
+//!    after its move sends the chicken back to row 9. A car of speed `s` thus moves once every
+//!    `s + 1` frames (speed 1 is the fastest).
 //! 4. After frame 2501 the episode ends (MinAtar's 2500-frame limit, counted its way).
 //!
 //! Speeds are uniform in 1..=5 and directions fair coins; at the start all cars are in column 0
@@ -48,16 +48,21 @@ impl Car {
         self.dir = if rng.chance(0.5) { -1 } else { 1 };
         self.timer = self.speed;
     }
+
+    /// One frame: move if the timer is out (and restart it), else count down. Branch-free, as the
+    /// timer runs out at an unpredictable one frame in `speed + 1`.
+    #[inline]
+    fn tick(&mut self) {
+        let due = self.timer == 0;
+        self.timer = if due { self.speed } else { self.timer - 1 };
+        self.x = wrap(self.x + if due { self.dir } else { 0 });
+    }
 }
 
-/// Wraps a column onto the road.
+/// Wraps a column in -1..=10 onto the road.
 #[inline]
 fn wrap(x: i8) -> i8 {
-    match x {
-        -1 => 9,
-        10 => 0,
-        x => x,
-    }
+    x + 10 * ((x < 0) as i8 - (x > 9) as i8)
 }
 
 /// Freeway's rules and state.
@@ -71,16 +76,6 @@ pub struct Freeway {
     frames: u16,
     /// The car of lane `i` drives on row `i + 1`.
     cars: [Car; LANES],
-}
-
-impl Freeway {
-    /// Sends the chicken back to the kerb if the car of `lane` is on it.
-    #[inline]
-    fn run_over(&mut self, lane: usize) {
-        if self.cars[lane].x == ROAD_X && self.chicken == lane as i8 + 1 {
-            self.chicken = 9;
-        }
-    }
 }
 
 impl Game for Freeway {
@@ -125,16 +120,17 @@ impl Game for Freeway {
                 car.randomize(rng);
             }
         }
-        for lane in 0..LANES {
-            self.run_over(lane);
-            let car = &mut self.cars[lane];
-            if car.timer == 0 {
-                car.timer = car.speed;
-                car.x = wrap(car.x + car.dir);
-                self.run_over(lane);
-            } else {
-                car.timer -= 1;
-            }
+        // Only the car of the chicken's own lane can hit it (the kerbs, rows 0 and 9, have no
+        // car), and it does if it is in the chicken's column before or after its move.
+        let lane = (self.chicken as usize).wrapping_sub(1);
+        let before = self.cars.get(lane).map(|c| c.x);
+        for car in &mut self.cars {
+            car.tick();
+        }
+        if let Some(x) = before
+            && (x == ROAD_X || self.cars[lane].x == ROAD_X)
+        {
+            self.chicken = 9;
         }
         self.move_timer = self.move_timer.saturating_sub(1);
         self.frames += 1;

@@ -21,6 +21,7 @@
 //! deterministic. Aliens, shots and bombs are `u128` bitboards (bit `10*y + x`): moving a layer is
 //! one shift, collisions are one `&`, the score is a popcount.
 
+use super::breakout::draw_bits;
 use super::{Action, Game, Grid, N};
 use crate::rng::Rng;
 
@@ -59,16 +60,6 @@ const WAVE: u128 = {
 #[inline]
 fn bottom(x: i8) -> u128 {
     1u128 << (90 + x as u32)
-}
-
-/// Marks every set cell of a bitboard in channel `c`.
-#[inline]
-fn draw_bits(grid: &mut Grid<'_>, c: usize, mut bits: u128) {
-    while bits != 0 {
-        let i = bits.trailing_zeros() as i32;
-        grid.set(c, i / N as i32, i % N as i32);
-        bits &= bits - 1;
-    }
 }
 
 /// Space Invaders' rules and state.
