@@ -27,6 +27,31 @@
 use super::{Action, Game, Grid, N};
 use crate::rng::Rng;
 
+/// The random draws a game's rules make: `Rng` in play; in tests, also a replay of the draws
+/// MinAtar made (see `trace`), so that a whole trajectory can be compared cell for cell. Shared
+/// with Seaquest, whose spawns draw the same way.
+pub(super) trait Draws {
+    /// Uniform in `[0, 1)`.
+    fn uniform(&mut self) -> f64;
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: usize) -> usize;
+    #[inline]
+    fn chance(&mut self, p: f64) -> bool {
+        self.uniform() < p
+    }
+}
+
+impl Draws for Rng {
+    #[inline]
+    fn uniform(&mut self) -> f64 {
+        Rng::uniform(self)
+    }
+    #[inline]
+    fn below(&mut self, n: usize) -> usize {
+        Rng::below(self, n)
+    }
+}
+
 const LANES: usize = 8;
 /// Actions between difficulty ramps, minus two (the ramp counter runs from this value to -1).
 const RAMP_INTERVAL: i16 = 100;
@@ -82,7 +107,7 @@ impl Asterix {
     }
 
     /// Puts an object in the lane of the empty ones picked uniformly at random.
-    fn spawn(&mut self, rng: &mut Rng) {
+    fn spawn(&mut self, rng: &mut impl Draws) {
         let right = rng.chance(0.5);
         let gold = rng.chance(1.0 / 3.0);
         let mut free = !self.occupied;
@@ -131,6 +156,29 @@ impl Asterix {
             gone |= ((!(0..=LAST).contains(&c)) as u8) << lane;
         }
         self.occupied &= !gone;
+    }
+
+    /// One action of the rules (`Game::act`), with the random draws from `rng`.
+    fn advance(&mut self, action: Action, rng: &mut impl Draws) -> (f32, bool) {
+        let (mut reward, mut over) = (0.0, false);
+        if self.spawn_timer == 0 {
+            self.spawn(rng);
+            self.spawn_timer = self.spawn_interval;
+        }
+        // Movement without a branch on the action: a column and row step per action, clamped.
+        let (dx, dy) = STEPS[action as usize];
+        self.px = (self.px + dx).clamp(0, LAST);
+        self.py = (self.py + dy).clamp(1, LANES as i8);
+        self.contact(&mut reward, &mut over);
+        if self.move_timer == 0 {
+            self.move_timer = self.move_interval;
+            self.move_objects();
+            self.contact(&mut reward, &mut over);
+        }
+        self.spawn_timer -= 1;
+        self.move_timer -= 1;
+        self.ramp();
+        (reward, over)
     }
 
     fn ramp(&mut self) {
@@ -201,25 +249,7 @@ impl Game for Asterix {
     }
 
     fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool) {
-        let (mut reward, mut over) = (0.0, false);
-        if self.spawn_timer == 0 {
-            self.spawn(rng);
-            self.spawn_timer = self.spawn_interval;
-        }
-        // Movement without a branch on the action: a column and row step per action, clamped.
-        let (dx, dy) = STEPS[action as usize];
-        self.px = (self.px + dx).clamp(0, LAST);
-        self.py = (self.py + dy).clamp(1, LANES as i8);
-        self.contact(&mut reward, &mut over);
-        if self.move_timer == 0 {
-            self.move_timer = self.move_interval;
-            self.move_objects();
-            self.contact(&mut reward, &mut over);
-        }
-        self.spawn_timer -= 1;
-        self.move_timer -= 1;
-        self.ramp();
-        (reward, over)
+        self.advance(action, rng)
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
@@ -498,6 +528,27 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs EMBER_PYTHON with minatar"]
+    fn minatar_draws_replayed_frame_by_frame() {
+        for ramping in [true, false] {
+            let (eps, frames, ret) = super::trace::replay::<Asterix>(
+                "asterix",
+                400,
+                21 + ramping as u64,
+                ramping,
+                |g, a, d| g.advance(a, d),
+            );
+            eprintln!(
+                "asterix (ramping {ramping}): {eps} episodes, {frames} frames, {ret} reward: identical to MinAtar"
+            );
+            assert!(
+                frames > 400 * 150,
+                "the policy should survive past the first ramps"
+            );
+        }
+    }
+
+    #[test]
     fn env_observation_is_redrawn_each_step() {
         let mut env = MinAtar::<Asterix>::new("Asterix-v0", 0.0, true, false);
         let obs = env.reset(Some(1)).to_vec();
@@ -507,5 +558,197 @@ mod tests {
         assert_eq!(s.obs[54], 1.0);
         assert_eq!(s.obs.iter().filter(|&&v| v == 1.0).count(), 1);
         assert_eq!(env.game().player(), (5, 4));
+    }
+}
+
+/// Frame-by-frame comparison with MinAtar itself, for Asterix and Seaquest: MinAtar's own game
+/// class plays episodes under a scripted, partly random policy (no sticky actions: those belong
+/// to the shell) while every random number it draws is recorded; the Rust game replays the same
+/// actions with the same draws and must produce the same reward, terminal flag and observation
+/// on every frame. This checks every rule exactly, including spawns, not only statistically.
+/// Needs `EMBER_PYTHON` pointing at a Python with `minatar`; the tests using it are `#[ignore]`d:
+/// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_draws -- --ignored`.
+#[cfg(test)]
+pub(super) mod trace {
+    use std::collections::VecDeque;
+
+    use super::super::{Action, Game, Grid, N};
+    use super::Draws;
+
+    /// Prints `E obs` at each episode start and `S action reward terminal draws obs` per frame,
+    /// observations channel-major, draws as `u<float>` (`rand()`) and `i<int>` (`randint`, as an
+    /// offset from its low end), comma-separated (`-` for none).
+    const SCRIPT: &str = r#"
+import sys
+import numpy as np
+from importlib import import_module
+game, episodes, seed, ramping = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+class Recorder:
+    def __init__(self, r):
+        self.r, self.log = r, []
+    def rand(self):
+        v = self.r.rand()
+        self.log.append("u" + repr(float(v)))
+        return v
+    def randint(self, low, high=None):
+        v = self.r.randint(low, high) if high is not None else self.r.randint(low)
+        self.log.append("i" + str(int(v) - (low if high is not None else 0)))
+        return v
+env = import_module("minatar.environments." + game).Env(ramping=ramping)
+env.random = Recorder(np.random.RandomState(seed))
+pol = np.random.RandomState(seed + 7)
+def asterix(s):
+    g = lambda c, y, x: 0 <= x <= 9 and bool(s[y, x, c])
+    py, px = [int(v[0]) for v in np.nonzero(s[:, :, 0])]
+    safe = []
+    for a, (dy, dx) in enumerate([(0, 0), (0, -1), (-1, 0), (0, 1), (1, 0)]):
+        ny, nx = min(8, max(1, py + dy)), min(9, max(0, px + dx))
+        d = g(1, ny, nx) or (g(1, ny, nx - 1) and (g(2, ny, nx - 2) or nx == 1)) \
+            or (g(1, ny, nx + 1) and (g(2, ny, nx + 2) or nx == 8))
+        if not d:
+            safe.append(a)
+    return safe[pol.randint(len(safe))] if safe and pol.rand() < 0.95 else pol.randint(6)
+def seaquest(s):
+    ys, xs = np.nonzero(s[:, :, 0])
+    y, x = int(ys[0]), int(xs[0])
+    held, oxy = int(s[9, :, 8].sum()), int(s[9, :, 7].sum())
+    if y == 0 and pol.rand() < 0.9:
+        return 4
+    if held >= 1 and (oxy <= 3 or held == 6):
+        return 2
+    dys, dxs = np.nonzero(s[:9, :, 9])
+    if len(dys) > 0 and pol.rand() < 0.7:
+        k = int(np.argmin(np.abs(dys - y) * 16 + np.abs(dxs - x)))
+        ty, tx = int(dys[k]), int(dxs[k])
+        if ty != y:
+            return 4 if ty > y else (2 if y > 1 else 0)
+        if tx != x:
+            return 3 if tx > x else 1
+    a = pol.randint(6)
+    return 0 if (y == 1 and a == 2 and held == 0) else a
+policy = asterix if game == "asterix" else seaquest
+def obs():
+    s = np.transpose(env.state(), (2, 0, 1)).reshape(-1)
+    return "".join("1" if v else "0" for v in s)
+lines = []
+for _ in range(episodes):
+    env.reset()
+    lines.append("E " + obs())
+    t = False
+    while not t:
+        a = policy(env.state())
+        env.random.log = []
+        r, t = env.act(a)
+        lines.append(f"S {a} {int(r)} {int(t)} {','.join(env.random.log) or '-'} {obs()}")
+print("\n".join(lines))
+"#;
+
+    /// MinAtar's recorded draws for one frame, handed out in order.
+    pub struct Replay(VecDeque<Draw>);
+
+    #[derive(Debug)]
+    enum Draw {
+        Uniform(f64),
+        Below(usize),
+    }
+
+    impl Draws for Replay {
+        fn uniform(&mut self) -> f64 {
+            match self.0.pop_front() {
+                Some(Draw::Uniform(u)) => u,
+                other => panic!("our rules drew a uniform where MinAtar drew {other:?}"),
+            }
+        }
+        fn below(&mut self, n: usize) -> usize {
+            match self.0.pop_front() {
+                Some(Draw::Below(k)) if k < n => k,
+                other => panic!("our rules drew an integer below {n} where MinAtar drew {other:?}"),
+            }
+        }
+    }
+
+    fn text(obs: &[f32], channels: &[&str]) -> String {
+        let symbols = crate::render::channel_symbols(channels);
+        crate::render::planes_text(obs, channels.len(), N, N, &symbols)
+    }
+
+    /// Replays `episodes` of MinAtar's `name` on `G` through `advance` (the game's rules with
+    /// explicit draws); panics at the first difference. Returns `(episodes, frames, reward)`.
+    pub fn replay<G: Game>(
+        name: &str,
+        episodes: usize,
+        seed: u64,
+        ramping: bool,
+        advance: impl Fn(&mut G, Action, &mut Replay) -> (f32, bool),
+    ) -> (usize, usize, f64) {
+        let python = std::env::var("EMBER_PYTHON")
+            .expect("set EMBER_PYTHON to a Python with minatar to compare with MinAtar");
+        let out = std::process::Command::new(python)
+            .args(["-c", SCRIPT, name, &episodes.to_string(), &seed.to_string()])
+            .arg(if ramping { "1" } else { "0" })
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut game = G::new(ramping);
+        let mut ours = vec![0.0f32; G::CHANNELS.len() * N * N];
+        let (mut eps, mut frames, mut total) = (0, 0, 0.0);
+        let mut recent: VecDeque<usize> = VecDeque::new();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let theirs: Vec<f32> = fields
+                .last()
+                .unwrap()
+                .bytes()
+                .map(|b| (b - b'0') as f32)
+                .collect();
+            assert_eq!(theirs.len(), ours.len());
+            let (mut expect, mut got) = ((0, false), (0, false));
+            if fields[0] == "E" {
+                eps += 1;
+                recent.clear();
+                game.reset(&mut crate::rng::Rng::new(0));
+            } else {
+                let a: usize = fields[1].parse().unwrap();
+                expect = (fields[2].parse::<i32>().unwrap(), fields[3] == "1");
+                let draws = fields[4]
+                    .split(',')
+                    .filter(|d| *d != "-")
+                    .map(|d| match d.split_at(1) {
+                        ("u", v) => Draw::Uniform(v.parse().unwrap()),
+                        ("i", v) => Draw::Below(v.parse().unwrap()),
+                        _ => panic!("bad draw {d}"),
+                    })
+                    .collect();
+                let mut replay = Replay(draws);
+                let (r, t) = advance(&mut game, Action::ALL[a], &mut replay);
+                assert!(
+                    replay.0.is_empty(),
+                    "MinAtar drew more this frame: {:?}",
+                    replay.0
+                );
+                got = (r as i32, t);
+                frames += 1;
+                total += r as f64;
+                recent.push_back(a);
+                if recent.len() > 6 {
+                    recent.pop_front();
+                }
+            }
+            ours.fill(0.0);
+            game.draw(&mut Grid { obs: &mut ours });
+            assert!(
+                got == expect && ours == theirs,
+                "{name}: episode {eps}, frame {frames}: (reward, terminal) ours {got:?} MinAtar \
+                 {expect:?}; last actions {recent:?}\nours:\n{}MinAtar:\n{}",
+                text(&ours, G::CHANNELS),
+                text(&theirs, G::CHANNELS)
+            );
+        }
+        assert_eq!(eps, episodes);
+        (eps, frames, total)
     }
 }

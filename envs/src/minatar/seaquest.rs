@@ -45,6 +45,7 @@
 //! 5 `enemy_fish`, 6 `enemy_sub`, 7 `oxygen_guage` (row 9, from the left, one cell per 20
 //! oxygen), 8 `diver_guage` (row 9, columns 8, 7, ... one per diver on board), 9 `diver`.
 
+use super::asterix::Draws;
 use super::{Action, Game, Grid, N};
 use crate::rng::Rng;
 
@@ -268,7 +269,7 @@ impl Seaquest {
 
     /// Spawns a fish or a sub at an edge of a random row, unless enemies in that row move the
     /// other way.
-    fn spawn_enemy(&mut self, rng: &mut Rng) {
+    fn spawn_enemy(&mut self, rng: &mut impl Draws) {
         let dx = if rng.chance(0.5) { 1 } else { -1 };
         let is_sub = rng.chance(1.0 / 3.0);
         let y = 1 + rng.below(8) as i8;
@@ -293,7 +294,7 @@ impl Seaquest {
         }
     }
 
-    fn spawn_diver(&mut self, rng: &mut Rng) {
+    fn spawn_diver(&mut self, rng: &mut impl Draws) {
         let dx = if rng.chance(0.5) { 1 } else { -1 };
         let y = 1 + rng.below(8) as i8;
         self.divers.push(Swimmer {
@@ -413,6 +414,50 @@ impl Seaquest {
         }
     }
 
+    /// One action of the rules (`Game::act`), with the random draws from `rng`.
+    fn advance(&mut self, action: Action, rng: &mut impl Draws) -> (f32, bool) {
+        let (mut reward, mut over) = (0.0, false);
+        if self.spawn_timer == 0 {
+            self.spawn_enemy(rng);
+            self.spawn_timer = self.spawn_interval;
+        }
+        if self.diver_timer == 0 {
+            self.spawn_diver(rng);
+            self.diver_timer = DIVER_SPAWN_INTERVAL;
+        }
+        // Movement without a branch on the action: a column and row step per action, clamped.
+        let (dx, dy) = STEPS[action as usize];
+        self.x = (self.x + dx).clamp(0, LAST);
+        self.y = (self.y + dy).clamp(0, BOTTOM);
+        self.facing_right = (self.facing_right && dx == 0) || dx > 0;
+        if action == Action::Fire && self.cooldown == 0 {
+            let dx = if self.facing_right { 1 } else { -1 };
+            let (x, y) = (self.x, self.y);
+            self.torpedoes.push(Shot { x, y, dx });
+            self.cooldown = SHOT_COOLDOWN;
+        }
+        self.update_torpedoes(&mut reward);
+        self.update_divers();
+        self.update_subs(&mut reward, &mut over);
+        self.update_bullets(&mut over);
+        self.update_fish(&mut reward, &mut over);
+        self.spawn_timer = self.spawn_timer.saturating_sub(1);
+        self.diver_timer = self.diver_timer.saturating_sub(1);
+        self.cooldown = self.cooldown.saturating_sub(1);
+        over |= self.oxygen <= 0;
+        if self.y > 0 {
+            self.oxygen -= 1;
+            self.surfaced = false;
+        } else if !self.surfaced {
+            if self.divers_held == 0 {
+                over = true;
+            } else {
+                reward += self.surface();
+            }
+        }
+        (reward, over)
+    }
+
     /// Coming up from below with at least one diver (or after a six-diver surfacing): pays for a
     /// full crew, refills the oxygen, drops a diver and ramps the difficulty.
     fn surface(&mut self) -> f32 {
@@ -480,46 +525,7 @@ impl Game for Seaquest {
     }
 
     fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool) {
-        let (mut reward, mut over) = (0.0, false);
-        if self.spawn_timer == 0 {
-            self.spawn_enemy(rng);
-            self.spawn_timer = self.spawn_interval;
-        }
-        if self.diver_timer == 0 {
-            self.spawn_diver(rng);
-            self.diver_timer = DIVER_SPAWN_INTERVAL;
-        }
-        // Movement without a branch on the action: a column and row step per action, clamped.
-        let (dx, dy) = STEPS[action as usize];
-        self.x = (self.x + dx).clamp(0, LAST);
-        self.y = (self.y + dy).clamp(0, BOTTOM);
-        self.facing_right = (self.facing_right && dx == 0) || dx > 0;
-        if action == Action::Fire && self.cooldown == 0 {
-            let dx = if self.facing_right { 1 } else { -1 };
-            let (x, y) = (self.x, self.y);
-            self.torpedoes.push(Shot { x, y, dx });
-            self.cooldown = SHOT_COOLDOWN;
-        }
-        self.update_torpedoes(&mut reward);
-        self.update_divers();
-        self.update_subs(&mut reward, &mut over);
-        self.update_bullets(&mut over);
-        self.update_fish(&mut reward, &mut over);
-        self.spawn_timer = self.spawn_timer.saturating_sub(1);
-        self.diver_timer = self.diver_timer.saturating_sub(1);
-        self.cooldown = self.cooldown.saturating_sub(1);
-        over |= self.oxygen <= 0;
-        if self.y > 0 {
-            self.oxygen -= 1;
-            self.surfaced = false;
-        } else if !self.surfaced {
-            if self.divers_held == 0 {
-                over = true;
-            } else {
-                reward += self.surface();
-            }
-        }
-        (reward, over)
+        self.advance(action, rng)
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
@@ -1055,6 +1061,23 @@ mod tests {
         );
         assert_eq!(cells(&obs, DIVER_GAUGE), vec![(9, 7), (9, 8)]);
         assert_eq!(cells(&obs, DIVER), vec![(8, 9)]);
+    }
+
+    #[test]
+    #[ignore = "needs EMBER_PYTHON with minatar"]
+    fn minatar_draws_replayed_frame_by_frame() {
+        for ramping in [true, false] {
+            let (eps, frames, ret) = super::super::asterix::trace::replay::<Seaquest>(
+                "seaquest",
+                1500,
+                31 + ramping as u64,
+                ramping,
+                |g, a, d| g.advance(a, d),
+            );
+            eprintln!(
+                "seaquest (ramping {ramping}): {eps} episodes, {frames} frames, {ret} reward: identical to MinAtar"
+            );
+        }
     }
 
     #[test]
