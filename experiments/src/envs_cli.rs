@@ -378,6 +378,7 @@ actions = rng.randint(6, size=steps)
 t0 = time.perf_counter()
 for a in actions:
     r, done = env.act(a)
+    obs = env.state()  # an agent needs the observation every step, as Ember's step returns it
     if done:
         env.reset()
 print(steps / (time.perf_counter() - t0))
