@@ -6,6 +6,7 @@
 
 mod envs_cli;
 // go-cli: begin (owned by the Go work: `ember gtp`, `ember match go`, `ember bench go`)
+mod go_cli;
 // go-cli: end
 // train-cli: begin (owned by the nets/experiments work: `ember train`, evaluating runs)
 // train-cli: end
@@ -32,6 +33,11 @@ enum Cmd {
     #[command(subcommand)]
     Bench(BenchCmd),
     // go-cli-verbs: begin
+    /// A GTP v2 Go engine on stdin/stdout (for GoGui, Sabaki, twogtp, GNU Go).
+    Gtp(go_cli::GtpArgs),
+    /// Play matches between players.
+    #[command(subcommand)]
+    Match(go_cli::MatchCmd),
     // go-cli-verbs: end
     // train-cli-verbs: begin
     // train-cli-verbs: end
@@ -42,6 +48,8 @@ enum BenchCmd {
     /// Single-thread stepping with uniformly random actions.
     Env(envs_cli::BenchEnvArgs),
     // go-cli-bench: begin
+    /// Random Go playouts on one thread (uniform over legal non-eye-filling moves, to two passes).
+    Go(go_cli::BenchGoArgs),
     // go-cli-bench: end
 }
 
@@ -55,6 +63,9 @@ fn main() {
         Cmd::Watch(a) => envs_cli::watch(&a),
         Cmd::Bench(BenchCmd::Env(a)) => envs_cli::bench_env(&a),
         // go-cli-dispatch: begin
+        Cmd::Gtp(a) => go_cli::gtp(&a),
+        Cmd::Match(go_cli::MatchCmd::Go(a)) => go_cli::match_go(&a),
+        Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
         // go-cli-dispatch: end
         // train-cli-dispatch: begin
         // train-cli-dispatch: end

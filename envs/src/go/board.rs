@@ -6,11 +6,13 @@
 //!   Points are `u16` indices; `0` is always an edge point and serves as "none".
 //! - Chains are circular linked lists of stones (`next`) with a representative stone
 //!   (`chain[p]`). Merging relabels the smaller chain and splices the two lists: no flood fill.
-//! - Liberties are *pseudo-liberties*: each (stone, empty neighbour) pair counts once. A chain is
-//!   captured exactly when its pseudo-liberty count is zero. Atari (exactly one real liberty) is
-//!   detected exactly with the count, the sum and the sum of squares of the pseudo-liberty points:
-//!   all pseudo-liberties are the same point iff `count * sum_sq == sum * sum` (Cauchy-Schwarz),
-//!   and that point is `sum / count`. This keeps suicide and capture checks O(1) per neighbour.
+//! - Liberties are *pseudo-liberties* (libego's choice): each (stone, empty neighbour) pair counts
+//!   once, so a move changes counts by plain increments and merging adds them. A chain is captured
+//!   exactly when its count is zero. Whether a move at `p` takes a neighbouring chain's last
+//!   liberty is also exact: it does iff the chain's count equals the number of its stones next
+//!   to `p` (all its pseudo-liberties are then `p`). That is all suicide, capture and the
+//!   superko look-ahead need, O(1) per neighbour; exact liberty lists (GTP `countlib`, tests)
+//!   walk the chain.
 //! - Empty points are kept in a list with positions, so a uniformly random empty point is O(1).
 //! - A position hash (Zobrist, see `zobrist`) is updated with every stone placed or removed.
 //! - Every write to the arrays can be logged (a [`Log`]) as `(field, index, old value)`, which is
@@ -29,6 +31,16 @@ pub const MIN_SIZE: usize = 5;
 pub const MAX_SIZE: usize = 19;
 /// Points of the largest padded board.
 pub const MAX_POINTS: usize = (MAX_SIZE + 2) * (MAX_SIZE + 2);
+/// Array length: the next power of two, so that indices masked with `CAP - 1` are provably in
+/// bounds and the compiler drops the bounds checks (the crate forbids `unsafe`).
+pub(crate) const CAP: usize = 512;
+const MASK: usize = CAP - 1;
+
+/// An array index from a point (or list position), masked into `0..CAP`.
+#[inline(always)]
+fn ix(p: usize) -> usize {
+    p & MASK
+}
 
 /// Point contents.
 pub const EMPTY: u8 = 0;
@@ -124,8 +136,6 @@ pub(crate) enum Field {
     Chain,
     Next,
     Libs,
-    LibSum,
-    LibSum2,
     Size,
     Empty,
     EmptyPos,
@@ -178,15 +188,13 @@ pub(crate) struct Scalars {
 pub struct Board {
     size: usize,
     stride: usize,
-    color: [u8; MAX_POINTS],
-    chain: [u16; MAX_POINTS],
-    next: [u16; MAX_POINTS],
-    libs: [u16; MAX_POINTS],
-    lib_sum: [u32; MAX_POINTS],
-    lib_sum2: [u32; MAX_POINTS],
-    csize: [u16; MAX_POINTS],
-    empty: [u16; MAX_POINTS],
-    empty_pos: [u16; MAX_POINTS],
+    color: [u8; CAP],
+    chain: [u16; CAP],
+    next: [u16; CAP],
+    libs: [u16; CAP],
+    csize: [u16; CAP],
+    empty: [u16; CAP],
+    empty_pos: [u16; CAP],
     s: Scalars,
 }
 
@@ -198,7 +206,7 @@ impl fmt::Debug for Board {
 
 macro_rules! set {
     ($self:ident, $log:ident, $arr:ident, $field:expr, $i:expr, $v:expr) => {{
-        let i = $i as usize;
+        let i = ix($i as usize);
         $log.rec($field, i, $self.$arr[i] as u32);
         $self.$arr[i] = $v;
     }};
@@ -216,15 +224,13 @@ impl Board {
         let mut b = Board {
             size,
             stride,
-            color: [EDGE; MAX_POINTS],
-            chain: [0; MAX_POINTS],
-            next: [0; MAX_POINTS],
-            libs: [0; MAX_POINTS],
-            lib_sum: [0; MAX_POINTS],
-            lib_sum2: [0; MAX_POINTS],
-            csize: [0; MAX_POINTS],
-            empty: [0; MAX_POINTS],
-            empty_pos: [0; MAX_POINTS],
+            color: [EDGE; CAP],
+            chain: [0; CAP],
+            next: [0; CAP],
+            libs: [0; CAP],
+            csize: [0; CAP],
+            empty: [0; CAP],
+            empty_pos: [0; CAP],
             s: Scalars {
                 hash: 0,
                 ko: 0,
@@ -269,7 +275,7 @@ impl Board {
     /// Whether `p` is a point of the board (not padding, not out of range).
     #[inline]
     pub fn on_board(&self, p: Point) -> bool {
-        (p as usize) < MAX_POINTS && self.color[p as usize] != EDGE
+        (p as usize) < MAX_POINTS && self.color[ix(p as usize)] != EDGE
     }
     /// The row-major action index `y * size + x` of an on-board point.
     #[inline]
@@ -289,11 +295,11 @@ impl Board {
     /// The contents of `p`: `EMPTY`, `BLACK`, `WHITE` or `EDGE`.
     #[inline]
     pub fn at(&self, p: Point) -> u8 {
-        self.color[p as usize]
+        self.color[ix(p as usize)]
     }
     /// The stone colour at `p`, if any.
     pub fn stone(&self, p: Point) -> Option<Color> {
-        match self.color[p as usize] {
+        match self.color[ix(p as usize)] {
             BLACK => Some(Color::Black),
             WHITE => Some(Color::White),
             _ => None,
@@ -342,7 +348,7 @@ impl Board {
     /// The representative stone of the chain at `p` (a stone).
     #[inline]
     pub fn chain_id(&self, p: Point) -> Point {
-        self.chain[p as usize]
+        self.chain[ix(p as usize)]
     }
     /// Stones of the chain at `p`.
     pub fn chain_stones(&self, p: Point) -> Vec<Point> {
@@ -350,7 +356,7 @@ impl Board {
         let mut q = p;
         loop {
             v.push(q);
-            q = self.next[q as usize];
+            q = self.next[ix(q as usize)];
             if q == p {
                 break;
             }
@@ -359,7 +365,7 @@ impl Board {
     }
     /// Pseudo-liberty count of the chain at `p`.
     pub fn pseudo_liberties(&self, p: Point) -> u32 {
-        self.libs[self.chain[p as usize] as usize] as u32
+        self.libs[self.chain[ix(p as usize)] as usize] as u32
     }
     /// The exact liberties of the chain at `p`, sorted (walks the chain: for display and tests,
     /// not for the hot path).
@@ -368,23 +374,28 @@ impl Board {
             .chain_stones(p)
             .into_iter()
             .flat_map(|s| self.neighbors(s))
-            .filter(|&q| self.color[q as usize] == EMPTY)
+            .filter(|&q| self.color[ix(q as usize)] == EMPTY)
             .collect();
         v.sort_unstable();
         v.dedup();
         v
     }
 
-    /// Whether the chain with representative `r` has exactly one liberty.
+    /// Whether the chain with representative `r` (a neighbour of `p`) has `p` as its only
+    /// liberty: all its pseudo-liberties are adjacencies to `p`.
     #[inline]
-    fn rep_in_atari(&self, r: usize) -> bool {
-        let n = self.libs[r] as u64;
-        let s = self.lib_sum[r] as u64;
-        n > 0 && n * self.lib_sum2[r] as u64 == s * s
+    fn only_liberty_is(&self, r: u16, p: Point) -> bool {
+        let k = self.color[ix(r as usize)];
+        let mut adj = 0u16;
+        for t in self.neighbors(p) {
+            let t = ix(t as usize);
+            adj += (self.color[t] == k && self.chain[t] == r) as u16;
+        }
+        self.libs[ix(r as usize)] == adj
     }
-    /// Whether the chain at `p` has exactly one liberty.
+    /// Whether the chain at `p` has exactly one liberty (walks the chain: not for hot paths).
     pub fn in_atari(&self, p: Point) -> bool {
-        self.rep_in_atari(self.chain[p as usize] as usize)
+        self.liberties(p).len() == 1
     }
 
     /// Whether `color` may play at `p` under the board's rules (occupied, suicide, simple ko).
@@ -393,7 +404,7 @@ impl Board {
         if !self.on_board(p) {
             return Err(Illegal::OffBoard);
         }
-        if self.color[p as usize] != EMPTY {
+        if self.color[ix(p as usize)] != EMPTY {
             return Err(Illegal::Occupied);
         }
         if self.s.ko == p && self.s.ko_color == color as u8 {
@@ -408,17 +419,27 @@ impl Board {
     /// Whether a stone of `color` on the empty point `p` would have no liberty and capture nothing.
     #[inline]
     pub fn is_suicide(&self, p: Point, color: Color) -> bool {
-        let c = color as u8;
-        for q in self.neighbors(p) {
-            let k = self.color[q as usize];
-            if k == EMPTY {
+        let nb = self.neighbors(p);
+        let mut k = [0u8; 4];
+        let mut r = [0u16; 4];
+        for i in 0..4 {
+            let q = ix(nb[i] as usize);
+            k[i] = self.color[q];
+            if k[i] == EMPTY {
                 return false;
             }
-            if k == EDGE {
+            r[i] = self.chain[q];
+        }
+        let c = color as u8;
+        for i in 0..4 {
+            if k[i] == EDGE {
                 continue;
             }
-            let atari = self.rep_in_atari(self.chain[q as usize] as usize);
-            if (k == c) != atari {
+            // The chain's stones next to `p`; if they hold all its pseudo-liberties, `p` is its
+            // last liberty. (Edge points have chain 0, which is never a representative.)
+            let adj = (0..4).filter(|&j| r[j] == r[i] && k[j] == k[i]).count() as u16;
+            let atari = self.libs[ix(r[i] as usize)] == adj;
+            if (k[i] == c) != atari {
                 // Own chain with another liberty, or enemy chain captured by this move.
                 return false;
             }
@@ -432,7 +453,7 @@ impl Board {
     pub fn is_eye(&self, p: Point, color: Color) -> bool {
         let c = color as u8;
         for q in self.neighbors(p) {
-            let k = self.color[q as usize];
+            let k = self.color[ix(q as usize)];
             if k != c && k != EDGE {
                 return false;
             }
@@ -440,7 +461,7 @@ impl Board {
         let o = color.opp() as u8;
         let (mut enemy, mut edge) = (0, 0);
         for q in self.diagonals(p) {
-            let k = self.color[q as usize];
+            let k = self.color[ix(q as usize)];
             enemy += (k == o) as u32;
             edge += (k == EDGE) as u32;
         }
@@ -449,24 +470,24 @@ impl Board {
 
     /// The position hash after `color` plays the legal move `p` (without playing it).
     pub fn hash_after(&self, p: Point, color: Color) -> u64 {
-        let mut h = self.s.hash ^ KEYS[color.index()][p as usize];
+        let mut h = self.s.hash ^ KEYS[color.index()][ix(p as usize)];
         let o = color.opp();
         let mut seen: [u16; 4] = [0; 4];
         let mut n = 0;
         for q in self.neighbors(p) {
-            if self.color[q as usize] != o as u8 {
+            if self.color[ix(q as usize)] != o as u8 {
                 continue;
             }
-            let r = self.chain[q as usize];
-            if seen[..n].contains(&r) || !self.rep_in_atari(r as usize) {
+            let r = self.chain[ix(q as usize)];
+            if seen[..n].contains(&r) || !self.only_liberty_is(r, p) {
                 continue;
             }
             seen[n] = r;
             n += 1;
             let mut s = r;
             loop {
-                h ^= KEYS[o.index()][s as usize];
-                s = self.next[s as usize];
+                h ^= KEYS[o.index()][ix(s as usize)];
+                s = self.next[ix(s as usize)];
                 if s == r {
                     break;
                 }
@@ -486,30 +507,28 @@ impl Board {
     pub(crate) fn place<L: Log>(&mut self, p: Point, color: Color, log: &mut L) -> u32 {
         let c = color as u8;
         let o = color.opp() as u8;
-        let pu = p as usize;
+        let pu = ix(p as usize);
         self.remove_empty(p, log);
         set!(self, log, color, Field::Color, pu, c);
         set!(self, log, chain, Field::Chain, pu, p);
         set!(self, log, next, Field::Next, pu, p);
         set!(self, log, csize, Field::Size, pu, 1);
         set!(self, log, libs, Field::Libs, pu, 0);
-        set!(self, log, lib_sum, Field::LibSum, pu, 0);
-        set!(self, log, lib_sum2, Field::LibSum2, pu, 0);
-        self.s.hash ^= KEYS[color.index()][pu];
+        self.s.hash ^= KEYS[color.index()][ix(pu)];
         let nb = self.neighbors(p);
         for q in nb {
-            match self.color[q as usize] {
-                EMPTY => self.add_lib(p, q, log),
+            match self.color[ix(q as usize)] {
+                EMPTY => self.add_lib(p, log),
                 EDGE => {}
                 _ => {
-                    let r = self.chain[q as usize];
-                    self.remove_lib(r, p, log);
+                    let r = self.chain[ix(q as usize)];
+                    self.remove_lib(r, log);
                 }
             }
         }
         for q in nb {
-            if self.color[q as usize] == c {
-                let (a, b) = (self.chain[pu], self.chain[q as usize]);
+            if self.color[ix(q as usize)] == c {
+                let (a, b) = (self.chain[pu], self.chain[ix(q as usize)]);
                 if a != b {
                     self.merge(a, b, log);
                 }
@@ -518,16 +537,16 @@ impl Board {
         let mut captured = 0;
         let mut last_captured: Point = 0;
         for q in nb {
-            if self.color[q as usize] == o {
-                let r = self.chain[q as usize];
-                if self.libs[r as usize] == 0 {
+            if self.color[ix(q as usize)] == o {
+                let r = self.chain[ix(q as usize)];
+                if self.libs[ix(r as usize)] == 0 {
                     captured += self.capture(r, color, log);
                     last_captured = r;
                 }
             }
         }
         self.s.captures[color.index()] += captured;
-        let me = self.chain[pu] as usize;
+        let me = ix(self.chain[pu] as usize);
         if captured == 1 && self.csize[me] == 1 && self.libs[me] == 1 {
             self.s.ko = last_captured;
             self.s.ko_color = o;
@@ -539,47 +558,27 @@ impl Board {
     }
 
     #[inline]
-    fn add_lib<L: Log>(&mut self, r: Point, lib: Point, log: &mut L) {
-        let r = r as usize;
-        let l = lib as u32;
+    fn add_lib<L: Log>(&mut self, r: Point, log: &mut L) {
+        let r = ix(r as usize);
         set!(self, log, libs, Field::Libs, r, self.libs[r] + 1);
-        set!(self, log, lib_sum, Field::LibSum, r, self.lib_sum[r] + l);
-        set!(
-            self,
-            log,
-            lib_sum2,
-            Field::LibSum2,
-            r,
-            self.lib_sum2[r] + l * l
-        );
     }
 
     #[inline]
-    fn remove_lib<L: Log>(&mut self, r: Point, lib: Point, log: &mut L) {
-        let r = r as usize;
-        let l = lib as u32;
+    fn remove_lib<L: Log>(&mut self, r: Point, log: &mut L) {
+        let r = ix(r as usize);
         set!(self, log, libs, Field::Libs, r, self.libs[r] - 1);
-        set!(self, log, lib_sum, Field::LibSum, r, self.lib_sum[r] - l);
-        set!(
-            self,
-            log,
-            lib_sum2,
-            Field::LibSum2,
-            r,
-            self.lib_sum2[r] - l * l
-        );
     }
 
     fn merge<L: Log>(&mut self, a: Point, b: Point, log: &mut L) {
-        let (big, small) = if self.csize[a as usize] >= self.csize[b as usize] {
-            (a as usize, b as usize)
+        let (big, small) = if self.csize[ix(a as usize)] >= self.csize[ix(b as usize)] {
+            (ix(a as usize), ix(b as usize))
         } else {
-            (b as usize, a as usize)
+            (ix(b as usize), ix(a as usize))
         };
         let mut s = small;
         loop {
             set!(self, log, chain, Field::Chain, s, big as u16);
-            s = self.next[s] as usize;
+            s = ix(self.next[s] as usize);
             if s == small {
                 break;
             }
@@ -603,22 +602,6 @@ impl Board {
             big,
             self.libs[big] + self.libs[small]
         );
-        set!(
-            self,
-            log,
-            lib_sum,
-            Field::LibSum,
-            big,
-            self.lib_sum[big] + self.lib_sum[small]
-        );
-        set!(
-            self,
-            log,
-            lib_sum2,
-            Field::LibSum2,
-            big,
-            self.lib_sum2[big] + self.lib_sum2[small]
-        );
     }
 
     /// Removes the chain `r` (of `by`'s opponent) and gives its points back as liberties.
@@ -628,10 +611,10 @@ impl Board {
         let mut s = r;
         loop {
             set!(self, log, color, Field::Color, s, EMPTY);
-            self.s.hash ^= key[s as usize];
+            self.s.hash ^= key[ix(s as usize)];
             self.add_empty(s, log);
             n += 1;
-            s = self.next[s as usize];
+            s = self.next[ix(s as usize)];
             if s == r {
                 break;
             }
@@ -639,12 +622,12 @@ impl Board {
         let c = by as u8;
         loop {
             for q in self.neighbors(s) {
-                if self.color[q as usize] == c {
-                    let rq = self.chain[q as usize];
-                    self.add_lib(rq, s, log);
+                if self.color[ix(q as usize)] == c {
+                    let rq = self.chain[ix(q as usize)];
+                    self.add_lib(rq, log);
                 }
             }
-            s = self.next[s as usize];
+            s = self.next[ix(s as usize)];
             if s == r {
                 break;
             }
@@ -654,8 +637,8 @@ impl Board {
 
     #[inline]
     fn remove_empty<L: Log>(&mut self, p: Point, log: &mut L) {
-        let i = self.empty_pos[p as usize] as usize;
-        let n = self.s.n_empty as usize - 1;
+        let i = ix(self.empty_pos[ix(p as usize)] as usize);
+        let n = ix(self.s.n_empty as usize - 1);
         let last = self.empty[n];
         set!(self, log, empty, Field::Empty, i, last);
         set!(self, log, empty_pos, Field::EmptyPos, last, i as u16);
@@ -664,7 +647,7 @@ impl Board {
 
     #[inline]
     fn add_empty<L: Log>(&mut self, p: Point, log: &mut L) {
-        let n = self.s.n_empty as usize;
+        let n = ix(self.s.n_empty as usize);
         set!(self, log, empty, Field::Empty, n, p);
         set!(self, log, empty_pos, Field::EmptyPos, p, n as u16);
         self.s.n_empty = n as u16 + 1;
@@ -673,23 +656,22 @@ impl Board {
     /// Swaps two entries of the empty list (the playout's sampling without replacement).
     #[inline]
     pub(crate) fn swap_empties(&mut self, i: usize, j: usize) {
+        let (i, j) = (ix(i), ix(j));
         let (a, b) = (self.empty[i], self.empty[j]);
         self.empty[i] = b;
         self.empty[j] = a;
-        self.empty_pos[b as usize] = i as u16;
-        self.empty_pos[a as usize] = j as u16;
+        self.empty_pos[ix(b as usize)] = i as u16;
+        self.empty_pos[ix(a as usize)] = j as u16;
     }
 
     /// Undoes one logged write.
     pub(crate) fn restore(&mut self, e: Entry) {
-        let i = e.idx as usize;
+        let i = ix(e.idx as usize);
         match e.field {
             Field::Color => self.color[i] = e.old as u8,
             Field::Chain => self.chain[i] = e.old as u16,
             Field::Next => self.next[i] = e.old as u16,
             Field::Libs => self.libs[i] = e.old as u16,
-            Field::LibSum => self.lib_sum[i] = e.old,
-            Field::LibSum2 => self.lib_sum2[i] = e.old,
             Field::Size => self.csize[i] = e.old as u16,
             Field::Empty => self.empty[i] = e.old as u16,
             Field::EmptyPos => self.empty_pos[i] = e.old as u16,
@@ -700,36 +682,44 @@ impl Board {
     /// of one colour only.
     pub fn area_score(&self) -> i32 {
         let mut score = 0i32;
-        let mut seen = [false; MAX_POINTS];
-        let mut stack: Vec<Point> = Vec::with_capacity(64);
-        for p in self.points() {
-            match self.color[p as usize] {
-                BLACK => score += 1,
-                WHITE => score -= 1,
-                _ if !seen[p as usize] => {
-                    let (mut n, mut touch) = (0i32, 0u8);
-                    seen[p as usize] = true;
-                    stack.push(p);
-                    while let Some(q) = stack.pop() {
-                        n += 1;
-                        for r in self.neighbors(q) {
-                            match self.color[r as usize] {
-                                EMPTY if !seen[r as usize] => {
-                                    seen[r as usize] = true;
-                                    stack.push(r);
+        let mut seen = [false; CAP];
+        let mut stack = [0u16; CAP];
+        for y in 0..self.size {
+            let row = (y + 1) * self.stride + 1;
+            for p in row..row + self.size {
+                match self.color[ix(p)] {
+                    BLACK => score += 1,
+                    WHITE => score -= 1,
+                    _ if !seen[ix(p)] => {
+                        // Flood the empty region, noting which colours it touches.
+                        let (mut n, mut touch, mut top) = (0i32, 0u8, 1usize);
+                        seen[ix(p)] = true;
+                        stack[0] = p as u16;
+                        while top > 0 {
+                            top -= 1;
+                            let q = stack[ix(top)];
+                            n += 1;
+                            for r in self.neighbors(q) {
+                                let r = ix(r as usize);
+                                match self.color[r] {
+                                    EMPTY if !seen[r] => {
+                                        seen[r] = true;
+                                        stack[ix(top)] = r as u16;
+                                        top += 1;
+                                    }
+                                    k @ (BLACK | WHITE) => touch |= k,
+                                    _ => {}
                                 }
-                                k @ (BLACK | WHITE) => touch |= k,
-                                _ => {}
                             }
                         }
+                        match touch {
+                            BLACK => score += n,
+                            WHITE => score -= n,
+                            _ => {}
+                        }
                     }
-                    match touch {
-                        BLACK => score += n,
-                        WHITE => score -= n,
-                        _ => {}
-                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         score
@@ -741,7 +731,7 @@ impl Board {
         if !self.on_board(p) {
             return Err(Illegal::OffBoard);
         }
-        if self.color[p as usize] != EMPTY {
+        if self.color[ix(p as usize)] != EMPTY {
             return Err(Illegal::Occupied);
         }
         if self.is_suicide(p, color) {
@@ -758,7 +748,7 @@ impl Board {
     /// The hash recomputed from scratch (for tests of the incremental one).
     pub fn recompute_hash(&self) -> u64 {
         self.points()
-            .filter_map(|p| self.stone(p).map(|c| KEYS[c.index()][p as usize]))
+            .filter_map(|p| self.stone(p).map(|c| KEYS[c.index()][ix(p as usize)]))
             .fold(0, |h, k| h ^ k)
     }
 
@@ -768,7 +758,7 @@ impl Board {
     pub fn validate(&self) -> Result<(), String> {
         let mut n_empty = 0;
         for p in self.points() {
-            let pu = p as usize;
+            let pu = ix(p as usize);
             match self.color[pu] {
                 EMPTY => {
                     n_empty += 1;
@@ -779,11 +769,11 @@ impl Board {
                 }
                 c => {
                     let r = self.chain[pu];
-                    if self.color[r as usize] != c || self.chain[r as usize] != r {
+                    if self.color[ix(r as usize)] != c || self.chain[ix(r as usize)] != r {
                         return Err(format!("point {p}: bad representative {r}"));
                     }
                     for q in self.neighbors(p) {
-                        if self.color[q as usize] == c && self.chain[q as usize] != r {
+                        if self.color[ix(q as usize)] == c && self.chain[ix(q as usize)] != r {
                             return Err(format!("adjacent stones {p} and {q} in two chains"));
                         }
                     }
@@ -796,31 +786,33 @@ impl Board {
                                 stones.len()
                             ));
                         }
-                        let (mut n, mut s1, mut s2) = (0u32, 0u32, 0u32);
+                        let mut n = 0u32;
                         for &s in &stones {
-                            if self.chain[s as usize] != r {
+                            if self.chain[ix(s as usize)] != r {
                                 return Err(format!(
                                     "chain {p}: stone {s} has another representative"
                                 ));
                             }
                             for q in self.neighbors(s) {
-                                if self.color[q as usize] == EMPTY {
+                                if self.color[ix(q as usize)] == EMPTY {
                                     n += 1;
-                                    s1 += q as u32;
-                                    s2 += q as u32 * q as u32;
                                 }
                             }
                         }
                         if n == 0 {
                             return Err(format!("chain {p} has no liberty"));
                         }
-                        if (n, s1, s2)
-                            != (self.libs[pu] as u32, self.lib_sum[pu], self.lib_sum2[pu])
-                        {
-                            return Err(format!("chain {p}: pseudo-liberty data out of date"));
+                        if n != self.libs[pu] as u32 {
+                            return Err(format!(
+                                "chain {p}: {} pseudo-liberties counted, {n} on the board",
+                                self.libs[pu]
+                            ));
                         }
-                        if self.in_atari(p) != (self.liberties(p).len() == 1) {
-                            return Err(format!("chain {p}: atari test disagrees"));
+                        let libs = self.liberties(p);
+                        for &l in &libs {
+                            if self.only_liberty_is(r, l) != (libs.len() == 1) {
+                                return Err(format!("chain {p}: last-liberty test wrong at {l}"));
+                            }
                         }
                     }
                 }

@@ -5,7 +5,7 @@
 //! sequence computed at compile time: they are constants of the program (the same on every run and
 //! platform), not a source of randomness, so they stay outside `rng::Rng` without hiding any.
 
-use super::board::MAX_POINTS;
+use super::board::CAP;
 
 const fn splitmix64(state: u64) -> u64 {
     let mut z = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -14,13 +14,13 @@ const fn splitmix64(state: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const fn build() -> [[u64; MAX_POINTS]; 2] {
-    let mut t = [[0u64; MAX_POINTS]; 2];
+const fn build() -> [[u64; CAP]; 2] {
+    let mut t = [[0u64; CAP]; 2];
     let mut c = 0;
     let mut state: u64 = 0x00E1_B0E5_60DE_2024;
     while c < 2 {
         let mut p = 0;
-        while p < MAX_POINTS {
+        while p < CAP {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
             t[c][p] = splitmix64(state);
             p += 1;
@@ -30,8 +30,9 @@ const fn build() -> [[u64; MAX_POINTS]; 2] {
     t
 }
 
-/// `KEYS[c][p]`: the key of a stone of colour index `c` (0 black, 1 white) on padded point `p`.
-pub static KEYS: [[u64; MAX_POINTS]; 2] = build();
+/// `KEYS[c][p]`: the key of a stone of colour index `c` (0 black, 1 white) on padded point `p`
+/// (`CAP` entries so that masked indices need no bounds check).
+pub static KEYS: [[u64; CAP]; 2] = build();
 
 #[cfg(test)]
 mod tests {
@@ -43,6 +44,6 @@ mod tests {
         assert!(all.iter().all(|&k| k != 0));
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 2 * MAX_POINTS);
+        assert_eq!(all.len(), 2 * CAP);
     }
 }
