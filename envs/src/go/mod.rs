@@ -25,3 +25,6 @@ mod zobrist;
 pub use board::{Board, Color, Illegal, MAX_SIZE, MIN_SIZE, Point};
 pub use env::register_all;
 pub use state::{GoState, Move};
+
+#[cfg(test)]
+mod proptests;
