@@ -35,24 +35,14 @@ fn bit(y: i8, x: i8) -> u128 {
 const WALL: u128 = ((1u128 << 30) - 1) << 10;
 
 /// Marks every set cell of a bitboard in channel `c` (shared with the other bitboard games of
-/// this module). A bitboard's bit `10*y + x` is exactly the cell's offset in its plane, and each
-/// non-empty row is written whole from its 10-bit mask, branch-free (the compiler vectorises the
-/// ten compares): a full row costs about as much as a single cell did bit by bit.
+/// this module): one `Grid::set` per set bit, found with `trailing_zeros`, so the cost follows
+/// the number of objects, not the size of the board.
 #[inline]
-pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, bits: u128) {
-    let plane = &mut grid.obs[c * N * N..][..N * N];
-    let mut rest = bits;
-    for row in plane.chunks_exact_mut(N) {
-        if rest == 0 {
-            break;
-        }
-        let mask = (rest as u32) & ((1 << N) - 1);
-        if mask != 0 {
-            for (x, cell) in row.iter_mut().enumerate() {
-                *cell = if mask & (1 << x) != 0 { 1.0 } else { 0.0 };
-            }
-        }
-        rest >>= N;
+pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, mut bits: u128) {
+    while bits != 0 {
+        let i = bits.trailing_zeros() as i32;
+        grid.set(c, i / N as i32, i % N as i32);
+        bits &= bits - 1;
     }
 }
 
@@ -335,16 +325,22 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "timing: run in release, prints steps/s"]
+    fn speed_single_thread() {
+        super::test_support::random_steps_per_sec("Breakout-v0", 20_000_000);
+    }
+
+    #[test]
     #[ignore = "needs EMBER_PYTHON with minatar"]
     fn minatar_trace_frame_by_frame() {
         for ramping in [true, false] {
-            let (eps, frames, ret) = super::minatar_trace::replay::<Breakout>(
+            let (eps, frames, ret) = super::test_support::replay::<Breakout>(
                 "breakout",
                 300,
                 11 + ramping as u64,
                 ramping,
                 |g, moment, obs| {
-                    if moment == super::minatar_trace::Moment::Start {
+                    if moment == super::test_support::Moment::Start {
                         // MinAtar's coin: the ball starts in column 0 or 9 of row 3.
                         g.ball_x = if obs[100 + 30] == 1.0 { 0 } else { 9 };
                         g.dx = if g.ball_x == 0 { 1 } else { -1 };
@@ -359,8 +355,8 @@ mod tests {
     }
 }
 
-/// Frame-by-frame comparison with MinAtar itself (a test helper shared by the games of this
-/// module): MinAtar plays episodes with a scripted, partly random policy and no sticky actions,
+/// Test helpers shared by the games of this module: a random-policy speed probe, and a
+/// frame-by-frame comparison with MinAtar itself. MinAtar plays episodes with a scripted, partly random policy and no sticky actions,
 /// and prints every observation; the Rust game replays the same actions and must produce the same
 /// rewards, terminals and observations on every frame. The games' own randomness (Breakout's
 /// start, Freeway's car speeds) is copied from MinAtar's observations through `sync`, so this
@@ -368,9 +364,35 @@ mod tests {
 /// with `minatar`; the tests using it are `#[ignore]`d:
 /// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_trace -- --ignored`.
 #[cfg(test)]
-pub(super) mod minatar_trace {
-    use super::super::{Action, Game, Grid, N};
+pub(super) mod test_support {
+    use super::super::{Action, Game, MinAtar, N};
+    use crate::Env;
     use crate::rng::Rng;
+
+    /// Single-thread `env.step` rate of `id` (defaults, through the registry's `Box<dyn Env>`,
+    /// observation redrawn every step) under uniform random actions, in steps per second of
+    /// wall time; meaningful in a release build on a quiet machine only.
+    pub fn random_steps_per_sec(id: &str, steps: usize) -> f64 {
+        let mut env = crate::make(id, &[] as &[(&str, &str)]).unwrap();
+        let mut policy = Rng::new(1);
+        env.reset(Some(0));
+        let start = std::time::Instant::now();
+        let mut sink = 0.0f32;
+        for _ in 0..steps {
+            let s = env.step(policy.below(6)).unwrap();
+            sink += s.reward + s.obs[s.obs.len() - 1];
+            if s.terminated || s.truncated {
+                env.reset(None);
+            }
+        }
+        std::hint::black_box(sink);
+        let rate = steps as f64 / start.elapsed().as_secs_f64();
+        eprintln!(
+            "{id}: {:.1} M steps/s single thread (random actions, obs redrawn)",
+            rate / 1e6
+        );
+        rate
+    }
 
     /// When `sync` is called: after `reset`, and after a frame that scored.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,10 +482,9 @@ print("\n".join(lines))
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let c = G::CHANNELS.len();
-        let mut game = G::new(ramping);
+        // The game runs inside the real shell, whose own redraw makes the observations compared.
+        let mut shell = MinAtar::<G>::new(name, 0.0, ramping, false);
         let mut rng = Rng::new(seed);
-        let mut ours = vec![0.0f32; c * N * N];
         let (mut eps, mut frames, mut total) = (0, 0, 0.0);
         let mut history: Vec<String> = Vec::new();
         for line in String::from_utf8(out.stdout).unwrap().lines() {
@@ -476,34 +497,34 @@ print("\n".join(lines))
                 .bytes()
                 .map(|b| (b - b'0') as f32)
                 .collect();
-            assert_eq!(theirs.len(), ours.len());
+            assert_eq!(theirs.len(), G::CHANNELS.len() * N * N);
             let (mut expect, mut got) = ((0, false), (0, false));
             if kind == "E" {
                 eps += 1;
                 history.clear();
-                game.reset(&mut rng);
-                sync(&mut game, Moment::Start, &theirs);
+                shell.game.reset(&mut rng);
+                sync(&mut shell.game, Moment::Start, &theirs);
             } else {
                 let a: usize = fields[0].parse().unwrap();
                 expect = (fields[1].parse::<i32>().unwrap(), fields[2] == "1");
-                let (r, t) = game.act(Action::ALL[a], &mut rng);
+                let (r, t) = shell.game.act(Action::ALL[a], &mut rng);
                 got = (r as i32, t);
                 if r > 0.0 {
-                    sync(&mut game, Moment::Scored, &theirs);
+                    sync(&mut shell.game, Moment::Scored, &theirs);
                 }
                 frames += 1;
                 total += r as f64;
                 history.push(format!("action {a}"));
             }
-            ours.fill(0.0);
-            game.draw(&mut Grid { obs: &mut ours });
+            shell.redraw();
+            let ours = shell.obs();
             if got != expect || ours != theirs {
                 panic!(
                     "{name}: episode {eps}, frame {}: (reward, terminal) ours {got:?} MinAtar {expect:?}\n\
                      last actions {:?}\nours:\n{}MinAtar:\n{}",
                     history.len(),
                     &history[history.len().saturating_sub(5)..],
-                    text(&ours, G::CHANNELS),
+                    text(ours, G::CHANNELS),
                     text(&theirs, G::CHANNELS)
                 );
             }

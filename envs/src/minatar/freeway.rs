@@ -354,9 +354,15 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "timing: run in release, prints steps/s"]
+    fn speed_single_thread() {
+        super::super::breakout::test_support::random_steps_per_sec("Freeway-v0", 20_000_000);
+    }
+
+    #[test]
     #[ignore = "needs EMBER_PYTHON with minatar"]
     fn minatar_trace_frame_by_frame() {
-        use super::super::breakout::minatar_trace::{Moment, replay};
+        use super::super::breakout::test_support::{Moment, replay};
         // Car speeds and directions are MinAtar's random draws: read them off its observation
         // (the trail's channel is the speed, its side the direction) at the start and after
         // each crossing, when they are drawn.

@@ -451,11 +451,17 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "timing: run in release, prints steps/s"]
+    fn speed_single_thread() {
+        super::super::breakout::test_support::random_steps_per_sec("SpaceInvaders-v0", 20_000_000);
+    }
+
+    #[test]
     #[ignore = "needs EMBER_PYTHON with minatar"]
     fn minatar_trace_frame_by_frame() {
         // The game has no randomness of its own: nothing to copy from MinAtar.
         for ramping in [true, false] {
-            let (eps, frames, ret) = super::super::breakout::minatar_trace::replay::<SpaceInvaders>(
+            let (eps, frames, ret) = super::super::breakout::test_support::replay::<SpaceInvaders>(
                 "space_invaders",
                 200,
                 21 + ramping as u64,
