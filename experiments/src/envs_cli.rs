@@ -21,10 +21,25 @@ pub struct EnvOpts {
 }
 
 impl EnvOpts {
+    /// Makes `id` from Ember's registry, or, as `gym:ID`, a Python Gymnasium environment (with
+    /// the `gym` feature; the options become `gymnasium.make` kwargs).
     pub fn make(&self, id: &str) -> Result<Box<dyn Env>> {
         let pairs = Options::split_pairs(&self.set)?;
+        if let Some(gym_id) = id.strip_prefix("gym:") {
+            return make_gym(gym_id, &pairs);
+        }
         Ok(ember_envs::make(id, &pairs)?)
     }
+}
+
+#[cfg(feature = "gym")]
+fn make_gym(id: &str, pairs: &[(String, String)]) -> Result<Box<dyn Env>> {
+    Ok(Box::new(ember_gym::GymEnv::make(id, pairs)?))
+}
+
+#[cfg(not(feature = "gym"))]
+fn make_gym(id: &str, _pairs: &[(String, String)]) -> Result<Box<dyn Env>> {
+    bail!("`gym:{id}` needs Python Gymnasium support: rebuild with `cargo build --release --features gym`")
 }
 
 #[derive(Args, Debug)]
@@ -36,7 +51,7 @@ pub struct EnvsArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Environment id (see `ember envs`).
+    /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub env: String,
     /// Who acts: `random` (uniform over legal actions). Trained agents (`RUN_DIR`) arrive with the agents.
     #[arg(long, default_value = "random")]
@@ -55,7 +70,7 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// Environment id (see `ember envs`).
+    /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub env: String,
     /// Who acts: `random` (uniform over legal actions).
     #[arg(long, default_value = "random")]

@@ -126,3 +126,22 @@ fn every_verb_has_help() {
         assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{verb:?}");
     }
 }
+
+/// Python Gymnasium envs through the `gym` feature: `ember eval gym:CartPole-v1`.
+#[cfg(feature = "gym")]
+#[test]
+fn eval_a_python_gymnasium_env() {
+    let v = last_json(&ember(&["eval", "gym:CartPole-v1", "--episodes", "20", "--seed", "1", "--json"]));
+    assert_eq!(v["env"], "gym:CartPole-v1");
+    let mean = v["mean_length"].as_f64().unwrap();
+    assert!((8.0..60.0).contains(&mean), "random CartPole lasts ~22 steps, got {mean}");
+    let e = stderr(&ember(&["eval", "gym:NoSuchEnv-v0"]));
+    assert!(e.contains("NoSuchEnv-v0"), "{e}");
+}
+
+#[cfg(not(feature = "gym"))]
+#[test]
+fn gym_ids_without_the_feature_say_how_to_get_it() {
+    let e = stderr(&ember(&["eval", "gym:CartPole-v1"]));
+    assert!(e.contains("--features gym"), "{e}");
+}
