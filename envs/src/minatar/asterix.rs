@@ -293,7 +293,7 @@ mod tests {
 
     fn planes(g: &Asterix) -> Vec<f32> {
         let mut obs = vec![0.0; 4 * N * N];
-        g.draw(&mut Grid { obs: &mut obs });
+        crate::minatar::draw_planes(g, &mut obs);
         obs
     }
 
@@ -572,7 +572,7 @@ mod tests {
 pub(super) mod trace {
     use std::collections::VecDeque;
 
-    use super::super::{Action, Game, Grid, N};
+    use super::super::{Action, Game, N};
     use super::Draws;
 
     /// Prints `E obs` at each episode start and `S action reward terminal draws obs` per frame,
@@ -738,8 +738,7 @@ print("\n".join(lines))
                     recent.pop_front();
                 }
             }
-            ours.fill(0.0);
-            game.draw(&mut Grid { obs: &mut ours });
+            crate::minatar::draw_planes(&game, &mut ours);
             assert!(
                 got == expect && ours == theirs,
                 "{name}: episode {eps}, frame {frames}: (reward, terminal) ours {got:?} MinAtar \

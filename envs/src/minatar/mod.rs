@@ -43,9 +43,13 @@ impl Action {
     ];
 }
 
-/// The observation being drawn: `[C,10,10]` planes, zeroed before `Game::draw`.
+/// The observation being drawn: `[C,10,10]` planes, all zero before `Game::draw`.
+///
+/// The shell clears only the cells the previous frame set (recorded here), not the whole buffer:
+/// for Seaquest's ten channels that halves the cost of a step.
 pub struct Grid<'a> {
     obs: &'a mut [f32],
+    set: &'a mut Vec<u32>,
 }
 
 impl Grid<'_> {
@@ -53,9 +57,23 @@ impl Grid<'_> {
     #[inline]
     pub fn set(&mut self, c: usize, y: i32, x: i32) {
         if (0..N as i32).contains(&y) && (0..N as i32).contains(&x) {
-            self.obs[(c * N + y as usize) * N + x as usize] = 1.0;
+            let i = (c * N + y as usize) * N + x as usize;
+            if self.obs[i] == 0.0 {
+                self.obs[i] = 1.0;
+                // Each cell is recorded at most once, so this stays within the capacity reserved
+                // for every cell and never reallocates.
+                self.set.push(i as u32);
+            }
         }
     }
+}
+
+/// Draws `game` into a zeroed `obs` (for tests that inspect a game's planes without the shell).
+#[cfg(test)]
+pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
+    obs.fill(0.0);
+    let mut set = Vec::with_capacity(obs.len());
+    game.draw(&mut Grid { obs, set: &mut set });
 }
 
 /// The rules of one MinAtar-style game.
@@ -84,6 +102,8 @@ pub struct MinAtar<G: Game> {
     last_action: Action,
     phase: Phase,
     obs: Vec<f32>,
+    /// Indices of the 1-cells of `obs`.
+    set: Vec<u32>,
     obs_space: Space,
     act_space: Space,
     symbols: Vec<char>,
@@ -112,6 +132,7 @@ impl<G: Game> MinAtar<G> {
             last_action: Action::Noop,
             phase: Phase::Fresh,
             obs: vec![0.0; c * N * N],
+            set: Vec::with_capacity(c * N * N),
             obs_space: Space::uniform_box(&[c, N, N], 0.0, 1.0),
             act_space: Space::Discrete { n: actions.len() },
             symbols: render::channel_symbols(G::CHANNELS),
@@ -124,8 +145,11 @@ impl<G: Game> MinAtar<G> {
     }
 
     fn redraw(&mut self) {
-        self.obs.fill(0.0);
-        self.game.draw(&mut Grid { obs: &mut self.obs });
+        for &i in &self.set {
+            self.obs[i as usize] = 0.0;
+        }
+        self.set.clear();
+        self.game.draw(&mut Grid { obs: &mut self.obs, set: &mut self.set });
     }
 }
 
@@ -241,5 +265,38 @@ pub(crate) fn register_all(r: &mut Registry) {
     ];
     for spec in games {
         r.register(spec).expect("built-in ids are unique");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shell clears only the cells it set last frame: its observation must always equal a
+    /// full redraw of the game state.
+    fn incremental_redraw_matches_full<G: Game>(id: &str) {
+        let mut env = MinAtar::<G>::new(id, 0.1, true, false);
+        let mut rng = Rng::new(5);
+        let mut full = vec![0.0; G::CHANNELS.len() * N * N];
+        env.reset(Some(1));
+        for t in 0..20_000 {
+            let done = env.step(rng.below(6)).unwrap().done();
+            draw_planes(env.game(), &mut full);
+            assert_eq!(env.obs(), &full[..], "{id}: step {t}");
+            if done {
+                env.reset(None);
+                draw_planes(env.game(), &mut full);
+                assert_eq!(env.obs(), &full[..], "{id}: reset after step {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn incremental_redraw_matches_full_redraw() {
+        incremental_redraw_matches_full::<breakout::Breakout>("Breakout-v0");
+        incremental_redraw_matches_full::<space_invaders::SpaceInvaders>("SpaceInvaders-v0");
+        incremental_redraw_matches_full::<freeway::Freeway>("Freeway-v0");
+        incremental_redraw_matches_full::<asterix::Asterix>("Asterix-v0");
+        incremental_redraw_matches_full::<seaquest::Seaquest>("Seaquest-v0");
     }
 }
