@@ -36,6 +36,8 @@ if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy, maturin' 2
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps 'minatar==1.0.15'
 fi
 export EMBER_PYTHON="$VENV/bin/python"
+# The Gymnasium bridge (python/gym) embeds CPython and imports gymnasium from this venv.
+export VIRTUAL_ENV="$VENV"
 # Missing reference tools are failures here, not skips.
 export EMBER_REQUIRE_REFERENCES=1
 
@@ -44,6 +46,8 @@ step "cargo test --release --workspace (target dir $CARGO_TARGET_DIR)"
 cargo test --release --workspace --all-targets 2>&1
 step "cargo test --release --workspace --doc"
 cargo test --release --workspace --doc 2>&1
+step "cargo test --release -p ember --features gym --test cli (Python Gymnasium envs as gym:ID)"
+cargo test --release -p ember --features gym --test cli 2>&1
 
 # --- Python bindings ----------------------------------------------------------------------------
 step "building the Python module into $VENV (maturin develop --release) and running pytest"
