@@ -231,6 +231,8 @@ pub struct GameRecord {
     pub result: Option<String>,
     pub date: Option<String>,
     pub comment: Option<String>,
+    /// `PL`: who moves first after the setup (when there are no moves to tell).
+    pub to_play: Option<Color>,
     pub setup: Vec<(Color, (usize, usize))>,
     pub moves: Vec<RecordMove>,
 }
@@ -247,6 +249,7 @@ impl GameRecord {
             result: None,
             date: None,
             comment: None,
+            to_play: None,
             setup: Vec::new(),
             moves: Vec::new(),
         }
@@ -299,6 +302,12 @@ impl GameRecord {
         rec.result = text_of("RE");
         rec.date = text_of("DT");
         rec.comment = text_of("C");
+        if let Some(p) = get("PL") {
+            rec.to_play = Some(Color::parse(p.values[0].trim()).ok_or_else(|| SgfError {
+                pos: p.pos,
+                msg: format!("PL[{}] is not B or W", p.values[0]),
+            })?);
+        }
         for (k, node) in nodes.iter().enumerate() {
             let mut mv: Option<RecordMove> = None;
             let mut comment = None;
@@ -361,8 +370,8 @@ impl GameRecord {
             let p = s.board().point(x, y);
             s.add_setup(c, p)?;
         }
-        if let Some(first) = self.moves.first() {
-            s.set_to_play(first.color);
+        if let Some(c) = self.moves.first().map(|m| m.color).or(self.to_play) {
+            s.set_to_play(c);
         }
         for (i, m) in self.moves.iter().enumerate() {
             let mv = match m.at {
@@ -387,6 +396,9 @@ impl GameRecord {
         let mut rec = GameRecord::new(state.size(), state.komi());
         rec.rules = Some("Chinese".into());
         rec.setup = state.setup().iter().map(|&(c, p)| (c, b.xy(p))).collect();
+        if state.move_count() == 0 && !rec.setup.is_empty() {
+            rec.to_play = Some(state.to_play());
+        }
         for (c, m) in state.moves() {
             match m {
                 Move::Play(p) => rec.moves.push(RecordMove {
@@ -437,6 +449,9 @@ impl GameRecord {
                 s.push_str(id);
                 s.push_str(&pts.concat());
             }
+        }
+        if let Some(c) = self.to_play {
+            s.push_str(&format!("PL[{}]", c.letter()));
         }
         s.push('\n');
         for (i, m) in self.moves.iter().enumerate() {
