@@ -233,8 +233,11 @@ fn terminal_frame(env: &dyn Env, colour: bool) -> String {
     if legend.is_empty() || !colour {
         let mut s = env.render_text();
         if !legend.is_empty() {
+            let names: Vec<&str> = legend.iter().map(|l| l.name.as_str()).collect();
+            let symbols = ember_envs::render::channel_symbols(&names);
+            let keys: Vec<String> = symbols.iter().zip(&names).map(|(c, n)| format!("{c} {n}")).collect();
             s.push_str("legend: ");
-            s.push_str(&legend.iter().map(|l| l.name.clone()).collect::<Vec<_>>().join(", "));
+            s.push_str(&keys.join(", "));
             s.push('\n');
         }
         return s;
@@ -274,7 +277,7 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
     let mut agent = Agent::parse(&a.agent, a.seed)?;
     env.reset(Some(a.seed));
     let (mut ret, mut t) = (0.0f64, 0usize);
-    let mut end = "step limit";
+    let mut end = "stopped at --max-steps";
 
     if let Some(path) = &a.gif {
         let first = env.render_rgb();
@@ -308,7 +311,7 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
             }
         }
         drop(enc);
-        eprintln!("{}: wrote {} frames to {} (return {ret}, {end} after {t} steps)", a.env, t + 1, path.display());
+        eprintln!("{}: wrote {} frames to {} (episode {end} after {t} steps, return {ret})", a.env, t + 1, path.display());
         return Ok(());
     }
 

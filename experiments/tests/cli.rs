@@ -89,7 +89,7 @@ fn watch_in_a_pipe_prints_text_frames_and_the_outcome() {
     let o = ember(&["watch", "Breakout-v0", "--fps", "0", "--seed", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("legend: paddle, ball, trail, brick"), "{out}");
+    assert!(out.contains("legend: p paddle, b ball, t trail, B brick"), "{out}");
     assert!(out.contains("episode terminated after"), "{out}");
 }
 
