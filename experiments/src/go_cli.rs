@@ -67,7 +67,9 @@ pub struct MatchGoArgs {
     /// Black's player: random, gtp:"COMMAND LINE".
     #[arg(long)]
     pub black: String,
-    /// White's player.
+    /// White's player. Games end after two passes and are scored by area with every stone on the
+    /// board counted, so give GNU Go `--capture-all-dead` (it otherwise passes with dead stones
+    /// still on the board).
     #[arg(long)]
     pub white: String,
     #[arg(long, default_value_t = 9)]

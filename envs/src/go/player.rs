@@ -326,7 +326,8 @@ pub fn elo(wins: u64, losses: u64, draws: u64) -> (f64, f64, f64) {
     let mean_sq = (wins as f64 + 0.25 * draws as f64) / n;
     let var = (mean_sq - p * p).max(1e-12);
     let se = (var / n).sqrt();
-    let to_elo = |q: f64| -400.0 * (1.0 / q.clamp(eps, 1.0 - eps) - 1.0).log10();
+    // `+ 0.0` turns an even score's -0 into 0.
+    let to_elo = |q: f64| -400.0 * (1.0 / q.clamp(eps, 1.0 - eps) - 1.0).log10() + 0.0;
     (to_elo(p), to_elo(p - 1.96 * se), to_elo(p + 1.96 * se))
 }
 

@@ -52,7 +52,10 @@ fn check_symmetries<G: Game>(start: &G, actions: &[usize]) -> Result<(), TestCas
         prop_assert_eq!(g.returns(), t.returns());
         // The inverse takes the image back.
         for &a in &la {
-            prop_assert_eq!(g.transform_action(sym.inverse(), g.transform_action(sym, a)), a);
+            prop_assert_eq!(
+                g.transform_action(sym.inverse(), g.transform_action(sym, a)),
+                a
+            );
         }
     }
     Ok(())

@@ -263,13 +263,13 @@ impl GameRecord {
             msg: "no node".into(),
         })?;
         let get = |id: &str| root.iter().find(|p| p.ident == id);
-        if let Some(p) = get("GM") {
-            if p.values[0].trim() != "1" {
-                return err(
-                    p.pos,
-                    format!("GM[{}] is not a Go game (GM[1])", p.values[0]),
-                );
-            }
+        if let Some(p) = get("GM")
+            && p.values[0].trim() != "1"
+        {
+            return err(
+                p.pos,
+                format!("GM[{}] is not a Go game (GM[1])", p.values[0]),
+            );
         }
         let size = match get("SZ") {
             None => 19,

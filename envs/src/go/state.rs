@@ -493,7 +493,7 @@ fn is_hoshi(x: usize, y: usize, n: usize) -> bool {
 
 /// A number as Go programs print it: `7.5`, `7`, `-0.5`.
 pub fn fmt_num(x: f32) -> String {
-    if x.fract() == 0.0 {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
         format!("{x}")
