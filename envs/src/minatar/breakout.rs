@@ -35,14 +35,21 @@ fn bit(y: i8, x: i8) -> u128 {
 const WALL: u128 = ((1u128 << 30) - 1) << 10;
 
 /// Marks every set cell of a bitboard in channel `c` (shared with the other bitboard games of
-/// this module): one `Grid::set` per set bit, found with `trailing_zeros`, so the cost follows
-/// the number of objects, not the size of the board.
+/// this module): one `Grid::set` per set bit, walking the board a 10-bit row at a time so that
+/// finding a cell is a 32-bit `trailing_zeros`, with no division; the cost follows the number of
+/// objects, not the size of the board.
 #[inline]
-pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, mut bits: u128) {
-    while bits != 0 {
-        let i = bits.trailing_zeros() as i32;
-        grid.set(c, i / N as i32, i % N as i32);
-        bits &= bits - 1;
+pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, bits: u128) {
+    let mut rest = bits;
+    let mut y = 0;
+    while rest != 0 {
+        let mut row = (rest as u32) & ((1 << N) - 1);
+        while row != 0 {
+            grid.set(c, y, row.trailing_zeros() as i32);
+            row &= row - 1;
+        }
+        rest >>= N;
+        y += 1;
     }
 }
 
