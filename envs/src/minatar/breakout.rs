@@ -8,9 +8,9 @@
 //!    mirrors its vertical direction (the brick test is then skipped).
 //! 3. Otherwise, if the target cell holds a brick, the ball is "in a brick". When it was not in a
 //!    brick the frame before, the brick is removed for a reward of 1, the ball stays on its old
-//!    row (still moving sideways) and turns vertically. When it was (it arrived inside a brick
-//!    through a previous hit's sideways move), it passes into the brick cell with no reward and
-//!    the brick stays: MinAtar's quirk, kept so that scores compare.
+//!    row (still moving sideways) and turns vertically. When it was (the frame before was a hit,
+//!    or already a pass), it passes into the brick cell with no reward and the brick stays:
+//!    MinAtar's quirk, kept so that scores compare.
 //! 4. Otherwise, if the target is the bottom row: when no brick is left, the three rows come
 //!    back. If the paddle is under the ball's old column the ball turns vertically; else if the
 //!    paddle is under its target column it turns both ways; in both cases it stays on row 8.
@@ -363,12 +363,13 @@ mod tests {
 }
 
 /// Test helpers shared by the games of this module: a random-policy speed probe, and a
-/// frame-by-frame comparison with MinAtar itself. MinAtar plays episodes with a scripted, partly random policy and no sticky actions,
-/// and prints every observation; the Rust game replays the same actions and must produce the same
-/// rewards, terminals and observations on every frame. The games' own randomness (Breakout's
-/// start, Freeway's car speeds) is copied from MinAtar's observations through `sync`, so this
-/// checks every rule exactly, not only statistically. Needs `EMBER_PYTHON` pointing at a Python
-/// with `minatar`; the tests using it are `#[ignore]`d:
+/// frame-by-frame comparison with MinAtar itself. MinAtar plays episodes with a scripted, partly
+/// random policy and no sticky actions, and prints every observation; the Rust game, inside the
+/// real shell, replays the same actions and must produce the same rewards, terminals and
+/// observations on every frame. The games' own randomness (Breakout's start, Freeway's car
+/// speeds) is copied from MinAtar's observations through `sync`, so this checks every rule
+/// exactly, not only statistically. Needs `EMBER_PYTHON` pointing at a Python with `minatar`; the
+/// tests using it are `#[ignore]`d:
 /// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_trace -- --ignored`.
 #[cfg(test)]
 pub(super) mod test_support {

@@ -17,6 +17,7 @@
 //! 6. Timers tick. A cleared wave is replaced by a fresh 4x6 block (rows 0-3, columns 2-7); with
 //!    difficulty ramping each new wave marches one frame faster, down to an interval of 6.
 //!
+//! A frame that ends the episode is still played to its end (its kills score), as in MinAtar.
 //! The episode's randomness comes only from the sticky-action shell: the game itself is
 //! deterministic. Aliens, shots and bombs are `u128` bitboards (bit `10*y + x`): moving a layer is
 //! one shift, collisions are one `&`, the score is a popcount.
