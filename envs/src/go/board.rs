@@ -436,9 +436,11 @@ impl Board {
                 continue;
             }
             // The chain's stones next to `p`; if they hold all its pseudo-liberties, `p` is its
-            // last liberty. (Edge points have chain 0, which is never a representative.)
-            let adj = (0..4).filter(|&j| r[j] == r[i] && k[j] == k[i]).count() as u16;
-            let atari = self.libs[ix(r[i] as usize)] == adj;
+            // last liberty. Edge points have chain 0, never a representative, and chains of
+            // different stones have different representatives, so equal ids mean one chain.
+            // More than four pseudo-liberties cannot all be adjacencies to `p`.
+            let libs = self.libs[ix(r[i] as usize)];
+            let atari = libs <= 4 && libs == r.iter().filter(|&&x| x == r[i]).count() as u16;
             if (k[i] == c) != atari {
                 // Own chain with another liberty, or enemy chain captured by this move.
                 return false;
@@ -515,35 +517,38 @@ impl Board {
         set!(self, log, csize, Field::Size, pu, 1);
         set!(self, log, libs, Field::Libs, pu, 0);
         self.s.hash ^= KEYS[color.index()][ix(pu)];
-        let nb = self.neighbors(p);
-        for q in nb {
-            match self.color[ix(q as usize)] {
-                EMPTY => self.add_lib(p, log),
-                EDGE => {}
-                _ => {
-                    let r = self.chain[ix(q as usize)];
-                    self.remove_lib(r, log);
+        // One pass over the neighbours: liberties, merges, and the enemy chains left without
+        // a liberty (each reaches zero exactly once); captures come after, so that the
+        // liberties they give back are not counted twice.
+        let mut dead = [0u16; 4];
+        let mut n_dead = 0;
+        for q in self.neighbors(p) {
+            let qi = ix(q as usize);
+            let k = self.color[qi];
+            if k == EMPTY {
+                let me = self.chain[pu];
+                self.add_lib(me, log);
+            } else if k == c {
+                let r = self.chain[qi];
+                self.remove_lib(r, log);
+                let me = self.chain[pu];
+                if me != r {
+                    self.merge(me, r, log);
                 }
-            }
-        }
-        for q in nb {
-            if self.color[ix(q as usize)] == c {
-                let (a, b) = (self.chain[pu], self.chain[ix(q as usize)]);
-                if a != b {
-                    self.merge(a, b, log);
+            } else if k == o {
+                let r = self.chain[qi];
+                self.remove_lib(r, log);
+                if self.libs[ix(r as usize)] == 0 {
+                    dead[n_dead & 3] = r;
+                    n_dead += 1;
                 }
             }
         }
         let mut captured = 0;
         let mut last_captured: Point = 0;
-        for q in nb {
-            if self.color[ix(q as usize)] == o {
-                let r = self.chain[ix(q as usize)];
-                if self.libs[ix(r as usize)] == 0 {
-                    captured += self.capture(r, color, log);
-                    last_captured = r;
-                }
-            }
+        for &r in &dead[..n_dead.min(4)] {
+            captured += self.capture(r, color, log);
+            last_captured = r;
         }
         self.s.captures[color.index()] += captured;
         let me = ix(self.chain[pu] as usize);
