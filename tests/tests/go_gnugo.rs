@@ -305,3 +305,41 @@ fn ember_gtp_plays_gnugo_to_a_correct_final_score() {
     }
     em.command("quit").unwrap();
 }
+
+#[test]
+fn env_plays_against_gnugo() {
+    // `Go9x9-v0` with GNU Go as the opponent: a random agent plays whole episodes through the
+    // Env API; every mask entry is a move both engines accept (GNU Go is told each move).
+    let Some(gnugo) = gnugo() else { return };
+    let spec = format!("gtp:{gnugo} {GNUGO_GAME_ARGS}");
+    let mut env = ember_envs::make(
+        "Go9x9-v0",
+        &[("opponent", spec.as_str()), ("color", "white")],
+    )
+    .unwrap();
+    let mut rng = Rng::new(4);
+    for episode in 0..2 {
+        env.reset(Some(episode));
+        let mut steps = 0;
+        loop {
+            let mask = env.action_mask().unwrap().to_vec();
+            let legal: Vec<usize> = (0..mask.len()).filter(|&a| mask[a]).collect();
+            // Pass rarely, so that the game is played out.
+            let a = if legal.len() > 1 && rng.below(30) != 0 {
+                legal[rng.below(legal.len() - 1)]
+            } else {
+                legal[legal.len() - 1]
+            };
+            let s = env.step(a).unwrap();
+            steps += 1;
+            if s.done() {
+                assert!(
+                    s.terminated,
+                    "episode {episode} was truncated after {steps} steps"
+                );
+                assert!(s.reward == 1.0 || s.reward == -1.0 || s.reward == 0.0);
+                break;
+            }
+        }
+    }
+}

@@ -387,7 +387,7 @@ impl Board {
     fn only_liberty_is(&self, r: u16, p: Point) -> bool {
         let k = self.color[ix(r as usize)];
         let mut adj = 0u16;
-        for t in self.neighbors(p) {
+        for &t in &self.neighbors(p) {
             let t = ix(t as usize);
             adj += (self.color[t] == k && self.chain[t] == r) as u16;
         }
@@ -454,7 +454,7 @@ impl Board {
     #[inline]
     pub fn is_eye(&self, p: Point, color: Color) -> bool {
         let c = color as u8;
-        for q in self.neighbors(p) {
+        for &q in &self.neighbors(p) {
             let k = self.color[ix(q as usize)];
             if k != c && k != EDGE {
                 return false;
@@ -462,7 +462,7 @@ impl Board {
         }
         let o = color.opp() as u8;
         let (mut enemy, mut edge) = (0, 0);
-        for q in self.diagonals(p) {
+        for &q in &self.diagonals(p) {
             let k = self.color[ix(q as usize)];
             enemy += (k == o) as u32;
             edge += (k == EDGE) as u32;
@@ -476,7 +476,7 @@ impl Board {
         let o = color.opp();
         let mut seen: [u16; 4] = [0; 4];
         let mut n = 0;
-        for q in self.neighbors(p) {
+        for &q in &self.neighbors(p) {
             if self.color[ix(q as usize)] != o as u8 {
                 continue;
             }
@@ -522,7 +522,7 @@ impl Board {
         // liberties they give back are not counted twice.
         let mut dead = [0u16; 4];
         let mut n_dead = 0;
-        for q in self.neighbors(p) {
+        for &q in &self.neighbors(p) {
             let qi = ix(q as usize);
             let k = self.color[qi];
             if k == EMPTY {
@@ -626,7 +626,7 @@ impl Board {
         }
         let c = by as u8;
         loop {
-            for q in self.neighbors(s) {
+            for &q in &self.neighbors(s) {
                 if self.color[ix(q as usize)] == c {
                     let rq = self.chain[ix(q as usize)];
                     self.add_lib(rq, log);
@@ -704,7 +704,7 @@ impl Board {
                             top -= 1;
                             let q = stack[ix(top)];
                             n += 1;
-                            for r in self.neighbors(q) {
+                            for &r in &self.neighbors(q) {
                                 let r = ix(r as usize);
                                 match self.color[r] {
                                     EMPTY if !seen[r] => {
@@ -777,7 +777,7 @@ impl Board {
                     if self.color[ix(r as usize)] != c || self.chain[ix(r as usize)] != r {
                         return Err(format!("point {p}: bad representative {r}"));
                     }
-                    for q in self.neighbors(p) {
+                    for &q in &self.neighbors(p) {
                         if self.color[ix(q as usize)] == c && self.chain[ix(q as usize)] != r {
                             return Err(format!("adjacent stones {p} and {q} in two chains"));
                         }
@@ -798,7 +798,7 @@ impl Board {
                                     "chain {p}: stone {s} has another representative"
                                 ));
                             }
-                            for q in self.neighbors(s) {
+                            for &q in &self.neighbors(s) {
                                 if self.color[ix(q as usize)] == EMPTY {
                                     n += 1;
                                 }

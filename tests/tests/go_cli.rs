@@ -1,0 +1,189 @@
+//! The Go verbs of the built `ember` binary, end to end: `bench go --json` and `match go --json`
+//! print the keys of `shared/CONTRACT.md` as the last stdout line, matches write SGF files that
+//! replay to their recorded result, `ember gtp` survives garbage input, and bad arguments are
+//! errors that say what is accepted.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use ember_envs::go::sgf::GameRecord;
+
+/// The `ember` binary next to this test's executable (`cargo test --workspace` builds it), or
+/// `$EMBER_BIN`; `None` (skip, with a note) when it is not built, unless references are required.
+fn ember_bin() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("EMBER_BIN") {
+        return Some(p.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("ember");
+    if bin.exists() {
+        return Some(bin);
+    }
+    if common::references_required() {
+        panic!(
+            "the ember binary was not found at {}: run `cargo build -p ember` or `cargo test --workspace`",
+            bin.display()
+        );
+    }
+    eprintln!("SKIPPED: the ember binary is not built (cargo build -p ember)");
+    None
+}
+
+fn last_json(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text.lines().last().expect("some stdout");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
+}
+
+#[test]
+fn bench_go_prints_the_contract_keys() {
+    let Some(ember) = ember_bin() else { return };
+    let out = Command::new(&ember)
+        .args(["bench", "go", "--size", "9", "--playouts", "300", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out.stdout);
+    assert_eq!(j["size"], 9);
+    assert_eq!(j["playouts"], 300);
+    assert!(j["playouts_per_sec"].as_f64().unwrap() > 0.0);
+    let m = j["mean_moves"].as_f64().unwrap();
+    assert!((60.0..200.0).contains(&m), "mean moves {m}");
+}
+
+#[test]
+fn match_go_reports_and_writes_replayable_sgf() {
+    let Some(ember) = ember_bin() else { return };
+    let dir = std::env::temp_dir().join(format!("ember-match-{}", std::process::id()));
+    let out = Command::new(&ember)
+        .args([
+            "match", "go", "--black", "random", "--white", "random", "--size", "7",
+        ])
+        .args([
+            "--games",
+            "4",
+            "--alternate",
+            "--seed",
+            "3",
+            "--json",
+            "--sgf-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out.stdout);
+    let (w, l, d) = (
+        j["wins"].as_u64().unwrap(),
+        j["losses"].as_u64().unwrap(),
+        j["draws"].as_u64().unwrap(),
+    );
+    assert_eq!(w + l + d, 4);
+    let (e, lo, hi) = (
+        j["elo"].as_f64().unwrap(),
+        j["elo_low"].as_f64().unwrap(),
+        j["elo_high"].as_f64().unwrap(),
+    );
+    assert!(lo <= e && e <= hi, "{j}");
+    for g in 1..=4 {
+        let f = dir.join(format!("game-{g:04}.sgf"));
+        let rec = GameRecord::parse(&std::fs::read(&f).unwrap()).unwrap();
+        let state = rec.to_state().unwrap();
+        assert_eq!(
+            rec.result.as_deref(),
+            Some(state.result_string().as_str()),
+            "{}",
+            f.display()
+        );
+        assert_eq!(rec.size, 7);
+        assert!(rec.black.is_some() && rec.white.is_some() && rec.date.is_some());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let Some(ember) = ember_bin() else { return };
+    for (args, want) in [
+        (
+            vec!["match", "go", "--black", "alphago", "--white", "random"],
+            "accepted forms",
+        ),
+        (vec!["bench", "go", "--size", "25"], "sizes 5 to 19"),
+        (vec!["gtp", "--size", "3"], "sizes 5 to 19"),
+        (
+            vec!["match", "go", "--black", "uct:100", "--white", "random"],
+            "not available",
+        ),
+    ] {
+        let out = Command::new(&ember).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn gtp_answers_every_line_and_survives_garbage() {
+    let Some(ember) = ember_bin() else { return };
+    let mut child = Command::new(&ember)
+        .args(["gtp", "--size", "9"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input: Vec<u8> = Vec::new();
+    let mut expected = Vec::new();
+    let mut line = |bytes: &[u8], answer: Option<&str>| {
+        input.extend_from_slice(bytes);
+        input.push(b'\n');
+        expected.push(answer.map(str::to_string));
+    };
+    line(b"1 boardsize 9", Some("=1"));
+    line(b"2 play black D4", Some("=2"));
+    line(b"3 play black D4", Some("?3 illegal move"));
+    line(b"4 play white Z99", Some("?4 invalid coordinate"));
+    line(b"5 gnugo_please_crash", Some("?5 unknown command"));
+    line(b"\xff\xfe\x00\x07 junk \x1b[2J", Some("? unknown command"));
+    line(&[b'x'; 100_000], Some("? unknown command"));
+    line(b"# a comment line", None);
+    line(b"", None);
+    line(b"6 play purple A1", Some("?6 invalid color"));
+    line(
+        b"7 boardsize 1000000000000000000000",
+        Some("?7 syntax error"),
+    );
+    line(b"8 komi nan", Some("?8 syntax error"));
+    line(
+        b"9 loadsgf /definitely/not/here.sgf",
+        Some("?9 cannot open"),
+    );
+    line(b"10 list_stones black", Some("=10 D4"));
+    line(b"11 genmove white", Some("=11 "));
+    line(b"12 undo", Some("=12"));
+    line(b"13 quit", Some("=13"));
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    for want in expected.into_iter().flatten() {
+        let mut got = String::new();
+        out.read_line(&mut got).unwrap();
+        assert!(got.starts_with(&want), "expected `{want}`, got `{got}`");
+        let mut blank = String::new();
+        if !got.trim_end().is_empty() {
+            out.read_line(&mut blank).unwrap();
+            assert_eq!(blank, "\n", "answers end with a blank line (after `{got}`)");
+        }
+    }
+    assert!(child.wait().unwrap().success());
+}
