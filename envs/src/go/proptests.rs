@@ -79,6 +79,13 @@ proptest! {
             if let Err(e) = s.board().validate() {
                 return Err(TestCaseError::fail(format!("{e}\n{s:?}")));
             }
+            // The mask and the action list agree.
+            let mut acts = Vec::new();
+            s.legal_actions(&mut acts);
+            let mut mask = vec![false; s.num_actions()];
+            s.legal_mask(&mut mask);
+            let from_mask: Vec<usize> = (0..mask.len()).filter(|&a| mask[a]).collect();
+            prop_assert_eq!(from_mask, acts);
             snapshots.push(s.clone());
         }
         // Undo walks back through every snapshot exactly.

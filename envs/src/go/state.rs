@@ -531,6 +531,16 @@ impl Game for GoState {
         }
         out.push(self.size() * self.size());
     }
+    fn legal_mask(&self, mask: &mut [bool]) {
+        mask.fill(false);
+        if self.is_over() {
+            return;
+        }
+        for (i, p) in self.board.points().enumerate() {
+            mask[i] = self.board.at(p) == EMPTY && self.check(self.to_play, p).is_ok();
+        }
+        mask[self.size() * self.size()] = true;
+    }
     fn is_legal(&self, action: usize) -> bool {
         !self.is_over()
             && self
