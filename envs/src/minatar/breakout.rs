@@ -35,22 +35,10 @@ fn bit(y: i8, x: i8) -> u128 {
 const WALL: u128 = ((1u128 << 30) - 1) << 10;
 
 /// Marks every set cell of a bitboard in channel `c` (shared with the other bitboard games of
-/// this module): one `Grid::set` per set bit, walking the board a 10-bit row at a time so that
-/// finding a cell is a 32-bit `trailing_zeros`, with no division; the cost follows the number of
-/// objects, not the size of the board.
+/// this module), a 10-bit row at a time (`Grid::set_bits`).
 #[inline]
 pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, bits: u128) {
-    let mut rest = bits;
-    let mut y = 0;
-    while rest != 0 {
-        let mut row = (rest as u32) & ((1 << N) - 1);
-        while row != 0 {
-            grid.set(c, y, row.trailing_zeros() as i32);
-            row &= row - 1;
-        }
-        rest >>= N;
-        y += 1;
-    }
+    grid.set_bits(c, bits);
 }
 
 /// Breakout's rules and state.

@@ -45,11 +45,11 @@ impl Action {
 
 /// The observation being drawn: `[C,10,10]` planes, all zero before `Game::draw`.
 ///
-/// The shell clears only the cells the previous frame set (recorded here), not the whole buffer:
-/// for Seaquest's ten channels that halves the cost of a step.
+/// The grid records which rows it touched (one bit per channel row), so the shell clears only
+/// those rows before the next frame instead of zero-filling every channel.
 pub struct Grid<'a> {
     obs: &'a mut [f32],
-    set: &'a mut Vec<u32>,
+    dirty: &'a mut u128,
 }
 
 impl Grid<'_> {
@@ -57,13 +57,30 @@ impl Grid<'_> {
     #[inline]
     pub fn set(&mut self, c: usize, y: i32, x: i32) {
         if (0..N as i32).contains(&y) && (0..N as i32).contains(&x) {
-            let i = (c * N + y as usize) * N + x as usize;
-            if self.obs[i] == 0.0 {
-                self.obs[i] = 1.0;
-                // Each cell is recorded at most once, so this stays within the capacity reserved
-                // for every cell and never reallocates.
-                self.set.push(i as u32);
+            let row = c * N + y as usize;
+            self.obs[row * N + x as usize] = 1.0;
+            *self.dirty |= 1 << row;
+        }
+    }
+
+    /// Marks the cells of channel `c` whose bits are set in a 10x10 bitboard (bit `10 * y + x`
+    /// is cell `(y, x)`), a row at a time.
+    #[inline]
+    pub fn set_bits(&mut self, c: usize, bits: u128) {
+        let mut rest = bits & ((1u128 << (N * N)) - 1);
+        let mut row = c * N;
+        while rest != 0 {
+            let mask = (rest as u32) & ((1 << N) - 1);
+            if mask != 0 {
+                for (x, cell) in self.obs[row * N..row * N + N].iter_mut().enumerate() {
+                    if mask & (1 << x) != 0 {
+                        *cell = 1.0;
+                    }
+                }
+                *self.dirty |= 1 << row;
             }
+            rest >>= N;
+            row += 1;
         }
     }
 }
@@ -72,8 +89,8 @@ impl Grid<'_> {
 #[cfg(test)]
 pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
     obs.fill(0.0);
-    let mut set = Vec::with_capacity(obs.len());
-    game.draw(&mut Grid { obs, set: &mut set });
+    let mut dirty = 0u128;
+    game.draw(&mut Grid { obs, dirty: &mut dirty });
 }
 
 /// The rules of one MinAtar-style game.
@@ -102,8 +119,8 @@ pub struct MinAtar<G: Game> {
     last_action: Action,
     phase: Phase,
     obs: Vec<f32>,
-    /// Indices of the 1-cells of `obs`.
-    set: Vec<u32>,
+    /// Rows (`c * 10 + y`) of `obs` that hold a 1.
+    dirty: u128,
     obs_space: Space,
     act_space: Space,
     symbols: Vec<char>,
@@ -118,6 +135,7 @@ impl<G: Game> MinAtar<G> {
         minimal_actions: bool,
     ) -> Self {
         let c = G::CHANNELS.len();
+        assert!(c * N <= 128, "a MinAtar-style game has at most 12 channels (one dirty bit per row)");
         let actions: &'static [Action] = if minimal_actions {
             G::MINIMAL_ACTIONS
         } else {
@@ -132,7 +150,7 @@ impl<G: Game> MinAtar<G> {
             last_action: Action::Noop,
             phase: Phase::Fresh,
             obs: vec![0.0; c * N * N],
-            set: Vec::with_capacity(c * N * N),
+            dirty: 0,
             obs_space: Space::uniform_box(&[c, N, N], 0.0, 1.0),
             act_space: Space::Discrete { n: actions.len() },
             symbols: render::channel_symbols(G::CHANNELS),
@@ -145,11 +163,13 @@ impl<G: Game> MinAtar<G> {
     }
 
     fn redraw(&mut self) {
-        for &i in &self.set {
-            self.obs[i as usize] = 0.0;
+        let mut rows = std::mem::take(&mut self.dirty);
+        while rows != 0 {
+            let r = rows.trailing_zeros() as usize;
+            self.obs[r * N..r * N + N].fill(0.0);
+            rows &= rows - 1;
         }
-        self.set.clear();
-        self.game.draw(&mut Grid { obs: &mut self.obs, set: &mut self.set });
+        self.game.draw(&mut Grid { obs: &mut self.obs, dirty: &mut self.dirty });
     }
 }
 
