@@ -46,6 +46,8 @@ step "cargo test --release --workspace (target dir $CARGO_TARGET_DIR)"
 cargo test --release --workspace --all-targets 2>&1
 step "cargo test --release --workspace --doc"
 cargo test --release --workspace --doc 2>&1
+step "MinAtar frame-by-frame replays (ignored by default: they need Python with minatar)"
+cargo test --release -p ember-envs --lib -- --ignored trace draws 2>&1
 step "cargo test --release -p ember --features gym --test cli (Python Gymnasium envs as gym:ID)"
 cargo test --release -p ember --features gym --test cli 2>&1
 
