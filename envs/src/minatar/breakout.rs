@@ -35,10 +35,10 @@ fn bit(y: i8, x: i8) -> u128 {
 const WALL: u128 = ((1u128 << 30) - 1) << 10;
 
 /// Marks every set cell of a bitboard in channel `c` (shared with the other bitboard games of
-/// this module), a 10-bit row at a time (`Grid::set_bits`).
+/// this module): the channel is exactly the bitboard (`Grid::set_channel`).
 #[inline]
 pub(super) fn draw_bits(grid: &mut Grid<'_>, c: usize, bits: u128) {
-    grid.set_bits(c, bits);
+    grid.set_channel(c, bits);
 }
 
 /// Breakout's rules and state.

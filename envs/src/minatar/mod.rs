@@ -43,19 +43,42 @@ impl Action {
     ];
 }
 
-/// The observation being drawn: `[C,10,10]` planes, all zero before `Game::draw`.
+/// Most channels a game may have.
+pub const MAX_CHANNELS: usize = 12;
+
+/// The observation being drawn: `[C,10,10]` planes.
 ///
-/// The grid records which rows it touched (one bit per channel row), so the shell clears only
-/// those rows before the next frame instead of zero-filling every channel.
+/// Drawing is incremental, so a step costs about what changed rather than the size of the
+/// observation (Seaquest's is 1000 floats). Cells marked with `set` are cleared before the next
+/// frame, a row at a time (the grid records their rows). A channel given whole as a bitboard with
+/// `set_channel` is kept from frame to frame and only its cells that differ from the previous
+/// frame are written: right for things that rarely change, like Breakout's bricks. A game draws
+/// each channel with one of the two, never both.
 pub struct Grid<'a> {
     obs: &'a mut [f32],
     dirty: &'a mut u128,
+    channels: &'a mut Channels,
 }
+
+/// What `set_channel` drew: each channel's bitboard, and which channels it drew last frame and
+/// this frame.
+#[derive(Debug, Clone, Default)]
+struct Channels {
+    bits: [u128; MAX_CHANNELS],
+    prev: u16,
+    now: u16,
+}
+
+const BOARD: u128 = (1u128 << (N * N)) - 1;
 
 impl Grid<'_> {
     /// Marks cell `(y, x)` in channel `c`. Out-of-grid coordinates are ignored.
     #[inline]
     pub fn set(&mut self, c: usize, y: i32, x: i32) {
+        debug_assert!(
+            (self.channels.prev | self.channels.now) & (1 << c) == 0,
+            "channel {c} is drawn whole with set_channel; draw a channel with one method"
+        );
         if (0..N as i32).contains(&y) && (0..N as i32).contains(&x) {
             let row = c * N + y as usize;
             self.obs[row * N + x as usize] = 1.0;
@@ -63,25 +86,64 @@ impl Grid<'_> {
         }
     }
 
-    /// Marks the cells of channel `c` whose bits are set in a 10x10 bitboard (bit `10 * y + x`
-    /// is cell `(y, x)`), a row at a time.
+    /// Sets channel `c` to exactly the cells of a 10x10 bitboard (bit `10 * y + x` is cell
+    /// `(y, x)`), writing only the cells that changed since the previous frame.
     #[inline]
-    pub fn set_bits(&mut self, c: usize, bits: u128) {
-        let mut rest = bits & ((1u128 << (N * N)) - 1);
-        let mut row = c * N;
-        while rest != 0 {
-            let mask = (rest as u32) & ((1 << N) - 1);
-            if mask != 0 {
-                for (x, cell) in self.obs[row * N..row * N + N].iter_mut().enumerate() {
-                    if mask & (1 << x) != 0 {
-                        *cell = 1.0;
-                    }
-                }
-                *self.dirty |= 1 << row;
-            }
-            rest >>= N;
-            row += 1;
+    pub fn set_channel(&mut self, c: usize, bits: u128) {
+        let ch = &mut *self.channels;
+        debug_assert!(ch.now & (1 << c) == 0, "channel {c} drawn twice in one frame");
+        let bits = bits & BOARD;
+        let prev = if ch.prev & (1 << c) != 0 { ch.bits[c] } else { 0 };
+        write_diff(self.obs, c, prev, bits);
+        ch.bits[c] = bits;
+        ch.now |= 1 << c;
+    }
+}
+
+/// Writes the cells of channel `c` where `old` and `new` differ.
+#[inline]
+fn write_diff(obs: &mut [f32], c: usize, old: u128, new: u128) {
+    let plane = &mut obs[c * N * N..(c + 1) * N * N];
+    let mut changed = old ^ new;
+    while changed != 0 {
+        let k = changed.trailing_zeros() as usize;
+        plane[k] = ((new >> k) & 1) as f32;
+        changed &= changed - 1;
+    }
+}
+
+/// The shell's drawing state: rows to clear and the channels kept between frames.
+#[derive(Debug, Clone, Default)]
+struct Canvas {
+    dirty: u128,
+    channels: Channels,
+}
+
+impl Canvas {
+    fn new() -> Canvas {
+        Canvas::default()
+    }
+
+    /// Brings `obs` from the previous frame to the game's current state.
+    fn redraw<G: Game>(&mut self, game: &G, obs: &mut [f32]) {
+        let mut rows = std::mem::take(&mut self.dirty);
+        while rows != 0 {
+            let r = rows.trailing_zeros() as usize;
+            let cells: &mut [f32; N] = (&mut obs[r * N..r * N + N]).try_into().expect("a row has N cells");
+            *cells = [0.0; N];
+            rows &= rows - 1;
         }
+        game.draw(&mut Grid { obs: &mut *obs, dirty: &mut self.dirty, channels: &mut self.channels });
+        // Channels drawn whole last frame but not this one are erased.
+        let ch = &mut self.channels;
+        let mut stale = ch.prev & !ch.now;
+        while stale != 0 {
+            let c = stale.trailing_zeros() as usize;
+            write_diff(obs, c, ch.bits[c], 0);
+            ch.bits[c] = 0;
+            stale &= stale - 1;
+        }
+        ch.prev = std::mem::take(&mut ch.now);
     }
 }
 
@@ -89,8 +151,7 @@ impl Grid<'_> {
 #[cfg(test)]
 pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
     obs.fill(0.0);
-    let mut dirty = 0u128;
-    game.draw(&mut Grid { obs, dirty: &mut dirty });
+    Canvas::new().redraw(game, obs);
 }
 
 /// The rules of one MinAtar-style game.
@@ -119,8 +180,7 @@ pub struct MinAtar<G: Game> {
     last_action: Action,
     phase: Phase,
     obs: Vec<f32>,
-    /// Rows (`c * 10 + y`) of `obs` that hold a 1.
-    dirty: u128,
+    canvas: Canvas,
     obs_space: Space,
     act_space: Space,
     symbols: Vec<char>,
@@ -135,7 +195,7 @@ impl<G: Game> MinAtar<G> {
         minimal_actions: bool,
     ) -> Self {
         let c = G::CHANNELS.len();
-        assert!(c * N <= 128, "a MinAtar-style game has at most 12 channels (one dirty bit per row)");
+        assert!(c <= MAX_CHANNELS, "a MinAtar-style game has at most {MAX_CHANNELS} channels");
         let actions: &'static [Action] = if minimal_actions {
             G::MINIMAL_ACTIONS
         } else {
@@ -150,7 +210,7 @@ impl<G: Game> MinAtar<G> {
             last_action: Action::Noop,
             phase: Phase::Fresh,
             obs: vec![0.0; c * N * N],
-            dirty: 0,
+            canvas: Canvas::new(),
             obs_space: Space::uniform_box(&[c, N, N], 0.0, 1.0),
             act_space: Space::Discrete { n: actions.len() },
             symbols: render::channel_symbols(G::CHANNELS),
@@ -163,13 +223,7 @@ impl<G: Game> MinAtar<G> {
     }
 
     fn redraw(&mut self) {
-        let mut rows = std::mem::take(&mut self.dirty);
-        while rows != 0 {
-            let r = rows.trailing_zeros() as usize;
-            self.obs[r * N..r * N + N].fill(0.0);
-            rows &= rows - 1;
-        }
-        self.game.draw(&mut Grid { obs: &mut self.obs, dirty: &mut self.dirty });
+        self.canvas.redraw(&self.game, &mut self.obs);
     }
 }
 
