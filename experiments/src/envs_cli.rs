@@ -354,8 +354,15 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // bench env
 
+/// Steps per second of wall-clock time and of this thread's CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub wall: f64,
+    pub cpu: f64,
+}
+
 /// Times `steps` random-action steps (episodes reset as they end), after a warm-up.
-pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<f64> {
+pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
     let n = env.action_space().n().context("bench env needs a discrete action space")?;
     let masked = env.action_mask().is_some();
     let mut rng = Rng::new(seed);
@@ -378,9 +385,10 @@ pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<f64> {
         Ok(())
     };
     run(env, (steps / 20).max(1000))?;
-    let t0 = Instant::now();
+    let (t0, c0) = (Instant::now(), cpu_time::ThreadTime::now());
     run(env, steps)?;
-    Ok(steps as f64 / t0.elapsed().as_secs_f64())
+    let (wall, cpu) = (t0.elapsed().as_secs_f64(), c0.elapsed().as_secs_f64());
+    Ok(Rate { wall: steps as f64 / wall, cpu: steps as f64 / cpu.max(1e-9) })
 }
 
 const MINATAR_BENCH_PY: &str = r#"
@@ -393,13 +401,14 @@ env.seed(seed)
 rng = np.random.RandomState(seed)
 env.reset()
 actions = rng.randint(6, size=steps)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for a in actions:
     r, done = env.act(a)
     obs = env.state()  # an agent needs the observation every step, as Ember's step returns it
     if done:
         env.reset()
-print(steps / (time.perf_counter() - t0))
+t1, c1 = time.perf_counter(), time.process_time()
+print(steps / (t1 - t0), steps / (c1 - c0))
 "#;
 
 /// MinAtar's module name for one of our game ids.
@@ -419,9 +428,12 @@ pub fn bench_env(a: &BenchEnvArgs) -> Result<()> {
         bail!("--steps must be at least 1");
     }
     let mut env = a.opts.make(&a.env)?;
-    let sps = time_env(&mut *env, a.steps, a.seed)?;
-    eprintln!("{}: {} steps, {:.0} steps/s (single thread, random actions)", a.env, a.steps, sps);
-    let mut out = json!({"env": a.env, "steps": a.steps, "steps_per_sec": sps});
+    let rate = time_env(&mut *env, a.steps, a.seed)?;
+    eprintln!(
+        "{}: {} steps, {:.0} steps/s ({:.0} per CPU-second; single thread, random actions)",
+        a.env, a.steps, rate.wall, rate.cpu
+    );
+    let mut out = json!({"env": a.env, "steps": a.steps, "steps_per_sec": rate.wall, "steps_per_cpu_sec": rate.cpu});
     if let Some(py) = &a.vs_minatar {
         let game = minatar_game(&a.env).with_context(|| format!("{} has no MinAtar counterpart", a.env))?;
         // MinAtar's Python loop is ~100x slower: time fewer steps, enough for a stable rate.
@@ -433,10 +445,18 @@ pub fn bench_env(a: &BenchEnvArgs) -> Result<()> {
         if !o.status.success() {
             bail!("MinAtar benchmark failed: {}", String::from_utf8_lossy(&o.stderr));
         }
-        let peer: f64 = String::from_utf8_lossy(&o.stdout).trim().lines().last().unwrap_or("").parse().context("parsing MinAtar's steps/s")?;
-        eprintln!("MinAtar {game}: {peer_steps} steps, {peer:.0} steps/s; Ember is {:.0}x", sps / peer);
-        out["minatar_steps_per_sec"] = json!(peer);
-        out["speedup"] = json!(sps / peer);
+        let text = String::from_utf8_lossy(&o.stdout);
+        let nums: Vec<f64> = text.trim().lines().last().unwrap_or("").split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let [peer_wall, peer_cpu] = nums[..] else { bail!("cannot parse MinAtar's timing from {text:?}") };
+        eprintln!(
+            "MinAtar {game}: {peer_steps} steps, {peer_wall:.0} steps/s ({peer_cpu:.0} per CPU-second); Ember is {:.0}x by CPU time, {:.0}x by wall time",
+            rate.cpu / peer_cpu,
+            rate.wall / peer_wall
+        );
+        out["minatar_steps_per_sec"] = json!(peer_wall);
+        out["minatar_steps_per_cpu_sec"] = json!(peer_cpu);
+        out["speedup"] = json!(rate.cpu / peer_cpu);
+        out["speedup_wall"] = json!(rate.wall / peer_wall);
     }
     if a.json {
         println!("{out}");
