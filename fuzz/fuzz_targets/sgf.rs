@@ -29,6 +29,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(state) = rec.to_state() {
         state.board().validate().unwrap();
         let again = back.to_state().expect("the written record replays");
-        assert!(again.board() == state.board());
+        // The same position (the arrays may differ: setup order changes chain bookkeeping).
+        assert_eq!(again.board().ascii(), state.board().ascii());
+        assert_eq!(again.board().hash(), state.board().hash());
+        assert_eq!(again.to_play(), state.to_play());
     }
 });

@@ -132,7 +132,7 @@ fn rules_agree_with_gnugo() {
                             Illegal::Suicide => 1,
                             Illegal::Ko => 2,
                             Illegal::Superko => 3,
-                            Illegal::OffBoard => unreachable!(),
+                            Illegal::OffBoard | Illegal::SetupCapture => unreachable!(),
                         }] += 1;
                     }
                 }

@@ -14,6 +14,8 @@
 //!   superko look-ahead need, O(1) per neighbour; exact liberty lists (GTP `countlib`, tests)
 //!   walk the chain.
 //! - Empty points are kept in a list with positions, so a uniformly random empty point is O(1).
+//! - Arrays have 512 entries and every index is masked with 511, so the compiler proves them in
+//!   bounds and drops the checks (the workspace forbids `unsafe`).
 //! - A position hash (Zobrist, see `zobrist`) is updated with every stone placed or removed.
 //! - Every write to the arrays can be logged (a [`Log`]) as `(field, index, old value)`, which is
 //!   how the full-rules state undoes moves exactly (GNU Go's change stack). The playout path uses
@@ -114,6 +116,8 @@ pub enum Illegal {
     Superko,
     /// The point is not on the board.
     OffBoard,
+    /// A setup stone (SGF `AB`/`AW`) that would take a chain's last liberty: setup never captures.
+    SetupCapture,
 }
 
 impl fmt::Display for Illegal {
@@ -124,6 +128,7 @@ impl fmt::Display for Illegal {
             Illegal::Ko => "the ko cannot be retaken at once",
             Illegal::Superko => "the move repeats an earlier position (positional superko)",
             Illegal::OffBoard => "the point is not on the board",
+            Illegal::SetupCapture => "a setup stone may not take the last liberty of a chain",
         })
     }
 }
@@ -730,8 +735,9 @@ impl Board {
         score
     }
 
-    /// Puts a stone on an empty point without rules (setup stones, SGF `AB`/`AW`), logging
-    /// nothing; captures whatever it leaves without liberties, as SGF viewers do.
+    /// Puts a stone on an empty point as setup (SGF `AB`/`AW`), logging nothing. Setup never
+    /// captures: a stone that would leave its own or a neighbouring chain without a liberty is
+    /// refused. So the position a set of setup stones makes does not depend on their order.
     pub fn setup_stone(&mut self, p: Point, color: Color) -> Result<(), Illegal> {
         if !self.on_board(p) {
             return Err(Illegal::OffBoard);
@@ -739,12 +745,17 @@ impl Board {
         if self.color[ix(p as usize)] != EMPTY {
             return Err(Illegal::Occupied);
         }
+        let o = color.opp() as u8;
+        for &q in &self.neighbors(p) {
+            let qi = ix(q as usize);
+            if self.color[qi] == o && self.only_liberty_is(self.chain[qi], p) {
+                return Err(Illegal::SetupCapture);
+            }
+        }
         if self.is_suicide(p, color) {
             return Err(Illegal::Suicide);
         }
-        let caps = self.s.captures;
         self.place(p, color, &mut NoLog);
-        self.s.captures = caps;
         self.s.ko = 0;
         self.s.ko_color = 0;
         Ok(())
@@ -851,7 +862,8 @@ impl Board {
         s
     }
 
-    /// A board from rows of `.`/`X`/`O` (setup stones; captures applied). For tests and examples.
+    /// A board from rows of `.`/`X`/`O` (setup stones: every chain needs a liberty). For tests
+    /// and examples.
     pub fn from_ascii(rows: &str) -> Result<Board, String> {
         let rows: Vec<&str> = rows
             .lines()
@@ -1030,6 +1042,29 @@ mod tests {
         .unwrap();
         // Two enemy diagonals: a false eye.
         assert!(!b.is_eye(b.point(1, 1), Color::Black));
+    }
+
+    #[test]
+    fn setup_never_captures() {
+        let mut b = Board::new(5).unwrap();
+        b.setup_stone(b.point(0, 0), Color::White).unwrap();
+        b.setup_stone(b.point(1, 0), Color::Black).unwrap();
+        let before = b.clone();
+        assert_eq!(
+            b.setup_stone(b.point(0, 1), Color::Black),
+            Err(Illegal::SetupCapture)
+        );
+        assert_eq!(
+            b.setup_stone(b.point(0, 0), Color::Black),
+            Err(Illegal::Occupied)
+        );
+        assert!(b == before);
+        // Own suicide is refused too.
+        let mut b = Board::from_ascii(".X...\nX....\n.....\n.....\n.....").unwrap();
+        assert_eq!(
+            b.setup_stone(b.point(0, 0), Color::White),
+            Err(Illegal::Suicide)
+        );
     }
 
     #[test]

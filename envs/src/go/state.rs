@@ -9,7 +9,13 @@
 //!
 //! Undo: every array write of a move is logged (see `board`), so `undo` restores the board bit for
 //! bit, whatever captures and merges the move made. Superko uses the Zobrist hashes of all earlier
-//! positions, screened by a small Bloom filter before the exact scan.
+//! positions, screened by a small counting Bloom filter (so that undo removes entries exactly)
+//! before the exact scan.
+//!
+//! Cost model for search: `apply` + `undo` is about a hundred nanoseconds on 9x9; `clone` copies
+//! the board (a few KB) plus the undo log and position history, which grow with the game, so
+//! searches should walk one state with apply/undo, or clone once per simulation and run
+//! playouts on a bare `Board` copy.
 //!
 //! Observation planes (`[10, N, N]`, from the view of the player to move): 0 own stones, 1
 //! opponent stones, 2..8 own/opponent stones 1, 2 and 3 moves ago (zeros before the first move),
