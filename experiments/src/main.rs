@@ -9,6 +9,8 @@ mod envs_cli;
 mod go_cli;
 // go-cli: end
 // train-cli: begin (owned by the nets/experiments work: `ember train`, evaluating runs)
+mod train;
+mod train_cli;
 // train-cli: end
 
 use anyhow::Result;
@@ -40,6 +42,8 @@ enum Cmd {
     Match(go_cli::MatchCmd),
     // go-cli-verbs: end
     // train-cli-verbs: begin
+    /// Run an experiment (TOML): train, log to TensorBoard, checkpoint; or --resume a run.
+    Train(train_cli::TrainArgs),
     // train-cli-verbs: end
 }
 
@@ -58,6 +62,9 @@ fn main() {
     let result: Result<()> = match cli.cmd {
         Cmd::Envs(a) => envs_cli::envs(&a),
         // train-cli-eval: begin (a RUN_DIR in place of ENV evaluates a trained run)
+        Cmd::Eval(a) if std::path::Path::new(&a.env).join("config.toml").is_file() => {
+            train_cli::eval_run(&a.env, a.episodes, a.seed, a.json)
+        }
         // train-cli-eval: end
         Cmd::Eval(a) => envs_cli::eval(&a),
         Cmd::Watch(a) => envs_cli::watch(&a),
@@ -68,6 +75,7 @@ fn main() {
         Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
         // go-cli-dispatch: end
         // train-cli-dispatch: begin
+        Cmd::Train(a) => train_cli::train(&a),
         // train-cli-dispatch: end
     };
     if let Err(e) = result {

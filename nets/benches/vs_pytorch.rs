@@ -1,0 +1,156 @@
+//! Training speed against PyTorch on CPU: the Fashion-MNIST classifier (batch 64) and the
+//! MinAtar-sized Q-network (batch 32), both with Adam, for a fixed number of steps, Ember first
+//! and then `nets/peers/torch_bench.py` in the same run. Prints one JSON line with both sides and
+//! the ratios (Ember steps/s ÷ PyTorch steps/s; above 1 means Ember is faster).
+//!
+//! ```sh
+//! cargo bench -p ember-nets --bench vs_pytorch -- --steps 200 --python /usr/bin/python3 --threads 2
+//! ```
+//!
+//! Run by `cargo test` (no `--bench` argument), it only smoke-tests both steps for two steps.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use ember_nets::burn::optim::AdamConfig;
+use ember_nets::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use ember_nets::data::SplitMix64;
+use ember_nets::train::{classification_loss, classifier_step, q_step, read};
+use ember_nets::{ClassifierConfig, ConvTrunkConfig, EncoderConfig, QNetConfig};
+
+fn arg(name: &str) -> Option<String> {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
+}
+
+/// The network of `experiments/fashion_mnist.toml` (see `nets/peers/torch_bench.py`).
+fn classifier_config() -> ClassifierConfig {
+    ClassifierConfig::new(
+        ConvTrunkConfig::new([1, 28, 28], 32, 4).with_downsample_after(vec![1, 3]),
+        10,
+    )
+    .with_hidden(256)
+    .with_dropout(0.3)
+}
+
+/// MinAtar's DQN network: conv 16 3x3 (no batch norm), linear 128, 6 actions.
+fn qnet_config() -> QNetConfig {
+    QNetConfig::new(
+        EncoderConfig::Conv(ConvTrunkConfig::new([4, 10, 10], 16, 1).with_batch_norm(false)),
+        6,
+    )
+    .with_hidden(128)
+}
+
+fn time_steps(steps: usize, warmup: usize, mut step: impl FnMut(usize) -> Tensor<1>) -> f64 {
+    for i in 0..warmup {
+        step(i);
+    }
+    let t = Instant::now();
+    let mut last = None;
+    for i in 0..steps {
+        last = Some(step(i));
+    }
+    if let Some(l) = last {
+        let _ = read::<f32>(l.into_data()); // waits for the last step
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let steps: usize = if benching {
+        arg("--steps").and_then(|s| s.parse().ok()).unwrap_or(200)
+    } else {
+        2
+    };
+    let warmup = if benching { 5 } else { 1 };
+    let dev = Device::flex().autodiff();
+    dev.seed(0);
+
+    // Classifier, batch 64.
+    let mut model = classifier_config().init(&dev).expect("valid config");
+    let mut optim = AdamConfig::new().init();
+    let loss_fn = classification_loss(0.0, &dev);
+    let batches: Vec<(Tensor<4>, Tensor<1, Int>)> = (0..8)
+        .map(|i| {
+            let x = Tensor::<4>::random([64, 1, 28, 28], Distribution::Normal(0.0, 1.0), &dev);
+            let y: Vec<i64> = (0..64).map(|j| ((i * 7 + j * 3) % 10) as i64).collect();
+            (
+                x,
+                Tensor::<1, Int>::from_data(TensorData::new(y, [64]), &dev),
+            )
+        })
+        .collect();
+    let secs = time_steps(steps, warmup, |i| {
+        let (x, y) = batches[i % batches.len()].clone();
+        let (m, loss) = classifier_step(model.clone(), &mut optim, &loss_fn, 1e-3, x, y);
+        model = m;
+        loss
+    });
+    let cls = steps as f64 / secs;
+
+    // Q-network, batch 32.
+    let mut q = qnet_config().init(&dev).expect("valid config");
+    let mut qopt = AdamConfig::new().init();
+    let mut rng = SplitMix64::new(1);
+    let qbatches: Vec<(Tensor<2>, Tensor<1, Int>, Tensor<1>)> = (0..8)
+        .map(|_| {
+            let s: Vec<f32> = (0..32 * 400)
+                .map(|_| if rng.below(10) == 0 { 1.0 } else { 0.0 })
+                .collect();
+            let a: Vec<i64> = (0..32).map(|_| rng.below(6) as i64).collect();
+            (
+                Tensor::<2>::from_data(TensorData::new(s, [32, 400]), &dev),
+                Tensor::<1, Int>::from_data(TensorData::new(a, [32]), &dev),
+                Tensor::<1>::random([32], Distribution::Normal(0.0, 1.0), &dev),
+            )
+        })
+        .collect();
+    let secs = time_steps(steps, warmup, |i| {
+        let (s, a, t) = qbatches[i % qbatches.len()].clone();
+        let (m, loss) = q_step(q.clone(), &mut qopt, 1e-3, s, a, t);
+        q = m;
+        loss
+    });
+    let qnet = steps as f64 / secs;
+
+    let mut out = serde_json::json!({
+        "steps": steps,
+        "ember": {
+            "backend": "flex",
+            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "classifier_steps_per_sec": cls,
+            "classifier_images_per_sec": cls * 64.0,
+            "qnet_steps_per_sec": qnet,
+        },
+    });
+    if benching && let Some(py) = arg("--python") {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/torch_bench.py");
+        let threads = arg("--threads").unwrap_or_else(|| "2".into());
+        let o = Command::new(&py)
+            .arg(&script)
+            .args(["--steps", &steps.to_string(), "--threads", &threads])
+            .output()
+            .expect("run the PyTorch peer");
+        if !o.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&o.stderr));
+            std::process::exit(1);
+        }
+        let t: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .last()
+                .unwrap_or(""),
+        )
+        .expect("peer JSON");
+        out["ratio_classifier"] =
+            (cls / t["classifier_steps_per_sec"].as_f64().unwrap_or(f64::NAN)).into();
+        out["ratio_qnet"] = (qnet / t["qnet_steps_per_sec"].as_f64().unwrap_or(f64::NAN)).into();
+        out["pytorch"] = t;
+    }
+    println!("{out}");
+}

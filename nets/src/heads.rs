@@ -1,0 +1,365 @@
+//! The four networks built on the shared trunk: [`Classifier`], [`QNet`], [`ActorCritic`],
+//! [`PolicyValueNet`]. Each validates its config before building (burn itself asserts).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::Result;
+use crate::trunk::{ConvTrunk, ConvTrunkConfig, Encoder, EncoderConfig, cfg};
+
+fn check_dropout(p: f64) -> Result<()> {
+    if !(p.is_finite() && (0.0..1.0).contains(&p)) {
+        return Err(cfg(format!("dropout must be in [0, 1), got {p}")));
+    }
+    Ok(())
+}
+
+fn check_positive(name: &str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(cfg(format!("{name} must be at least 1")));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classifier
+// ---------------------------------------------------------------------------------------------
+
+/// An image classifier: trunk → (global average pool | flatten) → [Linear → ReLU → Dropout] →
+/// Linear.
+#[derive(Config, Debug)]
+pub struct ClassifierConfig {
+    /// The conv trunk; its `input_shape` is the image shape.
+    pub trunk: ConvTrunkConfig,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Width of the hidden fully connected layer; 0 for none.
+    #[config(default = 0)]
+    pub hidden: usize,
+    /// Dropout before the output layer (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Average the trunk's output over space instead of flattening it.
+    #[config(default = false)]
+    pub global_pool: bool,
+}
+
+impl ClassifierConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        self.trunk.validate()?;
+        check_positive("num_classes", self.num_classes)?;
+        check_dropout(self.dropout)
+    }
+
+    /// Builds the classifier.
+    pub fn init(&self, device: &Device) -> Result<Classifier> {
+        self.validate()?;
+        let [f, _, _] = self.trunk.output_shape();
+        let features = if self.global_pool {
+            f
+        } else {
+            self.trunk.output_len()
+        };
+        let (hidden, out_in) = match self.hidden {
+            0 => (None, features),
+            h => (Some(LinearConfig::new(features, h).init(device)), h),
+        };
+        Ok(Classifier {
+            trunk: self.trunk.init(device)?,
+            hidden,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            output: LinearConfig::new(out_in, self.num_classes).init(device),
+            global_pool: self.global_pool,
+        })
+    }
+}
+
+/// See [`ClassifierConfig`].
+#[derive(Module, Debug)]
+pub struct Classifier {
+    trunk: ConvTrunk,
+    hidden: Option<Linear>,
+    dropout: Dropout,
+    output: Linear,
+    global_pool: bool,
+}
+
+impl Classifier {
+    /// Images `[B, C, H, W]` → logits `[B, K]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.trunk.forward(images); // [B, F, H', W']
+        let x: Tensor<2> = if self.global_pool {
+            x.mean_dims(&[2, 3]).flatten(1, 3) // [B, F, 1, 1] → [B, F]
+        } else {
+            x.flatten(1, 3) // [B, F·H'·W']
+        };
+        let x = match &self.hidden {
+            Some(h) => relu(h.forward(x)), // [B, hidden]
+            None => x,                     // [B, features]
+        };
+        let x = self.dropout.forward(x); // [B, hidden | features]
+        self.output.forward(x) // [B, K]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q-network
+// ---------------------------------------------------------------------------------------------
+
+/// A DQN Q-network: encoder → Linear → ReLU → Q-values, or with `dueling`,
+/// Q = V + A − mean(A) from two linear heads.
+#[derive(Config, Debug)]
+pub struct QNetConfig {
+    /// Observation encoder (conv trunk or MLP).
+    pub encoder: EncoderConfig,
+    /// Number of discrete actions.
+    pub num_actions: usize,
+    /// Width of the hidden layer after the encoder.
+    #[config(default = 128)]
+    pub hidden: usize,
+    /// Dueling architecture (Wang et al. 2016).
+    #[config(default = false)]
+    pub dueling: bool,
+}
+
+impl QNetConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        self.encoder.validate()?;
+        check_positive("num_actions", self.num_actions)?;
+        check_positive("hidden", self.hidden)
+    }
+
+    /// Builds the Q-network.
+    pub fn init(&self, device: &Device) -> Result<QNet> {
+        self.validate()?;
+        Ok(QNet {
+            encoder: self.encoder.init(device)?,
+            hidden: LinearConfig::new(self.encoder.output_len(), self.hidden).init(device),
+            value: self
+                .dueling
+                .then(|| LinearConfig::new(self.hidden, 1).init(device)),
+            advantage: LinearConfig::new(self.hidden, self.num_actions).init(device),
+        })
+    }
+}
+
+/// See [`QNetConfig`].
+#[derive(Module, Debug)]
+pub struct QNet {
+    encoder: Encoder,
+    hidden: Linear,
+    value: Option<Linear>,
+    advantage: Linear,
+}
+
+impl QNet {
+    /// Flat observations `[B, obs_len]` → Q-values `[B, A]`.
+    pub fn forward(&self, obs: Tensor<2>) -> Tensor<2> {
+        let x = self.encoder.forward(obs); // [B, features]
+        let x = relu(self.hidden.forward(x)); // [B, hidden]
+        let a = self.advantage.forward(x.clone()); // [B, A]
+        match &self.value {
+            None => a, // [B, A]
+            Some(value) => {
+                let v = value.forward(x); // [B, 1]
+                let mean_a = a.clone().mean_dim(1); // [B, 1]
+                v + a - mean_a // [B, A] (broadcast over actions)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actor-critic
+// ---------------------------------------------------------------------------------------------
+
+/// A PPO actor-critic: encoder → Linear → ReLU, then policy logits and a state value.
+#[derive(Config, Debug)]
+pub struct ActorCriticConfig {
+    /// Observation encoder (conv trunk or MLP).
+    pub encoder: EncoderConfig,
+    /// Number of discrete actions.
+    pub num_actions: usize,
+    /// Width of the shared hidden layer after the encoder.
+    #[config(default = 256)]
+    pub hidden: usize,
+}
+
+impl ActorCriticConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        self.encoder.validate()?;
+        check_positive("num_actions", self.num_actions)?;
+        check_positive("hidden", self.hidden)
+    }
+
+    /// Builds the actor-critic.
+    pub fn init(&self, device: &Device) -> Result<ActorCritic> {
+        self.validate()?;
+        Ok(ActorCritic {
+            encoder: self.encoder.init(device)?,
+            hidden: LinearConfig::new(self.encoder.output_len(), self.hidden).init(device),
+            policy: LinearConfig::new(self.hidden, self.num_actions).init(device),
+            value: LinearConfig::new(self.hidden, 1).init(device),
+        })
+    }
+}
+
+/// See [`ActorCriticConfig`].
+#[derive(Module, Debug)]
+pub struct ActorCritic {
+    encoder: Encoder,
+    hidden: Linear,
+    policy: Linear,
+    value: Linear,
+}
+
+impl ActorCritic {
+    /// Flat observations `[B, obs_len]` → (policy logits `[B, A]`, values `[B]`).
+    pub fn forward(&self, obs: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let x = self.encoder.forward(obs); // [B, features]
+        let x = relu(self.hidden.forward(x)); // [B, hidden]
+        let logits = self.policy.forward(x.clone()); // [B, A]
+        let value = self.value.forward(x).flatten(0, 1); // [B, 1] → [B]
+        (logits, value)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AlphaZero policy-value net
+// ---------------------------------------------------------------------------------------------
+
+/// The AlphaZero policy-value net for an N×N board: the (full-resolution) trunk, a policy head
+/// (1x1 conv to 2 planes → Linear to N·N+1 move logits, the last being pass) and a value head
+/// (1x1 conv to 1 plane → Linear → ReLU → Linear → tanh).
+#[derive(Config, Debug)]
+pub struct PolicyValueNetConfig {
+    /// The trunk; `input_shape` is `[planes, N, N]` and it must not downsample.
+    pub trunk: ConvTrunkConfig,
+    /// Width of the value head's hidden layer.
+    #[config(default = 64)]
+    pub value_hidden: usize,
+}
+
+impl PolicyValueNetConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        self.trunk.validate()?;
+        check_positive("value_hidden", self.value_hidden)?;
+        let [_, h, w] = self.trunk.input_shape;
+        if h != w {
+            return Err(cfg(format!("a board must be square, got {h}x{w}")));
+        }
+        if !self.trunk.downsample_after.is_empty() {
+            return Err(cfg(
+                "the policy-value trunk must keep the board's resolution \
+                            (downsample_after must be empty)"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of moves: N·N points and pass.
+    pub fn num_moves(&self) -> usize {
+        self.trunk.input_shape[1] * self.trunk.input_shape[2] + 1
+    }
+
+    /// Builds the net.
+    pub fn init(&self, device: &Device) -> Result<PolicyValueNet> {
+        self.validate()?;
+        let [f, h, w] = self.trunk.output_shape();
+        let bn = self.trunk.batch_norm;
+        let conv1x1 = |o: usize| {
+            Conv2dConfig::new([f, o], [1, 1])
+                .with_bias(!bn)
+                .init(device)
+        };
+        let norm = |o: usize| bn.then(|| BatchNormConfig::new(o).init(device));
+        Ok(PolicyValueNet {
+            trunk: self.trunk.init(device)?,
+            policy_conv: conv1x1(2),
+            policy_norm: norm(2),
+            policy_fc: LinearConfig::new(2 * h * w, self.num_moves()).init(device),
+            value_conv: conv1x1(1),
+            value_norm: norm(1),
+            value_fc1: LinearConfig::new(h * w, self.value_hidden).init(device),
+            value_fc2: LinearConfig::new(self.value_hidden, 1).init(device),
+        })
+    }
+}
+
+/// See [`PolicyValueNetConfig`].
+#[derive(Module, Debug)]
+pub struct PolicyValueNet {
+    trunk: ConvTrunk,
+    policy_conv: Conv2d,
+    policy_norm: Option<BatchNorm>,
+    policy_fc: Linear,
+    value_conv: Conv2d,
+    value_norm: Option<BatchNorm>,
+    value_fc1: Linear,
+    value_fc2: Linear,
+}
+
+impl PolicyValueNet {
+    /// Boards `[B, C, N, N]` → (move logits `[B, N·N+1]`, values in (−1, 1) `[B]`).
+    pub fn forward(&self, boards: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
+        let x = self.trunk.forward(boards); // [B, F, N, N]
+        let p = self.policy_conv.forward(x.clone()); // [B, 2, N, N]
+        let p: Tensor<2> = relu(maybe_norm(&self.policy_norm, p)).flatten(1, 3); // [B, 2·N·N]
+        let logits = self.policy_fc.forward(p); // [B, N·N+1]
+        let v = self.value_conv.forward(x); // [B, 1, N, N]
+        let v: Tensor<2> = relu(maybe_norm(&self.value_norm, v)).flatten(1, 3); // [B, N·N]
+        let v = relu(self.value_fc1.forward(v)); // [B, value_hidden]
+        let v = self.value_fc2.forward(v).tanh().flatten(0, 1); // [B, 1] → [B]
+        (logits, v)
+    }
+
+    /// Flat observations `[B, C·N·N]` → as [`forward`](Self::forward).
+    pub fn forward_flat(&self, obs: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let [b, _] = obs.dims();
+        let [c, h, w] = self.trunk.input_shape();
+        self.forward(obs.reshape([b, c, h, w])) // [B, C·N·N] → [B, C, N, N]
+    }
+}
+
+fn maybe_norm(bn: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bn.forward(x),
+        None => x,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trunk::MlpTrunkConfig;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn dueling_q_averages_to_the_state_value() {
+        // Q = V + A − mean(A), so mean over actions of Q is exactly V for every state.
+        let dev = Device::flex();
+        let q = QNetConfig::new(EncoderConfig::Mlp(MlpTrunkConfig::new(3, vec![8])), 4)
+            .with_dueling(true)
+            .with_hidden(8)
+            .init(&dev)
+            .unwrap();
+        let obs = Tensor::<2>::random([5, 3], Distribution::Default, &dev);
+        let mean_q: Vec<f32> =
+            crate::train::read(q.forward(obs.clone()).mean_dim(1).into_data()).unwrap();
+        let h = relu(q.hidden.forward(q.encoder.forward(obs)));
+        let v: Vec<f32> =
+            crate::train::read(q.value.as_ref().unwrap().forward(h).into_data()).unwrap();
+        for (a, b) in mean_q.iter().zip(&v) {
+            assert!((a - b).abs() < 1e-5, "{mean_q:?} vs {v:?}");
+        }
+    }
+}

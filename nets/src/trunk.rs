@@ -1,0 +1,359 @@
+//! Trunks: [`ConvTrunk`] for image-like observations, [`MlpTrunk`] for vectors, and [`Encoder`],
+//! the choice between them that the RL heads hold.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{NetsError, Result};
+
+/// Plain blocks are conv → BN → ReLU; residual blocks are two of those with a skip connection
+/// (a 1x1 projection where the channel count changes), as in ResNet and AlphaZero.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// conv → (BN) → ReLU.
+    Plain,
+    /// ReLU(x' + skip(x)) with x' = (BN) conv (ReLU (BN) conv x).
+    Residual,
+}
+
+/// The shared convolutional trunk: `depth` blocks of `width` channels (doubled after every
+/// downsampling), `[B, C, H, W] → [B, F, H', W']` (see [`ConvTrunkConfig::output_shape`]).
+#[derive(Config, Debug)]
+pub struct ConvTrunkConfig {
+    /// Observation shape `[C, H, W]`.
+    pub input_shape: [usize; 3],
+    /// Channels of the first block (the trunk's width).
+    pub width: usize,
+    /// Number of blocks.
+    pub depth: usize,
+    /// Square kernel size of every conv (odd; "same" padding keeps H and W).
+    #[config(default = 3)]
+    pub kernel_size: usize,
+    /// Plain or residual blocks.
+    #[config(default = "BlockKind::Plain")]
+    pub block: BlockKind,
+    /// Batch normalization after every conv.
+    #[config(default = true)]
+    pub batch_norm: bool,
+    /// Indices of the blocks followed by a 2x2 max-pool; the blocks after each pool have twice
+    /// the channels. Empty keeps the full resolution (Q-nets, AlphaZero).
+    #[config(default = "Vec::new()")]
+    pub downsample_after: Vec<usize>,
+}
+
+impl ConvTrunkConfig {
+    /// Checks the config; every `init` calls this first.
+    pub fn validate(&self) -> Result<()> {
+        let [c, h, w] = self.input_shape;
+        if c == 0 || h == 0 || w == 0 {
+            return Err(cfg(format!(
+                "input_shape {:?} has a zero dimension",
+                self.input_shape
+            )));
+        }
+        if self.width == 0 || self.depth == 0 {
+            return Err(cfg(format!(
+                "width ({}) and depth ({}) must be at least 1",
+                self.width, self.depth
+            )));
+        }
+        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+            return Err(cfg(format!(
+                "kernel_size must be odd, got {}",
+                self.kernel_size
+            )));
+        }
+        let (mut h, mut w) = (h, w);
+        let mut last = None;
+        for &i in &self.downsample_after {
+            if i >= self.depth {
+                return Err(cfg(format!(
+                    "downsample_after names block {i}, but there are only {} blocks (0..{})",
+                    self.depth, self.depth
+                )));
+            }
+            if last.is_some_and(|l| i <= l) {
+                return Err(cfg(format!(
+                    "downsample_after must be strictly increasing, got {:?}",
+                    self.downsample_after
+                )));
+            }
+            last = Some(i);
+            if h < 2 || w < 2 {
+                return Err(cfg(format!(
+                    "too many downsamplings for a {}x{} input",
+                    self.input_shape[1], self.input_shape[2]
+                )));
+            }
+            (h, w) = (h / 2, w / 2);
+        }
+        Ok(())
+    }
+
+    /// The output shape `[F, H', W']` for this config's input.
+    pub fn output_shape(&self) -> [usize; 3] {
+        let pools = self.downsample_after.len();
+        // A pool doubles the channels of the blocks after it; one after the last block does not.
+        let doublings = self
+            .downsample_after
+            .iter()
+            .filter(|&&i| i + 1 < self.depth)
+            .count();
+        [
+            self.width << doublings,
+            self.input_shape[1] >> pools,
+            self.input_shape[2] >> pools,
+        ]
+    }
+
+    /// Flattened output size `F·H'·W'`.
+    pub fn output_len(&self) -> usize {
+        self.output_shape().iter().product()
+    }
+
+    /// Builds the trunk on `device`.
+    pub fn init(&self, device: &Device) -> Result<ConvTrunk> {
+        self.validate()?;
+        let mut blocks = Vec::with_capacity(self.depth);
+        let mut cin = self.input_shape[0];
+        let mut cout = self.width;
+        for i in 0..self.depth {
+            let pool = self.downsample_after.contains(&i);
+            blocks.push(self.block_init(cin, cout, pool, device));
+            cin = cout;
+            if pool {
+                cout *= 2;
+            }
+        }
+        Ok(ConvTrunk {
+            blocks,
+            input_shape: self.input_shape,
+        })
+    }
+
+    fn block_init(&self, cin: usize, cout: usize, pool: bool, device: &Device) -> ConvBlock {
+        let bn = self.batch_norm;
+        let conv = |i: usize, o: usize| {
+            Conv2dConfig::new([i, o], [self.kernel_size, self.kernel_size])
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(!bn)
+                .init(device)
+        };
+        let norm = |o: usize| bn.then(|| BatchNormConfig::new(o).init(device));
+        let residual = self.block == BlockKind::Residual;
+        ConvBlock {
+            conv1: conv(cin, cout),
+            norm1: norm(cout),
+            conv2: residual.then(|| conv(cout, cout)),
+            norm2: if residual { norm(cout) } else { None },
+            project: (residual && cin != cout).then(|| {
+                Conv2dConfig::new([cin, cout], [1, 1])
+                    .with_bias(false)
+                    .init(device)
+            }),
+            pool: pool.then(|| MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init()),
+        }
+    }
+}
+
+/// One block of the trunk (see [`BlockKind`]), optionally followed by a 2x2 max-pool.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv1: Conv2d,
+    norm1: Option<BatchNorm>,
+    conv2: Option<Conv2d>,
+    norm2: Option<BatchNorm>,
+    project: Option<Conv2d>,
+    pool: Option<MaxPool2d>,
+}
+
+impl ConvBlock {
+    /// `[B, Cin, H, W] → [B, Cout, H, W]`, or `[B, Cout, H/2, W/2]` with a pool.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv1.forward(x.clone()); // [B, Cout, H, W]
+        let y = norm(&self.norm1, y); // [B, Cout, H, W]
+        let y = match &self.conv2 {
+            None => relu(y), // [B, Cout, H, W]: plain block
+            Some(conv2) => {
+                let y = conv2.forward(relu(y)); // [B, Cout, H, W]
+                let y = norm(&self.norm2, y); // [B, Cout, H, W]
+                let skip = match &self.project {
+                    Some(p) => p.forward(x), // [B, Cout, H, W]: 1x1 projection
+                    None => x,               // [B, Cout, H, W]: Cin == Cout
+                };
+                relu(y + skip) // [B, Cout, H, W]
+            }
+        };
+        match &self.pool {
+            Some(pool) => pool.forward(y), // [B, Cout, H/2, W/2]
+            None => y,                     // [B, Cout, H, W]
+        }
+    }
+}
+
+fn norm(bn: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bn.forward(x),
+        None => x,
+    }
+}
+
+/// The conv trunk shared by every image network.
+#[derive(Module, Debug)]
+pub struct ConvTrunk {
+    blocks: Vec<ConvBlock>,
+    input_shape: [usize; 3],
+}
+
+impl ConvTrunk {
+    /// `[B, C, H, W] → [B, F, H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = x; // [B, C, H, W]
+        for block in &self.blocks {
+            x = block.forward(x); // [B, width·2^k, H/2^k, W/2^k] after k pools
+        }
+        x // [B, F, H', W']
+    }
+
+    /// Flat observations `[B, C·H·W] → [B, F, H', W']`.
+    pub fn forward_flat(&self, obs: Tensor<2>) -> Tensor<4> {
+        let [b, _] = obs.dims();
+        let [c, h, w] = self.input_shape;
+        self.forward(obs.reshape([b, c, h, w])) // [B, C·H·W] → [B, C, H, W] → [B, F, H', W']
+    }
+
+    /// The observation shape `[C, H, W]` this trunk takes.
+    pub fn input_shape(&self) -> [usize; 3] {
+        self.input_shape
+    }
+}
+
+/// A multi-layer perceptron for vector observations: Linear → ReLU per hidden layer.
+#[derive(Config, Debug)]
+pub struct MlpTrunkConfig {
+    /// Input size.
+    pub input: usize,
+    /// Hidden layer sizes (at least one).
+    pub hidden: Vec<usize>,
+}
+
+impl MlpTrunkConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        if self.input == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(cfg(format!(
+                "an MLP needs input >= 1 and at least one non-empty hidden layer, got input {} \
+                 and hidden {:?}",
+                self.input, self.hidden
+            )));
+        }
+        Ok(())
+    }
+
+    /// Size of the output features.
+    pub fn output_len(&self) -> usize {
+        self.hidden.last().copied().unwrap_or(self.input)
+    }
+
+    /// Builds the MLP.
+    pub fn init(&self, device: &Device) -> Result<MlpTrunk> {
+        self.validate()?;
+        let sizes: Vec<usize> = std::iter::once(self.input)
+            .chain(self.hidden.iter().copied())
+            .collect();
+        let layers = sizes
+            .windows(2)
+            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        Ok(MlpTrunk { layers })
+    }
+}
+
+/// See [`MlpTrunkConfig`].
+#[derive(Module, Debug)]
+pub struct MlpTrunk {
+    layers: Vec<Linear>,
+}
+
+impl MlpTrunk {
+    /// `[B, I] → [B, H_last]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut x = x; // [B, I]
+        for layer in &self.layers {
+            x = relu(layer.forward(x)); // [B, H_k]
+        }
+        x // [B, H_last]
+    }
+}
+
+/// The observation encoder of an RL network: the conv trunk for `[C, H, W]` observations, an MLP
+/// for vectors.
+#[derive(Config, Debug)]
+pub enum EncoderConfig {
+    /// Image-like observations.
+    Conv(ConvTrunkConfig),
+    /// Vector observations.
+    Mlp(MlpTrunkConfig),
+}
+
+impl EncoderConfig {
+    /// Checks the config.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            EncoderConfig::Conv(c) => c.validate(),
+            EncoderConfig::Mlp(m) => m.validate(),
+        }
+    }
+
+    /// Flat observation length the encoder takes.
+    pub fn input_len(&self) -> usize {
+        match self {
+            EncoderConfig::Conv(c) => c.input_shape.iter().product(),
+            EncoderConfig::Mlp(m) => m.input,
+        }
+    }
+
+    /// Flat feature length the encoder produces.
+    pub fn output_len(&self) -> usize {
+        match self {
+            EncoderConfig::Conv(c) => c.output_len(),
+            EncoderConfig::Mlp(m) => m.output_len(),
+        }
+    }
+
+    /// Builds the encoder.
+    pub fn init(&self, device: &Device) -> Result<Encoder> {
+        Ok(match self {
+            EncoderConfig::Conv(c) => Encoder::Conv(c.init(device)?),
+            EncoderConfig::Mlp(m) => Encoder::Mlp(m.init(device)?),
+        })
+    }
+}
+
+/// See [`EncoderConfig`].
+#[derive(Module, Debug)]
+pub enum Encoder {
+    /// The shared conv trunk.
+    Conv(ConvTrunk),
+    /// An MLP.
+    Mlp(MlpTrunk),
+}
+
+impl Encoder {
+    /// Flat observations `[B, obs_len] → [B, features]`.
+    pub fn forward(&self, obs: Tensor<2>) -> Tensor<2> {
+        match self {
+            Encoder::Conv(t) => t.forward_flat(obs).flatten(1, 3), // [B, F, H', W'] → [B, F·H'·W']
+            Encoder::Mlp(m) => m.forward(obs),                     // [B, H_last]
+        }
+    }
+}
+
+pub(crate) fn cfg(msg: String) -> NetsError {
+    NetsError::Config(msg)
+}
