@@ -54,6 +54,8 @@ pub struct GtpEngine {
     state: GoState,
     player: Box<dyn GoPlayer>,
     quit: bool,
+    /// Whether `loadsgf FILE` and `printsgf FILE` may touch the file system.
+    files: bool,
 }
 
 type Answer = Result<String, String>;
@@ -65,7 +67,16 @@ impl GtpEngine {
             state: GoState::new(size, 7.5)?,
             player,
             quit: false,
+            files: true,
         })
+    }
+
+    /// Forbids `loadsgf` and `printsgf FILE` (answered `? file access is disabled`), for an
+    /// engine exposed to untrusted input (a server, a fuzzer); `printsgf` without a file still
+    /// works.
+    pub fn without_file_access(mut self) -> GtpEngine {
+        self.files = false;
+        self
     }
 
     /// The game as it stands.
@@ -239,6 +250,9 @@ impl GtpEngine {
             }
             "loadsgf" => {
                 let file = args.first().ok_or("syntax error")?;
+                if !self.files {
+                    return Err("file access is disabled".into());
+                }
                 let upto: Option<usize> = match args.get(1) {
                     None => None,
                     Some(n) => Some(n.parse().map_err(|_| "syntax error")?),
@@ -268,6 +282,7 @@ impl GtpEngine {
                 let text = rec.to_sgf();
                 match args.first() {
                     None | Some(&"-") => Ok(format!("\n{}", text.trim_end())),
+                    Some(_) if !self.files => Err("file access is disabled".into()),
                     Some(file) => {
                         std::fs::write(file, text)
                             .map_err(|e| format!("cannot write '{file}': {e}"))?;
@@ -415,6 +430,17 @@ mod tests {
         let inline = ask(&mut e, "printsgf");
         assert!(inline.starts_with("=\n(;GM[1]FF[4]"), "{inline}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_access_can_be_disabled() {
+        let mut e = engine().without_file_access();
+        let f = std::env::temp_dir().join(format!("ember-gtp-nofiles-{}.sgf", std::process::id()));
+        let a = ask(&mut e, &format!("printsgf {}", f.display()));
+        assert_eq!(a, "? file access is disabled\n\n");
+        assert!(!f.exists());
+        assert!(ask(&mut e, "loadsgf x.sgf").starts_with("? file access is disabled"));
+        assert!(ask(&mut e, "printsgf").starts_with("=\n(;GM[1]"));
     }
 
     #[test]
