@@ -53,11 +53,15 @@ impl GoEnv {
             .map_err(EnvError::Other)?
             .with_max_moves(max_moves)
             .with_superko(superko);
+        // The playing state keeps its capacity across resets (`clone_from`), so reserving once
+        // keeps steps allocation-free.
+        let mut state = fresh.clone();
+        state.reserve_moves(max_moves as usize);
         let [c, h, w] = fresh.observation_shape();
         let n = fresh.num_actions();
         Ok(GoEnv {
             id: format!("Go{size}x{size}-v0"),
-            state: fresh.clone(),
+            state,
             fresh,
             agent,
             opponent,

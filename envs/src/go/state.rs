@@ -63,7 +63,7 @@ struct Record {
 const BLOOM_BUCKETS: usize = 256;
 
 /// A game of Go under the full rules. Implements [`Game`] (player 0 is Black).
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub struct GoState {
     board: Board,
     komi: f32,
@@ -79,6 +79,42 @@ pub struct GoState {
     /// Counting Bloom filter over `history`: a position was seen only if its bucket is non-zero.
     bloom: [u16; BLOOM_BUCKETS],
     setup: Vec<(Color, Point)>,
+}
+
+impl Clone for GoState {
+    fn clone(&self) -> GoState {
+        GoState {
+            board: self.board.clone(),
+            komi: self.komi,
+            to_play: self.to_play,
+            passes: self.passes,
+            resigned: self.resigned,
+            superko: self.superko,
+            max_moves: self.max_moves,
+            trail: self.trail.clone(),
+            records: self.records.clone(),
+            history: self.history.clone(),
+            bloom: self.bloom,
+            setup: self.setup.clone(),
+        }
+    }
+
+    /// Field by field, so the vectors keep their capacity: resetting an environment to a fresh
+    /// state (`state.clone_from(&fresh)`) allocates nothing, and neither do the moves after it.
+    fn clone_from(&mut self, source: &GoState) {
+        self.board.clone_from(&source.board);
+        self.komi = source.komi;
+        self.to_play = source.to_play;
+        self.passes = source.passes;
+        self.resigned = source.resigned;
+        self.superko = source.superko;
+        self.max_moves = source.max_moves;
+        self.trail.clone_from(&source.trail);
+        self.records.clone_from(&source.records);
+        self.history.clone_from(&source.history);
+        self.bloom = source.bloom;
+        self.setup.clone_from(&source.setup);
+    }
 }
 
 impl fmt::Debug for GoState {
@@ -130,6 +166,15 @@ impl GoState {
     pub fn with_max_moves(mut self, n: u32) -> GoState {
         self.max_moves = n;
         self
+    }
+
+    /// Reserves room for a game of `moves` moves, so playing it does not reallocate the move
+    /// records and position history, and rarely the undo log (reserved for a typical 24 writes a
+    /// move; capture-heavy games may outgrow it once).
+    pub fn reserve_moves(&mut self, moves: usize) {
+        self.records.reserve(moves + 1);
+        self.history.reserve(moves + 2);
+        self.trail.reserve(moves * 24);
     }
 
     #[inline]
