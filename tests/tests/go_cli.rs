@@ -6,31 +6,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use ember_envs::go::sgf::GameRecord;
-
-/// The `ember` binary next to this test's executable (`cargo test --workspace` builds it), or
-/// `$EMBER_BIN`; `None` (skip, with a note) when it is not built, unless references are required.
-fn ember_bin() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("EMBER_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("ember");
-    if bin.exists() {
-        return Some(bin);
-    }
-    if common::references_required() {
-        panic!(
-            "the ember binary was not found at {}: run `cargo build -p ember` or `cargo test --workspace`",
-            bin.display()
-        );
-    }
-    eprintln!("SKIPPED: the ember binary is not built (cargo build -p ember)");
-    None
-}
 
 fn last_json(stdout: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(stdout);
@@ -40,7 +18,7 @@ fn last_json(stdout: &[u8]) -> serde_json::Value {
 
 #[test]
 fn bench_go_prints_the_contract_keys() {
-    let Some(ember) = ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else { return };
     let out = Command::new(&ember)
         .args(["bench", "go", "--size", "9", "--playouts", "300", "--json"])
         .output()
@@ -60,7 +38,7 @@ fn bench_go_prints_the_contract_keys() {
 
 #[test]
 fn match_go_reports_and_writes_replayable_sgf() {
-    let Some(ember) = ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else { return };
     let dir = std::env::temp_dir().join(format!("ember-match-{}", std::process::id()));
     let out = Command::new(&ember)
         .args([
@@ -114,7 +92,7 @@ fn match_go_reports_and_writes_replayable_sgf() {
 
 #[test]
 fn bad_arguments_are_clear_errors() {
-    let Some(ember) = ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else { return };
     for (args, want) in [
         (
             vec!["match", "go", "--black", "alphago", "--white", "random"],
@@ -136,7 +114,7 @@ fn bad_arguments_are_clear_errors() {
 
 #[test]
 fn gtp_answers_every_line_and_survives_garbage() {
-    let Some(ember) = ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else { return };
     let mut child = Command::new(&ember)
         .args(["gtp", "--size", "9"])
         .stdin(Stdio::piped())

@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use ember_envs::go::board::{Color, EMPTY, Illegal};
 use ember_envs::go::gtp::GtpEngine;
@@ -188,34 +187,10 @@ fn rules_agree_with_gnugo() {
     );
 }
 
-/// The `ember` binary next to this test's executable (`cargo test --workspace` builds it), or
-/// `$EMBER_BIN`.
-fn ember_bin() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("EMBER_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?;
-    let bin = dir.join(if cfg!(windows) { "ember.exe" } else { "ember" });
-    if bin.exists() {
-        return Some(bin);
-    }
-    if common::references_required() {
-        panic!(
-            "the ember binary was not found at {}: run `cargo build -p ember` (or cargo test --workspace)",
-            bin.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: the ember binary is not built (cargo build -p ember); the GTP end-to-end game did not run"
-    );
-    None
-}
-
 #[test]
 fn ember_gtp_plays_gnugo_to_a_correct_final_score() {
     let Some(gnugo) = gnugo() else { return };
-    let Some(ember) = ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else { return };
     let mut gg = GtpPlayer::spawn(&format!("{gnugo} {GNUGO_GAME_ARGS}")).expect("GNU Go starts");
     let mut em = GtpPlayer::spawn(&format!(
         "{} gtp --size 9 --player random --seed 7",

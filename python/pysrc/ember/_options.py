@@ -23,3 +23,15 @@ def to_pairs(env_id: str, options: dict[str, Any]) -> list[tuple[str, str]]:
         pairs.append((key, text))
     _ember.check_options(env_id, pairs)
     return pairs
+
+
+def rust_seed(env, seed):
+    """The seed for the Rust side of a reset: ``seed`` itself (wrapped to 64 bits), or for an env
+    never seeded a draw from ``env.np_random`` (Gymnasium's convention: unseeded envs are random),
+    or ``None`` to continue the Rust generator. Call after ``super().reset(seed=seed)``."""
+    if seed is None and not env._seeded:
+        seed = int(env.np_random.integers(0, 2**63 - 1))
+    if seed is None:
+        return None
+    env._seeded = True
+    return int(seed) % 2**64

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import _ember
-from ._options import to_pairs
+from ._options import rust_seed, to_pairs
 
 
 class EmberEnv(gymnasium.Env):
@@ -42,11 +42,7 @@ class EmberEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is None and not self._seeded:
-            seed = int(self.np_random.integers(0, 2**63 - 1))
-        if seed is not None:
-            self._seeded = True
-            seed = int(seed) % 2**64
+        seed = rust_seed(self, seed)
         obs = self._raw.reset(seed)
         return obs, self._info()
 

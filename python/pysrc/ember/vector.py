@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import _ember
-from ._options import to_pairs
+from ._options import rust_seed, to_pairs
 
 
 class EmberVectorEnv(VectorEnv):
@@ -54,11 +54,7 @@ class EmberVectorEnv(VectorEnv):
             self._seeded = True
             return obs, {}
         super().reset(seed=seed)
-        if seed is None and not self._seeded:
-            seed = int(self.np_random.integers(0, 2**63 - 1))
-        if seed is not None:
-            self._seeded = True
-            seed = int(seed) % 2**64
+        seed = rust_seed(self, seed)
         return self._raw.reset(seed), {}
 
     def step(self, actions):

@@ -67,3 +67,24 @@ pub fn z_score(a: &[f64], b: &[f64]) -> f64 {
         (ma - mb) / se
     }
 }
+
+/// The `ember` binary next to this test's executable (`cargo test --workspace` builds it there), or
+/// `$EMBER_BIN`; `None` (skip, with a note) when it is not built, unless references are required.
+pub fn ember_bin() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("EMBER_BIN") {
+        return Some(p.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join(if cfg!(windows) { "ember.exe" } else { "ember" });
+    if bin.exists() {
+        return Some(bin);
+    }
+    if references_required() {
+        panic!(
+            "the ember binary was not found at {}: run `cargo build -p ember` or `cargo test --workspace`",
+            bin.display()
+        );
+    }
+    eprintln!("SKIPPED: the ember binary is not built (cargo build -p ember)");
+    None
+}
