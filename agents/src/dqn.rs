@@ -142,7 +142,10 @@ impl DqnConfig {
         within(&k("end_epsilon"), self.end_epsilon, 0.0, 1.0)?;
         within(&k("eval_epsilon"), self.eval_epsilon, 0.0, 1.0)?;
         within(&k("max_grad_norm"), self.max_grad_norm, 0.0, f64::MAX)?;
-        if self.checkpoint_every % self.target_update_period != 0 {
+        if !self
+            .checkpoint_every
+            .is_multiple_of(self.target_update_period)
+        {
             return Err(config(format!(
                 "{} = {} must be a multiple of {} = {} (a checkpoint holds one network, so the \
                  target network must equal the online one when it is written)",
@@ -380,7 +383,7 @@ pub fn train<E: Env>(
         }
 
         // Learn: TD(n) regression on sampled transitions.
-        if state.step > cfg.learning_starts && replay.len() >= 1 {
+        if state.step > cfg.learning_starts && !replay.is_empty() {
             for _ in 0..due(prev, state.step, cfg.train_frequency) {
                 let mut rng = stream(seed, TAG_SAMPLE, state.updates);
                 replay.sample(cfg.batch_size, &mut rng, &mut batch);

@@ -123,7 +123,7 @@ impl PpoConfig {
         within(&k("vf_coef"), self.vf_coef, 0.0, f64::MAX)?;
         within(&k("max_grad_norm"), self.max_grad_norm, 0.0, f64::MAX)?;
         let batch = self.num_envs * self.num_steps;
-        if batch % self.num_minibatches != 0 {
+        if !batch.is_multiple_of(self.num_minibatches) {
             return Err(config(format!(
                 "{} = {} must divide the rollout of {}·{} = {batch} steps",
                 k("num_minibatches"),

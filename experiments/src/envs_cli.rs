@@ -53,7 +53,7 @@ pub struct EnvsArgs {
 pub struct EvalArgs {
     /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub env: String,
-    /// Who acts: `random` (uniform over legal actions). Trained agents (`RUN_DIR`) arrive with the agents.
+    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory.
     #[arg(long, default_value = "random")]
     pub agent: String,
     #[arg(long, default_value_t = 100)]
@@ -72,7 +72,7 @@ pub struct EvalArgs {
 pub struct WatchArgs {
     /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub env: String,
-    /// Who acts: `random` (uniform over legal actions).
+    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory.
     #[arg(long, default_value = "random")]
     pub agent: String,
     /// Frames per second in the terminal (0: as fast as possible).
@@ -111,32 +111,49 @@ pub struct BenchEnvArgs {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Agents (random for now).
+// Agents: `random`, or a trained DQN/PPO run directory.
 
-/// Picks actions. Only `random` exists until trained agents land.
+/// Picks actions: uniformly at random, or with a trained agent's greedy / deterministic policy.
 enum Agent {
     Random(Rng),
+    Trained(Box<dyn ember_agents::Policy>),
 }
 
 impl Agent {
     fn parse(spec: &str, seed: u64) -> Result<Agent> {
         match spec {
             "random" => Ok(Agent::Random(Rng::new(ember_envs::rng::child_seed(seed, 0xA6E7)))),
-            other => bail!("unknown agent `{other}`: accepted agents are `random` (trained-agent run directories arrive with the DQN/PPO agents)"),
+            dir if std::path::Path::new(dir).join("config.toml").is_file() => {
+                Ok(Agent::Trained(crate::train::rl::load_policy(std::path::Path::new(dir))?))
+            }
+            other => bail!("unknown agent `{other}`: accepted agents are `random` and the run directory of a trained DQN or PPO agent (one with a config.toml)"),
         }
     }
 
-    fn act(&mut self, env: &dyn Env) -> usize {
+    fn act(&mut self, env: &dyn Env) -> Result<usize> {
         let n = env.action_space().n().unwrap_or(1);
         match self {
-            Agent::Random(rng) => match env.action_mask() {
+            Agent::Random(rng) => Ok(match env.action_mask() {
                 Some(mask) => {
                     let legal = mask.iter().filter(|&&b| b).count();
                     let k = rng.below(legal.max(1));
                     mask.iter().enumerate().filter(|(_, b)| **b).nth(k).map_or(0, |(i, _)| i)
                 }
                 None => rng.below(n),
-            },
+            }),
+            Agent::Trained(policy) => {
+                let obs = env.obs();
+                if obs.len() != policy.obs_len() || n != policy.num_actions() {
+                    bail!(
+                        "the agent was trained on observations of {} values and {} actions; {} has {} and {n}",
+                        policy.obs_len(),
+                        policy.num_actions(),
+                        env.id(),
+                        obs.len()
+                    );
+                }
+                Ok(policy.act(obs)?)
+            }
         }
     }
 }
@@ -200,7 +217,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let (mut rets, mut lens) = (Vec::with_capacity(a.episodes), Vec::with_capacity(a.episodes));
     env.reset(Some(a.seed));
     while rets.len() < a.episodes {
-        let act = agent.act(&env);
+        let act = agent.act(&env)?;
         let s = env.step(act)?;
         if let Some(e) = s.info.episode {
             rets.push(e.ret);
@@ -299,7 +316,7 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
         };
         push(&first, &mut enc)?;
         while t < a.max_steps {
-            let act = agent.act(&*env);
+            let act = agent.act(&*env)?;
             let s = env.step(act)?;
             ret += s.reward as f64;
             t += 1;
@@ -332,7 +349,7 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
     draw(&*env, 0, 0.0, 0.0, &mut out)?;
     while t < a.max_steps {
         let started = Instant::now();
-        let act = agent.act(&*env);
+        let act = agent.act(&*env)?;
         let s = env.step(act)?;
         let reward = s.reward;
         ret += s.reward as f64;

@@ -47,6 +47,14 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         let mut s = summary;
         s["run_dir"] = serde_json::Value::String(run.path().display().to_string());
         println!("{}", serde_json::to_string(&s)?);
+    } else if let Some(ret) = summary.get("eval_mean_return").and_then(|v| v.as_f64()) {
+        println!(
+            "{}: eval return {ret:.2} after {} steps in {:.0} s; run in {}",
+            summary["experiment"].as_str().unwrap_or_default(),
+            summary["steps"],
+            summary["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            run.path().display()
+        );
     } else {
         println!(
             "{}: test accuracy {:.2}% after {} steps in {:.0} s; run in {}",
@@ -97,7 +105,12 @@ fn confusion_table(m: &[Vec<u64>], names: &[&str]) -> String {
             .map(|s| s.to_string())
             .unwrap_or_else(|| i.to_string())
     };
-    let w = (0..k).map(|i| label(i).len()).max().unwrap_or(1).max(10);
+    let row_label = |i: usize| format!("{i} {}", label(i));
+    let w = (0..k)
+        .map(|i| row_label(i).chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(10);
     let mut out = format!("{:>w$} | predicted\n", "true");
     out += &format!("{:>w$} |", "");
     for j in 0..k {
@@ -105,7 +118,7 @@ fn confusion_table(m: &[Vec<u64>], names: &[&str]) -> String {
     }
     out += " | recall\n";
     for (i, row) in m.iter().enumerate() {
-        out += &format!("{:>w$} |", format!("{i} {}", label(i)));
+        out += &format!("{:>w$} |", row_label(i));
         for c in row {
             out += &format!(" {c:>5}");
         }

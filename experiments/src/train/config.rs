@@ -13,14 +13,18 @@ use toml::{Table, Value};
 pub enum Kind {
     /// An image classifier (`[data]`, `[model]`, `[train]`).
     Classifier,
+    /// A DQN agent (`[env]`, `[model]`, `[train]`; see `train::rl::dqn`).
+    Dqn,
+    /// A PPO agent (`[env]`, `[model]`, `[train]`; see `train::rl::ppo`).
+    Ppo,
 }
 
 impl Kind {
     /// Every kind the contract names, with whether this build can run it.
     const ALL: [(&'static str, Option<Kind>); 4] = [
         ("classifier", Some(Kind::Classifier)),
-        ("dqn", None),
-        ("ppo", None),
+        ("dqn", Some(Kind::Dqn)),
+        ("ppo", Some(Kind::Ppo)),
         ("alphazero", None),
     ];
 
@@ -28,7 +32,7 @@ impl Kind {
         match Self::ALL.iter().find(|(n, _)| *n == s) {
             Some((_, Some(k))) => Ok(*k),
             Some((n, None)) => bail!(
-                "kind = {n:?} is not available yet (its agent has not landed); available: \"classifier\""
+                "kind = {n:?} is not available yet (its agent has not landed); available: \"classifier\", \"dqn\", \"ppo\""
             ),
             None => bail!(
                 "kind = {s:?} is not an experiment kind; expected one of {}",
@@ -45,6 +49,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Classifier => "classifier",
+            Kind::Dqn => "dqn",
+            Kind::Ppo => "ppo",
         }
     }
 }
@@ -261,7 +267,7 @@ mod tests {
         let e = Experiment::parse(DOC, "doc", &["train.lrr=1".into()]).unwrap();
         let err = e.section::<Train>("train").unwrap_err().to_string();
         assert!(
-            err.contains("lrr") && err.contains("expected one of"),
+            err.contains("train.lrr: unknown field `lrr`") && err.contains("`lr`"),
             "{err}"
         );
         let err = Experiment::parse("name = \"t\"\nkind = \"gan\"\n", "doc", &[])
@@ -271,7 +277,7 @@ mod tests {
             err.contains("\"gan\"") && err.contains("\"classifier\""),
             "{err}"
         );
-        let err = Experiment::parse("name = \"t\"\nkind = \"dqn\"\n", "doc", &[])
+        let err = Experiment::parse("name = \"t\"\nkind = \"alphazero\"\n", "doc", &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("not available yet"), "{err}");

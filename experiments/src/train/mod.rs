@@ -6,6 +6,7 @@
 
 pub mod classifier;
 pub mod config;
+pub mod rl;
 pub mod run;
 
 use std::path::Path;
@@ -37,6 +38,22 @@ pub fn start(
             let summary = classifier::train(&x, &data, &run, device, false)?;
             Ok((run, summary))
         }
+        Kind::Dqn => {
+            let x = rl::dqn::parse(&exp)?;
+            let run = RunDir::create(run_dir, &exp)?;
+            run.write_config(&x.to_toml()?)?;
+            eprintln!("run directory: {}", run.path().display());
+            let summary = rl::dqn::train(&x, &run, device, false)?;
+            Ok((run, summary))
+        }
+        Kind::Ppo => {
+            let x = rl::ppo::parse(&exp)?;
+            let run = RunDir::create(run_dir, &exp)?;
+            run.write_config(&x.to_toml()?)?;
+            eprintln!("run directory: {}", run.path().display());
+            let summary = rl::ppo::train(&x, &run, device, false)?;
+            Ok((run, summary))
+        }
     }
 }
 
@@ -50,6 +67,16 @@ pub fn resume(dir: &Path, device: DeviceChoice) -> Result<(RunDir, serde_json::V
             let x = classifier::ClassifierExperiment::from_experiment(&exp)?;
             let data = classifier::load_data(&x)?;
             let summary = classifier::train(&x, &data, &run, device, true)?;
+            Ok((run, summary))
+        }
+        Kind::Dqn => {
+            let x = rl::dqn::parse(&exp)?;
+            let summary = rl::dqn::train(&x, &run, device, true)?;
+            Ok((run, summary))
+        }
+        Kind::Ppo => {
+            let x = rl::ppo::parse(&exp)?;
+            let summary = rl::ppo::train(&x, &run, device, true)?;
             Ok((run, summary))
         }
     }

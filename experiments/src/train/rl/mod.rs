@@ -1,0 +1,217 @@
+//! The `dqn` and `ppo` experiment kinds: what they share (the `[env]` table, the `[model]`
+//! network table, logging to TensorBoard and the progress bar, `summary.json`, loading a trained
+//! run's policy for `ember eval`/`ember watch`). The algorithms themselves live in
+//! `ember-agents`; this is the glue between them and the run directory.
+
+pub mod dqn;
+pub mod ppo;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ember_agents::common::{Logger, TrainSummary};
+use ember_agents::{AgentError, NetConfig, Policy};
+use ember_envs::Env;
+use ember_nets::DeviceChoice;
+use ember_nets::tensorboard::EventWriter;
+use serde::{Deserialize, Serialize};
+
+use super::config::Experiment;
+use super::run::{Progress, RunDir};
+
+/// `[env]`: the environment id and its options (every other key, e.g. `sticky_action_prob`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvSection {
+    /// A registry id (`ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
+    pub id: String,
+    /// Options, as `--set` would give them to `ember eval`.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+impl EnvSection {
+    /// The options as `key=value` strings; nested values are refused, naming the key.
+    pub fn sets(&self) -> Result<Vec<String>> {
+        self.options
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => bail!(
+                        "env.{k}: an environment option must be a string, number or boolean, got {}",
+                        other.type_str()
+                    ),
+                };
+                Ok(format!("{k}={v}"))
+            })
+            .collect()
+    }
+
+    /// Makes one environment (checked once before the run directory is created).
+    pub fn make(&self) -> Result<Box<dyn Env>> {
+        let opts = crate::envs_cli::EnvOpts { set: self.sets()? };
+        opts.make(&self.id)
+            .with_context(|| format!("env.id = {:?}", self.id))
+    }
+
+    /// A factory for the agents (`make(i)` for environment `i`).
+    pub fn factory(
+        &self,
+    ) -> Result<impl FnMut(usize) -> ember_agents::Result<Box<dyn Env>> + use<>> {
+        let opts = crate::envs_cli::EnvOpts { set: self.sets()? };
+        let id = self.id.clone();
+        Ok(move |_i: usize| {
+            opts.make(&id)
+                .map_err(|e| AgentError::Unsupported(format!("{e:#}")))
+        })
+    }
+}
+
+/// An RL experiment: the header, `[env]`, `[model]` and the algorithm's `[train]` table, every
+/// default filled in (what `config.toml` holds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlExperiment<T> {
+    /// Names the run directory.
+    pub name: String,
+    /// "dqn" or "ppo".
+    pub kind: String,
+    /// Seeds the network, the environments and every random choice of the agent.
+    pub seed: u64,
+    /// `[env]`.
+    pub env: EnvSection,
+    /// `[model]`.
+    pub model: NetConfig,
+    /// `[train]`: the algorithm's hyperparameters.
+    pub train: T,
+}
+
+impl<T: serde::de::DeserializeOwned + Serialize> RlExperiment<T> {
+    /// The typed experiment; errors name the bad key.
+    pub fn from_experiment(e: &Experiment, kind: &str) -> Result<Self> {
+        e.only_sections(&["env", "model", "train"])?;
+        if !e.table.contains_key("env") {
+            bail!(
+                "{}: a {kind} experiment needs an [env] table with an `id`",
+                e.origin
+            );
+        }
+        Ok(RlExperiment {
+            name: e.name.clone(),
+            kind: kind.to_string(),
+            seed: e.seed,
+            env: e.section("env")?,
+            model: e.section("model")?,
+            train: e.section("train")?,
+        })
+    }
+
+    /// The resolved config as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        super::config::to_toml(self)
+    }
+}
+
+/// TensorBoard events and the progress bar, as the agents' [`Logger`].
+pub struct RunLogger {
+    events: EventWriter,
+    progress: Progress,
+}
+
+impl RunLogger {
+    /// Logs into `run`'s event file, with a bar of `total` steps.
+    pub fn new(run: &RunDir, total: u64) -> Result<Self> {
+        Ok(RunLogger {
+            events: run.events()?,
+            progress: Progress::new(total, 0, "steps"),
+        })
+    }
+
+    /// Removes the bar.
+    pub fn finish(&mut self) {
+        self.progress.finish();
+    }
+}
+
+fn log_err(e: ember_nets::NetsError) -> AgentError {
+    AgentError::Log(e.to_string())
+}
+
+impl Logger for RunLogger {
+    fn scalar(&mut self, tag: &str, step: u64, value: f64) -> ember_agents::Result<()> {
+        self.events.scalar(tag, step, value as f32).map_err(log_err)
+    }
+    fn progress(&mut self, step: u64, status: &str) {
+        self.progress.set(step);
+        self.progress.message(status.to_string());
+    }
+    fn line(&mut self, text: &str) {
+        self.progress.log(text.to_string());
+    }
+    fn flush(&mut self) -> ember_agents::Result<()> {
+        self.events.flush().map_err(log_err)
+    }
+    fn session_start(&mut self, step: u64) -> ember_agents::Result<()> {
+        self.progress.set(step);
+        self.events.session_start(step).map_err(log_err)
+    }
+}
+
+/// `summary.json` for an RL run.
+pub fn summary_json(
+    name: &str,
+    kind: &str,
+    seed: u64,
+    env: &str,
+    s: &TrainSummary,
+    device: DeviceChoice,
+) -> serde_json::Value {
+    let ev = s.eval.as_ref();
+    serde_json::json!({
+        "experiment": name,
+        "kind": kind,
+        "seed": seed,
+        "env": env,
+        "eval_mean_return": ev.map(|e| e.mean_return),
+        "eval_std_return": ev.map(|e| e.std_return),
+        "eval_mean_length": ev.map(|e| e.mean_length),
+        "eval_episodes": ev.map(|e| e.episodes),
+        "recent_mean_return": if s.recent_mean_return.is_finite() { Some(s.recent_mean_return) } else { None },
+        "steps": s.steps,
+        "updates": s.updates,
+        "episodes": s.episodes,
+        "wall_seconds": s.wall_seconds,
+        "steps_per_sec": s.steps_per_sec,
+        "parameters": s.parameters,
+        "weights_fingerprint": format!("{:08x}", s.weights_fingerprint),
+        "device": device.to_string(),
+        "backend": device.backend_name(),
+    })
+}
+
+/// The policy of a trained DQN or PPO run (its newest checkpoint that loads), on the CPU.
+pub fn load_policy(dir: &Path) -> Result<Box<dyn Policy>> {
+    let run = RunDir::open(dir)?;
+    let exp = Experiment::load(&run.config_path(), &[])?;
+    let kind = exp.kind.name();
+    if !["dqn", "ppo"].contains(&kind) {
+        bail!("{} is a {kind} run, not a DQN or PPO agent", dir.display());
+    }
+    let (found, skipped) = run.checkpoints(usize::MAX).latest()?;
+    for e in skipped {
+        eprintln!("warning: skipping a damaged checkpoint: {e}");
+    }
+    let (step, ck) = found.ok_or_else(|| anyhow!("{} has no checkpoint yet", dir.display()))?;
+    eprintln!(
+        "agent: {} ({kind}, checkpoint of step {step})",
+        dir.display()
+    );
+    Ok(ember_agents::policy::from_checkpoint(
+        &ck,
+        &DeviceChoice::Cpu.device()?,
+    )?)
+}

@@ -1,0 +1,299 @@
+//! `ember train` on every DQN and PPO experiment file (a few hundred steps each), resuming,
+//! config errors that name the key, a diverging run, and `ember eval`/`watch --agent RUN_DIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ember(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(args)
+        .output()
+        .expect("run ember")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "ember failed: {}", stderr(o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().expect("some stdout");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
+}
+
+fn experiment(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(file)
+        .display()
+        .to_string()
+}
+
+const GAMES: [&str; 6] = [
+    "breakout",
+    "space_invaders",
+    "freeway",
+    "asterix",
+    "seaquest",
+    "cartpole",
+];
+
+/// Short versions of an experiment: a few hundred steps, learning and checkpoints inside them.
+fn short(kind: &str) -> Vec<&'static str> {
+    match kind {
+        "dqn" => vec![
+            "train.total_steps=300",
+            "train.learning_starts=100",
+            "train.target_update_period=100",
+            "train.checkpoint_every=200",
+            "train.eval_every=200",
+            "train.eval_episodes=2",
+            "train.eval_max_steps=200",
+            "train.buffer_size=1000",
+        ],
+        _ => vec![
+            "train.num_envs=4",
+            "train.num_steps=32",
+            "train.num_minibatches=2",
+            "train.update_epochs=2",
+            "train.total_steps=384",
+            "train.checkpoint_every=128",
+            "train.eval_every=256",
+            "train.eval_episodes=2",
+            "train.eval_max_steps=200",
+        ],
+    }
+}
+
+fn train(file: &str, kind: &str, dir: &Path, extra: &[&str]) -> Output {
+    let exp = experiment(file);
+    let mut args = vec![
+        "train",
+        exp.as_str(),
+        "--run-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ];
+    let sets: Vec<&str> = short(kind)
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    for s in &sets {
+        args.push("--set");
+        args.push(s);
+    }
+    ember(&args)
+}
+
+#[test]
+fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    for kind in ["dqn", "ppo"] {
+        for game in GAMES {
+            let file = format!("{kind}_{game}.toml");
+            let dir = tmp.path().join(format!("{kind}_{game}"));
+            let v = last_json(&train(&file, kind, &dir, &[]));
+            assert_eq!(v["kind"], kind, "{file}");
+            assert!(v["eval_mean_return"].as_f64().is_some(), "{file}: {v}");
+            assert!(v["steps"].as_u64().unwrap() >= 300, "{file}: {v}");
+            assert!(v["updates"].as_u64().unwrap() > 0, "{file}: {v}");
+            let summary: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                    .unwrap();
+            for k in ["eval_mean_return", "steps", "wall_seconds"] {
+                assert!(
+                    summary.get(k).is_some_and(|x| !x.is_null()),
+                    "{file}: summary lacks {k}"
+                );
+            }
+            assert!(dir.join("config.toml").is_file());
+            let events = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("tfevents"));
+            assert!(events, "{file}: no event file");
+            // The checkpoint loads as an agent and plays.
+            let env = v["env"].as_str().unwrap().to_string();
+            let o = ember(&[
+                "eval",
+                &env,
+                "--agent",
+                dir.to_str().unwrap(),
+                "--episodes",
+                "2",
+                "--json",
+            ]);
+            let e = last_json(&o);
+            assert_eq!(e["episodes"], 2, "{file}");
+        }
+    }
+}
+
+#[test]
+fn resume_continues_the_step_count_and_reproduces_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, kind) in [("dqn_breakout.toml", "dqn"), ("ppo_cartpole.toml", "ppo")] {
+        let full = tmp.path().join(format!("{kind}_full"));
+        let cut = tmp.path().join(format!("{kind}_cut"));
+        let a = last_json(&train(file, kind, &full, &[]));
+        last_json(&train(file, kind, &cut, &[]));
+        // Simulate a kill after the first checkpoint: drop the end (newest checkpoint, summary).
+        let ck = cut.join("checkpoints");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&ck)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let newest = files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".ember"))
+            .next_back()
+            .unwrap()
+            .clone();
+        let step = newest
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("ckpt-")
+            .to_string();
+        for f in &files {
+            if f.to_string_lossy().contains(&step) {
+                std::fs::remove_file(f).unwrap();
+            }
+        }
+        std::fs::remove_file(cut.join("summary.json")).unwrap();
+        let o = ember(&["train", "--resume", cut.to_str().unwrap(), "--json"]);
+        assert!(stderr(&o).contains("resuming from step"), "{}", stderr(&o));
+        let b = last_json(&o);
+        for k in [
+            "steps",
+            "updates",
+            "episodes",
+            "eval_mean_return",
+            "weights_fingerprint",
+        ] {
+            assert_eq!(a[k], b[k], "{file}: {k} differs after resuming");
+        }
+    }
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("x");
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["train.lrr=1"], &["lrr", "expected one of"]),
+        (&["train.lr=fast"], &["train.lr", "fast"]),
+        (&["train.gamma=2"], &["train.gamma"]),
+        (&["model.widht=3"], &["widht"]),
+        (&["env.id=Nope-v0"], &["Nope-v0"]),
+        (&["env.sticky_action_prob=7"], &["sticky_action_prob"]),
+    ];
+    for (sets, needles) in cases {
+        let o = train("dqn_breakout.toml", "dqn", &d, sets);
+        assert!(!o.status.success(), "{sets:?} was accepted");
+        let e = stderr(&o);
+        for n in needles {
+            assert!(e.contains(n), "{sets:?}: {e}");
+        }
+        assert!(
+            !d.join("config.toml").exists(),
+            "{sets:?} left a run behind"
+        );
+    }
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"b\"\nkind = \"ppo\"\n[env\nid = 1\n").unwrap();
+    let o = ember(&["train", bad.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("malformed TOML"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &bad,
+        "name = \"b\"\nkind = \"ppo\"\n[env]\nid = \"CartPole-v1\"\n[train]\nnum_envs = \"four\"\n",
+    )
+    .unwrap();
+    let o = ember(&["train", bad.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("train.num_envs"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("nan");
+    let o = train(
+        "dqn_cartpole.toml",
+        "dqn",
+        &d,
+        &[
+            "train.lr=1e30",
+            "train.total_steps=2000",
+            "train.learning_starts=200",
+            "train.eval_every=0",
+        ],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("TD loss") && e.contains("last good checkpoint is kept (step 200)"),
+        "{e}"
+    );
+    assert!(d.join("checkpoints/ckpt-000000000200.ember").is_file());
+    assert!(!d.join("summary.json").exists());
+    // The kept checkpoint still loads as an agent.
+    let o = ember(&[
+        "eval",
+        "CartPole-v1",
+        "--agent",
+        d.to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--json",
+    ]);
+    last_json(&o);
+}
+
+#[test]
+fn watch_a_trained_agent_and_refuse_a_mismatched_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("ppo");
+    last_json(&train("ppo_cartpole.toml", "ppo", &d, &[]));
+    let gif = tmp.path().join("cp.gif");
+    let o = ember(&[
+        "watch",
+        "CartPole-v1",
+        "--agent",
+        d.to_str().unwrap(),
+        "--gif",
+        gif.to_str().unwrap(),
+        "--max-steps",
+        "50",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&std::fs::read(&gif).unwrap()[..6], b"GIF89a");
+    let o = ember(&[
+        "eval",
+        "Breakout-v0",
+        "--agent",
+        d.to_str().unwrap(),
+        "--episodes",
+        "1",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("trained on observations of 4 values"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ember(&["eval", "CartPole-v1", "--agent", "no/such/run"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("unknown agent"),
+        "{}",
+        stderr(&o)
+    );
+}
