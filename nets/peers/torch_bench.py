@@ -4,9 +4,9 @@ batch sizes, optimizer and losses as Ember's side, timed the same way. Prints on
     python3 nets/peers/torch_bench.py --steps 200 --threads 2
 
 Networks (must match nets/benches/vs_pytorch.rs):
-  classifier  [64,1,28,28]: conv3x3(32)+BN+ReLU, conv3x3(32)+BN+ReLU, maxpool2, conv3x3(64)+BN+ReLU,
-              conv3x3(64)+BN+ReLU, maxpool2, flatten 3136 -> 256 ReLU -> dropout 0.3 -> 10;
-              cross-entropy, Adam (lr 1e-3)
+  classifier  [128,1,28,28] (experiments/fashion_mnist.toml): conv3x3(32)+BN+ReLU, maxpool2,
+              conv3x3(64)+BN+ReLU, maxpool2, conv3x3(128)+BN+ReLU, maxpool2, flatten 1152 -> 256 ReLU
+              -> dropout 0.3 -> 10; cross-entropy, Adam (lr 1e-3)
   qnet        [32,4,10,10]: conv3x3(16, padding 1)+ReLU, flatten 1600 -> 128 ReLU -> 6;
               mean((Q(s)[a] - target)^2), Adam (lr 1e-3)
 """
@@ -26,9 +26,9 @@ class Classifier(nn.Module):
         def block(i, o):
             return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
 
-        self.trunk = nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2),
-                                   *block(32, 64), *block(64, 64), nn.MaxPool2d(2))
-        self.hidden = nn.Linear(64 * 7 * 7, 256)
+        self.trunk = nn.Sequential(*block(1, 32), nn.MaxPool2d(2), *block(32, 64), nn.MaxPool2d(2),
+                                   *block(64, 128), nn.MaxPool2d(2))
+        self.hidden = nn.Linear(128 * 3 * 3, 256)
         self.drop = nn.Dropout(0.3)
         self.out = nn.Linear(256, 10)
 
@@ -73,7 +73,7 @@ def main():
     m = Classifier()
     m.train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-    batches = [(torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))) for _ in range(8)]
+    batches = [(torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))) for _ in range(8)]
 
     def cls_step(b):
         x, y = b
@@ -85,7 +85,7 @@ def main():
 
     secs = time_steps(cls_step, batches, a.steps, a.warmup)
     out["classifier_steps_per_sec"] = a.steps / secs
-    out["classifier_images_per_sec"] = a.steps * 64 / secs
+    out["classifier_images_per_sec"] = a.steps * 128 / secs
 
     q = QNet()
     qopt = torch.optim.Adam(q.parameters(), lr=1e-3)

@@ -9,18 +9,18 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
-use crate::trunk::{ConvTrunk, ConvTrunkConfig, Encoder, EncoderConfig, cfg};
+use crate::trunk::{ConvTrunk, ConvTrunkConfig, Encoder, EncoderConfig, invalid};
 
 fn check_dropout(p: f64) -> Result<()> {
     if !(p.is_finite() && (0.0..1.0).contains(&p)) {
-        return Err(cfg(format!("dropout must be in [0, 1), got {p}")));
+        return Err(invalid(format!("dropout must be in [0, 1), got {p}")));
     }
     Ok(())
 }
 
 fn check_positive(name: &str, v: usize) -> Result<()> {
     if v == 0 {
-        return Err(cfg(format!("{name} must be at least 1")));
+        return Err(invalid(format!("{name} must be at least 1")));
     }
     Ok(())
 }
@@ -254,10 +254,10 @@ impl PolicyValueNetConfig {
         check_positive("value_hidden", self.value_hidden)?;
         let [_, h, w] = self.trunk.input_shape;
         if h != w {
-            return Err(cfg(format!("a board must be square, got {h}x{w}")));
+            return Err(invalid(format!("a board must be square, got {h}x{w}")));
         }
         if !self.trunk.downsample_after.is_empty() {
-            return Err(cfg(
+            return Err(invalid(
                 "the policy-value trunk must keep the board's resolution \
                             (downsample_after must be empty)"
                     .to_string(),

@@ -51,19 +51,19 @@ impl ConvTrunkConfig {
     pub fn validate(&self) -> Result<()> {
         let [c, h, w] = self.input_shape;
         if c == 0 || h == 0 || w == 0 {
-            return Err(cfg(format!(
+            return Err(invalid(format!(
                 "input_shape {:?} has a zero dimension",
                 self.input_shape
             )));
         }
         if self.width == 0 || self.depth == 0 {
-            return Err(cfg(format!(
+            return Err(invalid(format!(
                 "width ({}) and depth ({}) must be at least 1",
                 self.width, self.depth
             )));
         }
         if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
-            return Err(cfg(format!(
+            return Err(invalid(format!(
                 "kernel_size must be odd, got {}",
                 self.kernel_size
             )));
@@ -72,20 +72,20 @@ impl ConvTrunkConfig {
         let mut last = None;
         for &i in &self.downsample_after {
             if i >= self.depth {
-                return Err(cfg(format!(
+                return Err(invalid(format!(
                     "downsample_after names block {i}, but there are only {} blocks (0..{})",
                     self.depth, self.depth
                 )));
             }
             if last.is_some_and(|l| i <= l) {
-                return Err(cfg(format!(
+                return Err(invalid(format!(
                     "downsample_after must be strictly increasing, got {:?}",
                     self.downsample_after
                 )));
             }
             last = Some(i);
             if h < 2 || w < 2 {
-                return Err(cfg(format!(
+                return Err(invalid(format!(
                     "too many downsamplings for a {}x{} input",
                     self.input_shape[1], self.input_shape[2]
                 )));
@@ -246,7 +246,7 @@ impl MlpTrunkConfig {
     /// Checks the config.
     pub fn validate(&self) -> Result<()> {
         if self.input == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
-            return Err(cfg(format!(
+            return Err(invalid(format!(
                 "an MLP needs input >= 1 and at least one non-empty hidden layer, got input {} \
                  and hidden {:?}",
                 self.input, self.hidden
@@ -354,6 +354,6 @@ impl Encoder {
     }
 }
 
-pub(crate) fn cfg(msg: String) -> NetsError {
+pub(crate) fn invalid(msg: String) -> NetsError {
     NetsError::Config(msg)
 }
