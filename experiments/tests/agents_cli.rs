@@ -121,6 +121,10 @@ fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
                 dir.to_str().unwrap(),
                 "--episodes",
                 "2",
+                // A greedy policy that is barely trained may never end an episode (MinAtar's
+                // games have no time limit of their own).
+                "--set",
+                "max_steps=300",
                 "--json",
             ]);
             let e = last_json(&o);
