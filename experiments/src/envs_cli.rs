@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ember_envs::rng::Rng;
-use ember_envs::wrappers::EpisodeStatistics;
+use ember_envs::wrappers::{EpisodeStatistics, TimeLimit};
 use ember_envs::{Env, OptKind, Options, RgbFrame};
 use serde_json::json;
 
@@ -61,6 +61,11 @@ pub struct EvalArgs {
     /// Seeds the environment (episode i of the run continues the seeded generator) and the agent.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Cut an episode (as truncated) after this many steps, so a policy that never ends one (a
+    /// greedy agent hiding at Seaquest's surface) cannot stall the evaluation; 0: no cap. The
+    /// env's own `max_steps` option still applies.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_episode_steps: u64,
     #[command(flatten)]
     pub opts: EnvOpts,
     /// Print one JSON object as the last line of stdout.
@@ -212,9 +217,15 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     if a.episodes == 0 {
         bail!("--episodes must be at least 1");
     }
-    let mut env = EpisodeStatistics::new(a.opts.make(&a.env)?);
+    let inner = a.opts.make(&a.env)?;
+    let inner: Box<dyn Env> = match a.max_episode_steps {
+        0 => inner,
+        cap => Box::new(TimeLimit::new(inner, cap)),
+    };
+    let mut env = EpisodeStatistics::new(inner);
     let mut agent = Agent::parse(&a.agent, a.seed)?;
     let (mut rets, mut lens) = (Vec::with_capacity(a.episodes), Vec::with_capacity(a.episodes));
+    let mut truncated = 0usize;
     env.reset(Some(a.seed));
     while rets.len() < a.episodes {
         let act = agent.act(&env)?;
@@ -222,20 +233,22 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         if let Some(e) = s.info.episode {
             rets.push(e.ret);
             lens.push(e.len as f64);
+            truncated += s.truncated as usize;
             env.reset(None);
         }
     }
     let (mr, sr) = mean_std(&rets);
     let (ml, sl) = mean_std(&lens);
     eprintln!(
-        "{}: {} episodes, agent {}: return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
+        "{}: {} episodes ({truncated} truncated), agent {}: return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
         a.env, a.episodes, a.agent
     );
     if a.json {
         println!(
             "{}",
             json!({"env": a.env, "agent": a.agent, "seed": a.seed, "episodes": a.episodes,
-                   "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl})
+                   "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl,
+                   "truncated_episodes": truncated})
         );
     }
     Ok(())

@@ -51,8 +51,18 @@ fn eval_random_json_has_contract_keys_and_is_seeded() {
         assert!(v.get(k).is_some(), "missing {k} in {v}");
     }
     assert_eq!(v["episodes"], 50);
+    assert_eq!(v["truncated_episodes"], 0);
     assert!(v["mean_length"].as_f64().unwrap() > 1.0);
     assert_eq!(v, last_json(&ember(&args)), "same seed, same result");
+}
+
+#[test]
+fn eval_caps_episodes_that_never_end() {
+    // Freeway lasts 2501 steps: a cap of 100 cuts every episode, as truncated.
+    let args = ["eval", "Freeway-v0", "--episodes", "3", "--max-episode-steps", "100", "--json"];
+    let v = last_json(&ember(&args));
+    assert_eq!(v["mean_length"], 100.0);
+    assert_eq!(v["truncated_episodes"], 3);
 }
 
 #[test]
