@@ -4,8 +4,15 @@
 //! the ratios (Ember steps/s ÷ PyTorch steps/s; above 1 means Ember is faster).
 //!
 //! ```sh
-//! cargo bench -p ember-nets --bench vs_pytorch -- --steps 200 --python /usr/bin/python3 --threads 2
+//! apt-get install python3-torch libopenblas0-pthread
+//! cargo bench -p ember-nets --bench vs_pytorch -- --steps 100 --python /usr/bin/python3 --threads 1
 //! ```
+//!
+//! Two things decide PyTorch's side on Debian: without an optimized BLAS, `python3-torch` 1.13
+//! (BUILD `BLAS_INFO=generic`) does its linear layers with the reference `libblas.so.3` and is
+//! ~10x slower on the Q-net; and on a shared 2-core machine its OpenMP threads oversubscribe, so
+//! `--threads 1` is faster than 2 for both nets. Compare against PyTorch at its best setting.
+//! Ember's threads are rayon's (`RAYON_NUM_THREADS`, default one per CPU).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only smoke-tests both steps for two steps.
 
@@ -122,7 +129,9 @@ fn main() {
         "steps": steps,
         "ember": {
             "backend": "flex",
-            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            // rayon's pool: RAYON_NUM_THREADS when set, else one thread per CPU.
+            "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
             "classifier_steps_per_sec": cls,
             "classifier_images_per_sec": cls * 128.0,
             "qnet_steps_per_sec": qnet,
