@@ -28,10 +28,11 @@ fi
 
 # --- Python reference implementations -----------------------------------------------------------
 VENV="$CACHE/venv"
-if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy, maturin' 2>/dev/null; then
-  step "creating the Python venv $VENV (numpy, gymnasium, pytest, maturin, minatar)"
+if ! "$VENV/bin/python" -c 'import minatar, gymnasium, pytest, numpy, maturin, tensorboard' 2>/dev/null; then
+  step "creating the Python venv $VENV (numpy, gymnasium, pytest, maturin, tensorboard, minatar)"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check numpy 'gymnasium==1.4.*' pytest 'maturin>=1.5,<2'
+  # tensorboard: its own EventAccumulator reads back the event files Ember writes (nets/tests).
+  "$VENV/bin/pip" install -q --disable-pip-version-check numpy 'gymnasium==1.4.*' pytest 'maturin>=1.5,<2' tensorboard
   # MinAtar's other requirements (matplotlib, seaborn, torch, ...) are only for its GUI and examples.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps 'minatar==1.0.15'
 fi
