@@ -149,6 +149,29 @@ fn eval_a_python_gymnasium_env() {
     assert!(e.contains("NoSuchEnv-v0"), "{e}");
 }
 
+/// `ember train` on a Python Gymnasium env: `[env] gym = "CartPole-v1"`.
+#[cfg(feature = "gym")]
+#[test]
+fn train_ppo_on_a_python_gymnasium_env() {
+    let dir = std::env::temp_dir().join(format!("ember-gym-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ppo_cartpole.toml")).unwrap();
+    let toml = base.replace("id = \"CartPole-v1\"", "gym = \"CartPole-v1\"");
+    assert_ne!(toml, base, "ppo_cartpole.toml names its env with `id = \"CartPole-v1\"`");
+    let file = dir.join("gym_cartpole.toml");
+    std::fs::write(&file, toml).unwrap();
+    let run = dir.join("run");
+    let o = ember(&[
+        "train", file.to_str().unwrap(), "--run-dir", run.to_str().unwrap(),
+        "--set", "train.total_steps=512", "--set", "train.eval_every=0", "--json",
+    ]);
+    let v = last_json(&o);
+    assert!(v["steps"].as_u64().unwrap() >= 512, "{v}");
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(cfg.contains("gym:CartPole-v1"), "{cfg}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[cfg(not(feature = "gym"))]
 #[test]
 fn gym_ids_without_the_feature_say_how_to_get_it() {

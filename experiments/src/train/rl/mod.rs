@@ -21,13 +21,46 @@ use super::config::Experiment;
 use super::run::{Progress, RunDir};
 
 /// `[env]`: the environment id and its options (every other key, e.g. `sticky_action_prob`).
+/// `gym = "ID"` is accepted in place of `id = "gym:ID"` (a Python Gymnasium environment).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "RawEnvSection")]
 pub struct EnvSection {
     /// A registry id (`ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub id: String,
     /// Options, as `--set` would give them to `ember eval`.
     #[serde(flatten)]
     pub options: BTreeMap<String, toml::Value>,
+}
+
+/// `[env]` as written: `id` or `gym`, and the options.
+#[derive(Deserialize)]
+struct RawEnvSection {
+    id: Option<String>,
+    gym: Option<String>,
+    #[serde(flatten)]
+    options: BTreeMap<String, toml::Value>,
+}
+
+impl TryFrom<RawEnvSection> for EnvSection {
+    type Error = String;
+    fn try_from(r: RawEnvSection) -> std::result::Result<Self, String> {
+        let id = match (r.id, r.gym) {
+            (Some(id), None) => id,
+            (None, Some(gym)) => format!("gym:{gym}"),
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give `id` (an Ember env id) or `gym` (a Gymnasium id), not both".into(),
+                );
+            }
+            (None, None) => {
+                return Err("missing `id` (an Ember env id, see `ember envs`) or `gym` (a Python Gymnasium id)".into());
+            }
+        };
+        Ok(EnvSection {
+            id,
+            options: r.options,
+        })
+    }
 }
 
 impl EnvSection {
