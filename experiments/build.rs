@@ -9,7 +9,10 @@ fn main() {
     }
     let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = std::process::Command::new(&python)
-        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')",
+        ])
         .output();
     match out {
         Ok(o) if o.status.success() => {
@@ -18,6 +21,8 @@ fn main() {
                 println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
             }
         }
-        _ => println!("cargo:warning=could not ask {python} for its LIBDIR; ember may need LD_LIBRARY_PATH to find libpython"),
+        _ => println!(
+            "cargo:warning=could not ask {python} for its LIBDIR; ember may need LD_LIBRARY_PATH to find libpython"
+        ),
     }
 }

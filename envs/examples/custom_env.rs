@@ -5,7 +5,9 @@
 //! Run it: `cargo run --release -p ember-envs --example custom_env`.
 
 use ember_envs::rng::Rng;
-use ember_envs::{register, Env, EnvError, EnvSpec, OptSpec, Options, Phase, RgbFrame, Space, Step};
+use ember_envs::{
+    Env, EnvError, EnvSpec, OptSpec, Options, Phase, RgbFrame, Space, Step, register,
+};
 
 /// A corridor of `length` cells. The agent starts in a random cell and walks left (0) or right (1);
 /// reaching the right end pays +1 and ends the episode, every other step costs `step_cost`.
@@ -63,20 +65,41 @@ impl Env for Corridor {
     fn step(&mut self, action: usize) -> Result<Step<'_>, EnvError> {
         // The shared phase check gives the contract's errors: before reset, after the end, bad action.
         self.phase.check_action(action, 2)?;
-        self.pos = if action == 1 { self.pos + 1 } else { self.pos.saturating_sub(1) };
+        self.pos = if action == 1 {
+            self.pos + 1
+        } else {
+            self.pos.saturating_sub(1)
+        };
         let terminated = self.pos == self.length - 1;
         if terminated {
             self.phase = Phase::Over;
         }
         self.observe();
         let reward = if terminated { 1.0 } else { -self.step_cost };
-        Ok(Step { obs: &self.obs, reward, terminated, truncated: false, info: Default::default() })
+        Ok(Step {
+            obs: &self.obs,
+            reward,
+            terminated,
+            truncated: false,
+            info: Default::default(),
+        })
     }
     fn obs(&self) -> &[f32] {
         &self.obs
     }
     fn render_text(&self) -> String {
-        (0..self.length).map(|i| if i == self.pos { 'A' } else if i == self.length - 1 { 'G' } else { '.' }).collect::<String>() + "\n"
+        (0..self.length)
+            .map(|i| {
+                if i == self.pos {
+                    'A'
+                } else if i == self.length - 1 {
+                    'G'
+                } else {
+                    '.'
+                }
+            })
+            .collect::<String>()
+            + "\n"
     }
     fn render_rgb(&self) -> RgbFrame {
         let mut f = RgbFrame::new(self.length, 1);
@@ -89,11 +112,24 @@ impl Env for Corridor {
 /// The one call that makes `Corridor-v0` known everywhere, with typed, validated options.
 pub fn register_corridor() -> Result<(), EnvError> {
     register(
-        EnvSpec::new("Corridor-v0", "walk right to the goal (a custom-env example)", |o: &Options| {
-            Ok(Box::new(Corridor::new(o.int("length") as usize, o.float("step_cost") as f32)) as Box<dyn Env>)
-        })
+        EnvSpec::new(
+            "Corridor-v0",
+            "walk right to the goal (a custom-env example)",
+            |o: &Options| {
+                Ok(Box::new(Corridor::new(
+                    o.int("length") as usize,
+                    o.float("step_cost") as f32,
+                )) as Box<dyn Env>)
+            },
+        )
         .option(OptSpec::int("length", 8, 2, 1000, "number of cells"))
-        .option(OptSpec::float("step_cost", 0.01, 0.0, 1.0, "reward lost on every step that does not reach the goal"))
+        .option(OptSpec::float(
+            "step_cost",
+            0.01,
+            0.0,
+            1.0,
+            "reward lost on every step that does not reach the goal",
+        ))
         .max_steps(200),
     )
 }
@@ -102,7 +138,8 @@ pub fn register_corridor() -> Result<(), EnvError> {
 pub fn main() -> Result<(), EnvError> {
     register_corridor()?;
     let mut env = ember_envs::make("Corridor-v0", &[("length", "5")])?;
-    ember_envs::check_env(|| ember_envs::make("Corridor-v0", &[("length", "5")]).unwrap()).map_err(|e| EnvError::Other(e.to_string()))?;
+    ember_envs::check_env(|| ember_envs::make("Corridor-v0", &[("length", "5")]).unwrap())
+        .map_err(|e| EnvError::Other(e.to_string()))?;
     env.reset(Some(0));
     print!("{}", env.render_text());
     loop {

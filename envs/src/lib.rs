@@ -14,10 +14,10 @@
 pub mod check;
 pub mod classic;
 mod env;
+mod error;
 pub mod game;
 pub mod games;
 pub mod go;
-mod error;
 pub mod minatar;
 mod options;
 pub mod registry;

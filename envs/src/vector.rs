@@ -208,11 +208,16 @@ impl<E: Env> VecEnv<E> {
     /// `reset(seed=[...])`.
     pub fn reset_each(&mut self, seeds: &[Option<u64>]) -> Result<ArrayView2<'_, f32>, EnvError> {
         if seeds.len() != self.members.len() {
-            return Err(EnvError::BatchSize { expected: self.members.len(), got: seeds.len() });
+            return Err(EnvError::BatchSize {
+                expected: self.members.len(),
+                got: seeds.len(),
+            });
         }
         self.reset_done = true;
         for ((m, mut row), &seed) in self.members.iter_mut().zip(self.obs.rows_mut()).zip(seeds) {
-            row.as_slice_mut().expect("rows are contiguous").copy_from_slice(m.env.reset(seed));
+            row.as_slice_mut()
+                .expect("rows are contiguous")
+                .copy_from_slice(m.env.reset(seed));
             m.ended = false;
         }
         self.clear_outputs();

@@ -1,7 +1,7 @@
 //! `check_env` must fail on environments that break the contract, one flaw at a time.
 
 use ember_envs::rng::Rng;
-use ember_envs::{check_env, Env, EnvError, Phase, RgbFrame, Space, Step};
+use ember_envs::{Env, EnvError, Phase, RgbFrame, Space, Step, check_env};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Flaw {
@@ -55,7 +55,11 @@ impl Env for Toy {
     }
     fn reset(&mut self, seed: Option<u64>) -> &[f32] {
         if let Some(s) = seed {
-            let s = if self.flaw == Flaw::IgnoresSeed { s ^ self.entropy } else { s };
+            let s = if self.flaw == Flaw::IgnoresSeed {
+                s ^ self.entropy
+            } else {
+                s
+            };
             self.rng = Rng::new(s);
         }
         self.entropy = self.entropy.wrapping_mul(31).wrapping_add(7);
@@ -84,8 +88,18 @@ impl Env for Toy {
         if terminated {
             self.phase = Phase::Over;
         }
-        self.obs = [if self.flaw == Flaw::ObsOutOfBounds { self.x + 1.5 } else { self.x }];
-        Ok(Step { obs: &self.obs, reward: self.x, terminated, truncated: false, info: Default::default() })
+        self.obs = [if self.flaw == Flaw::ObsOutOfBounds {
+            self.x + 1.5
+        } else {
+            self.x
+        }];
+        Ok(Step {
+            obs: &self.obs,
+            reward: self.x,
+            terminated,
+            truncated: false,
+            info: Default::default(),
+        })
     }
     fn obs(&self) -> &[f32] {
         &self.obs

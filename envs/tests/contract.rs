@@ -5,7 +5,7 @@
 mod custom_env;
 
 use ember_envs::wrappers::{ClipReward, EpisodeStatistics, FrameStack, StickyActions, TimeLimit};
-use ember_envs::{check_env, make, Autoreset, Env, EnvError, Space, VecEnv};
+use ember_envs::{Autoreset, Env, EnvError, Space, VecEnv, check_env, make};
 
 const NO_OPTS: &[(&str, &str)] = &[];
 
@@ -32,24 +32,39 @@ fn cartpole_time_limit_is_500_and_truncates() {
 #[test]
 fn unknown_id_lists_known_ids() {
     let e = make("Breakout-v9", NO_OPTS).err().unwrap().to_string();
-    assert!(e.contains("Breakout-v9") && e.contains("CartPole-v1"), "{e}");
+    assert!(
+        e.contains("Breakout-v9") && e.contains("CartPole-v1"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_option_and_bad_value_are_named() {
-    let e = make("CartPole-v1", &[("gravity", "3")]).err().unwrap().to_string();
+    let e = make("CartPole-v1", &[("gravity", "3")])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("`gravity`") && e.contains("max_steps"), "{e}");
-    let e = make("CartPole-v1", &[("max_steps", "-1")]).err().unwrap().to_string();
+    let e = make("CartPole-v1", &[("max_steps", "-1")])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("`-1`") && e.contains("integer"), "{e}");
 }
 
 #[test]
 fn custom_env_example_registers_and_passes_check_env() {
     custom_env::register_corridor().unwrap();
-    assert!(matches!(custom_env::register_corridor(), Err(EnvError::DuplicateId(_))));
+    assert!(matches!(
+        custom_env::register_corridor(),
+        Err(EnvError::DuplicateId(_))
+    ));
     assert!(ember_envs::registry::ids().contains(&"Corridor-v0".to_string()));
     check_env(|| make("Corridor-v0", &[("length", "6")]).unwrap()).unwrap();
-    let e = make("Corridor-v0", &[("length", "1")]).err().unwrap().to_string();
+    let e = make("Corridor-v0", &[("length", "1")])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("2..=1000"), "{e}");
     // The example's main runs to the goal.
     custom_env::main().unwrap_err_or_ok();
@@ -70,10 +85,22 @@ impl OkOrDup for Result<(), EnvError> {
 
 #[test]
 fn wrappers_pass_check_env() {
-    check_env(|| Box::new(EpisodeStatistics::new(make("CartPole-v1", NO_OPTS).unwrap()))).unwrap();
-    check_env(|| Box::new(FrameStack::new(make("CartPole-v1", NO_OPTS).unwrap(), 4).unwrap())).unwrap();
-    check_env(|| Box::new(StickyActions::new(make("CartPole-v1", NO_OPTS).unwrap(), 0.25).unwrap())).unwrap();
-    check_env(|| Box::new(ClipReward::bounds(make("CartPole-v1", NO_OPTS).unwrap(), -0.5, 0.5).unwrap())).unwrap();
+    check_env(|| {
+        Box::new(EpisodeStatistics::new(
+            make("CartPole-v1", NO_OPTS).unwrap(),
+        ))
+    })
+    .unwrap();
+    check_env(|| Box::new(FrameStack::new(make("CartPole-v1", NO_OPTS).unwrap(), 4).unwrap()))
+        .unwrap();
+    check_env(|| {
+        Box::new(StickyActions::new(make("CartPole-v1", NO_OPTS).unwrap(), 0.25).unwrap())
+    })
+    .unwrap();
+    check_env(|| {
+        Box::new(ClipReward::bounds(make("CartPole-v1", NO_OPTS).unwrap(), -0.5, 0.5).unwrap())
+    })
+    .unwrap();
     check_env(|| Box::new(TimeLimit::new(make("CartPole-v1", NO_OPTS).unwrap(), 7))).unwrap();
 }
 
@@ -104,7 +131,11 @@ fn frame_stack_orders_oldest_first_and_pads_with_reset() {
     assert_eq!(&o0[4..8], &o0[8..12]);
     let o1 = env.step(0).unwrap().obs.to_vec();
     let o2 = env.step(1).unwrap().obs.to_vec();
-    assert_eq!(&o2[0..4], &o0[8..12], "oldest frame is the reset observation");
+    assert_eq!(
+        &o2[0..4],
+        &o0[8..12],
+        "oldest frame is the reset observation"
+    );
     assert_eq!(&o2[4..8], &o1[8..12]);
     assert_ne!(&o2[8..12], &o2[4..8]);
 }
@@ -120,9 +151,16 @@ fn sticky_actions_repeat_at_about_p() {
     let a = env.step(1).unwrap().obs.to_vec();
     assert_eq!(a, plain.step(1).unwrap().obs.to_vec());
     let b = env.step(0).unwrap().obs.to_vec();
-    assert_eq!(b, plain.step(1).unwrap().obs.to_vec(), "p = 1 repeats the previous action");
+    assert_eq!(
+        b,
+        plain.step(1).unwrap().obs.to_vec(),
+        "p = 1 repeats the previous action"
+    );
     assert!(StickyActions::new(make("CartPole-v1", NO_OPTS).unwrap(), 1.5).is_err());
-    assert!(matches!(env.step(2), Err(EnvError::InvalidAction { action: 2, n: 2 })));
+    assert!(matches!(
+        env.step(2),
+        Err(EnvError::InvalidAction { action: 2, n: 2 })
+    ));
 }
 
 #[test]
@@ -134,18 +172,25 @@ fn clip_reward_sign_and_bounds() {
 }
 
 fn cartpoles(n: usize) -> Vec<Box<dyn Env>> {
-    (0..n).map(|_| make("CartPole-v1", NO_OPTS).unwrap()).collect()
+    (0..n)
+        .map(|_| make("CartPole-v1", NO_OPTS).unwrap())
+        .collect()
 }
 
 /// Steps N single envs by hand with Gymnasium's next-step autoreset and compares with `VecEnv`.
 fn vec_matches_by_hand(threads: usize) {
     let n = 5;
-    let mut v = VecEnv::new(cartpoles(n), Autoreset::NextStep).unwrap().threaded(threads).unwrap();
+    let mut v = VecEnv::new(cartpoles(n), Autoreset::NextStep)
+        .unwrap()
+        .threaded(threads)
+        .unwrap();
     let mut singles = cartpoles(n);
     v.reset(Some(9));
     let mut ended = vec![false; n];
     for (i, e) in singles.iter_mut().enumerate() {
-        let o = e.reset(Some(ember_envs::rng::child_seed(9, i as u64))).to_vec();
+        let o = e
+            .reset(Some(ember_envs::rng::child_seed(9, i as u64)))
+            .to_vec();
         assert_eq!(v.obs().row(i).to_vec(), o);
     }
     let mut rng = ember_envs::rng::Rng::new(3);
@@ -157,13 +202,19 @@ fn vec_matches_by_hand(threads: usize) {
             if ended[i] {
                 let o = singles[i].reset(None).to_vec();
                 assert_eq!(s.obs.row(i).to_vec(), o);
-                assert_eq!((s.rewards[i], s.terminated[i], s.truncated[i]), (0.0, false, false));
+                assert_eq!(
+                    (s.rewards[i], s.terminated[i], s.truncated[i]),
+                    (0.0, false, false)
+                );
                 ended[i] = false;
                 resets += 1;
             } else {
                 let t = singles[i].step(acts[i]).unwrap();
                 assert_eq!(s.obs.row(i).to_vec(), t.obs.to_vec());
-                assert_eq!((s.rewards[i], s.terminated[i], s.truncated[i]), (t.reward, t.terminated, t.truncated));
+                assert_eq!(
+                    (s.rewards[i], s.terminated[i], s.truncated[i]),
+                    (t.reward, t.terminated, t.truncated)
+                );
                 ended[i] = t.done();
             }
         }
@@ -220,14 +271,28 @@ fn vec_env_rejects_bad_batches_without_moving() {
     assert_eq!(v.step(&[0, 0]).unwrap_err(), EnvError::NeedsReset);
     v.reset(Some(0));
     let before = v.obs().to_owned();
-    assert!(matches!(v.step(&[0]), Err(EnvError::BatchSize { expected: 2, got: 1 })));
-    assert!(matches!(v.step(&[0, 7]), Err(EnvError::InvalidAction { action: 7, n: 2 })));
+    assert!(matches!(
+        v.step(&[0]),
+        Err(EnvError::BatchSize {
+            expected: 2,
+            got: 1
+        })
+    ));
+    assert!(matches!(
+        v.step(&[0, 7]),
+        Err(EnvError::InvalidAction { action: 7, n: 2 })
+    ));
     assert_eq!(v.obs(), before.view());
     assert_eq!(v.obs_nd().shape(), &[2, 4]);
     assert!(VecEnv::new(Vec::<Box<dyn Env>>::new(), Autoreset::NextStep).is_err());
-    let mixed: Vec<Box<dyn Env>> =
-        vec![make("CartPole-v1", NO_OPTS).unwrap(), Box::new(FrameStack::new(make("CartPole-v1", NO_OPTS).unwrap(), 2).unwrap())];
-    assert!(matches!(VecEnv::new(mixed, Autoreset::NextStep), Err(EnvError::Mismatch(_))));
+    let mixed: Vec<Box<dyn Env>> = vec![
+        make("CartPole-v1", NO_OPTS).unwrap(),
+        Box::new(FrameStack::new(make("CartPole-v1", NO_OPTS).unwrap(), 2).unwrap()),
+    ];
+    assert!(matches!(
+        VecEnv::new(mixed, Autoreset::NextStep),
+        Err(EnvError::Mismatch(_))
+    ));
 }
 
 #[test]

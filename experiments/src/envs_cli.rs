@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use ember_envs::rng::Rng;
 use ember_envs::wrappers::{EpisodeStatistics, TimeLimit};
@@ -39,7 +39,9 @@ fn make_gym(id: &str, pairs: &[(String, String)]) -> Result<Box<dyn Env>> {
 
 #[cfg(not(feature = "gym"))]
 fn make_gym(id: &str, _pairs: &[(String, String)]) -> Result<Box<dyn Env>> {
-    bail!("`gym:{id}` needs Python Gymnasium support: rebuild with `cargo build --release --features gym`")
+    bail!(
+        "`gym:{id}` needs Python Gymnasium support: rebuild with `cargo build --release --features gym`"
+    )
 }
 
 #[derive(Args, Debug)]
@@ -127,11 +129,15 @@ enum Agent {
 impl Agent {
     fn parse(spec: &str, seed: u64) -> Result<Agent> {
         match spec {
-            "random" => Ok(Agent::Random(Rng::new(ember_envs::rng::child_seed(seed, 0xA6E7)))),
-            dir if std::path::Path::new(dir).join("config.toml").is_file() => {
-                Ok(Agent::Trained(crate::train::rl::load_policy(std::path::Path::new(dir))?))
-            }
-            other => bail!("unknown agent `{other}`: accepted agents are `random` and the run directory of a trained DQN or PPO agent (one with a config.toml)"),
+            "random" => Ok(Agent::Random(Rng::new(ember_envs::rng::child_seed(
+                seed, 0xA6E7,
+            )))),
+            dir if std::path::Path::new(dir).join("config.toml").is_file() => Ok(Agent::Trained(
+                crate::train::rl::load_policy(std::path::Path::new(dir))?,
+            )),
+            other => bail!(
+                "unknown agent `{other}`: accepted agents are `random` and the run directory of a trained DQN or PPO agent (one with a config.toml)"
+            ),
         }
     }
 
@@ -142,7 +148,11 @@ impl Agent {
                 Some(mask) => {
                     let legal = mask.iter().filter(|&&b| b).count();
                     let k = rng.below(legal.max(1));
-                    mask.iter().enumerate().filter(|(_, b)| **b).nth(k).map_or(0, |(i, _)| i)
+                    mask.iter()
+                        .enumerate()
+                        .filter(|(_, b)| **b)
+                        .nth(k)
+                        .map_or(0, |(i, _)| i)
                 }
                 None => rng.below(n),
             }),
@@ -168,7 +178,9 @@ impl Agent {
 pub fn envs(a: &EnvsArgs) -> Result<()> {
     let mut rows = Vec::new();
     for spec in ember_envs::registry::specs() {
-        let env = spec.make(&[] as &[(&str, &str)]).with_context(|| format!("making {}", spec.id))?;
+        let env = spec
+            .make(&[] as &[(&str, &str)])
+            .with_context(|| format!("making {}", spec.id))?;
         let options: Vec<_> = spec
             .all_options()
             .iter()
@@ -193,12 +205,25 @@ pub fn envs(a: &EnvsArgs) -> Result<()> {
     if a.json {
         println!("{}", json!({ "envs": rows }));
     } else {
-        println!("{:<20} {:<14} {:>7}  description", "id", "observation", "actions");
+        println!(
+            "{:<20} {:<14} {:>7}  description",
+            "id", "observation", "actions"
+        );
         for r in &rows {
-            let shape = format!("{}", r["observation_shape"]).replace(',', "x").replace(['[', ']'], "");
-            println!("{:<20} {:<14} {:>7}  {}", r["id"].as_str().unwrap_or(""), format!("[{shape}]"), r["actions"], r["description"].as_str().unwrap_or(""));
+            let shape = format!("{}", r["observation_shape"])
+                .replace(',', "x")
+                .replace(['[', ']'], "");
+            println!(
+                "{:<20} {:<14} {:>7}  {}",
+                r["id"].as_str().unwrap_or(""),
+                format!("[{shape}]"),
+                r["actions"],
+                r["description"].as_str().unwrap_or("")
+            );
         }
-        println!("\noptions: `ember envs --json` lists each env's options; set them with --set key=value");
+        println!(
+            "\noptions: `ember envs --json` lists each env's options; set them with --set key=value"
+        );
     }
     Ok(())
 }
@@ -209,7 +234,11 @@ fn mean_std(xs: &[f64]) -> (f64, f64) {
     }
     let n = xs.len() as f64;
     let m = xs.iter().sum::<f64>() / n;
-    let v = if xs.len() > 1 { xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let v = if xs.len() > 1 {
+        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (m, v.sqrt())
 }
 
@@ -224,7 +253,10 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     };
     let mut env = EpisodeStatistics::new(inner);
     let mut agent = Agent::parse(&a.agent, a.seed)?;
-    let (mut rets, mut lens) = (Vec::with_capacity(a.episodes), Vec::with_capacity(a.episodes));
+    let (mut rets, mut lens) = (
+        Vec::with_capacity(a.episodes),
+        Vec::with_capacity(a.episodes),
+    );
     let mut truncated = 0usize;
     env.reset(Some(a.seed));
     while rets.len() < a.episodes {
@@ -265,7 +297,11 @@ fn terminal_frame(env: &dyn Env, colour: bool) -> String {
         if !legend.is_empty() {
             let names: Vec<&str> = legend.iter().map(|l| l.name.as_str()).collect();
             let symbols = ember_envs::render::channel_symbols(&names);
-            let keys: Vec<String> = symbols.iter().zip(&names).map(|(c, n)| format!("{c} {n}")).collect();
+            let keys: Vec<String> = symbols
+                .iter()
+                .zip(&names)
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
             s.push_str("legend: ");
             s.push_str(&keys.join(", "));
             s.push('\n');
@@ -316,10 +352,15 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
         if w > u16::MAX as usize || h > u16::MAX as usize {
             bail!("frame {w}x{h} is too large for a GIF");
         }
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mut enc = gif::Encoder::new(std::io::BufWriter::new(file), w as u16, h as u16, &[])?;
         enc.set_repeat(gif::Repeat::Infinite)?;
-        let delay = if a.fps > 0.0 { (100.0 / a.fps).round().max(2.0) as u16 } else { 10 };
+        let delay = if a.fps > 0.0 {
+            (100.0 / a.fps).round().max(2.0) as u16
+        } else {
+            10
+        };
         let push = |f: &RgbFrame, enc: &mut gif::Encoder<_>| -> Result<()> {
             let big = f.scaled(k);
             let mut fr = gif::Frame::from_rgb_speed(w as u16, h as u16, &big.data, 10);
@@ -341,24 +382,39 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
             }
         }
         drop(enc);
-        eprintln!("{}: wrote {} frames to {} (episode {end} after {t} steps, return {ret})", a.env, t + 1, path.display());
+        eprintln!(
+            "{}: wrote {} frames to {} (episode {end} after {t} steps, return {ret})",
+            a.env,
+            t + 1,
+            path.display()
+        );
         return Ok(());
     }
 
     let tty = std::io::stdout().is_terminal();
-    let delay = if a.fps > 0.0 { Duration::from_secs_f64(1.0 / a.fps) } else { Duration::ZERO };
-    let mut out = std::io::stdout().lock();
-    let draw = |env: &dyn Env, t: usize, ret: f64, r: f32, out: &mut std::io::StdoutLock| -> Result<()> {
-        if tty {
-            write!(out, "\x1b[H\x1b[2J")?;
-        }
-        write!(out, "{}  step {t}  reward {r}  return {ret}\n{}", env.id(), terminal_frame(env, tty))?;
-        if !tty {
-            writeln!(out)?;
-        }
-        out.flush()?;
-        Ok(())
+    let delay = if a.fps > 0.0 {
+        Duration::from_secs_f64(1.0 / a.fps)
+    } else {
+        Duration::ZERO
     };
+    let mut out = std::io::stdout().lock();
+    let draw =
+        |env: &dyn Env, t: usize, ret: f64, r: f32, out: &mut std::io::StdoutLock| -> Result<()> {
+            if tty {
+                write!(out, "\x1b[H\x1b[2J")?;
+            }
+            write!(
+                out,
+                "{}  step {t}  reward {r}  return {ret}\n{}",
+                env.id(),
+                terminal_frame(env, tty)
+            )?;
+            if !tty {
+                writeln!(out)?;
+            }
+            out.flush()?;
+            Ok(())
+        };
     draw(&*env, 0, 0.0, 0.0, &mut out)?;
     while t < a.max_steps {
         let started = Instant::now();
@@ -393,7 +449,10 @@ pub struct Rate {
 
 /// Times `steps` random-action steps (episodes reset as they end), after a warm-up.
 pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
-    let n = env.action_space().n().context("bench env needs a discrete action space")?;
+    let n = env
+        .action_space()
+        .n()
+        .context("bench env needs a discrete action space")?;
     let masked = env.action_mask().is_some();
     let mut rng = Rng::new(seed);
     env.reset(Some(seed));
@@ -403,7 +462,11 @@ pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
                 let mask = env.action_mask().unwrap_or(&[]);
                 let legal = mask.iter().filter(|&&b| b).count().max(1);
                 let k = rng.below(legal);
-                mask.iter().enumerate().filter(|(_, b)| **b).nth(k).map_or(0, |(i, _)| i)
+                mask.iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b)
+                    .nth(k)
+                    .map_or(0, |(i, _)| i)
             } else {
                 rng.below(n)
             };
@@ -418,7 +481,10 @@ pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
     let (t0, c0) = (Instant::now(), cpu_time::ThreadTime::now());
     run(env, steps)?;
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), c0.elapsed().as_secs_f64());
-    Ok(Rate { wall: steps as f64 / wall, cpu: steps as f64 / cpu.max(1e-9) })
+    Ok(Rate {
+        wall: steps as f64 / wall,
+        cpu: steps as f64 / cpu.max(1e-9),
+    })
 }
 
 const MINATAR_BENCH_PY: &str = r#"
@@ -465,19 +531,38 @@ pub fn bench_env(a: &BenchEnvArgs) -> Result<()> {
     );
     let mut out = json!({"env": a.env, "steps": a.steps, "steps_per_sec": rate.wall, "steps_per_cpu_sec": rate.cpu});
     if let Some(py) = &a.vs_minatar {
-        let game = minatar_game(&a.env).with_context(|| format!("{} has no MinAtar counterpart", a.env))?;
+        let game = minatar_game(&a.env)
+            .with_context(|| format!("{} has no MinAtar counterpart", a.env))?;
         // MinAtar's Python loop is ~100x slower: time fewer steps, enough for a stable rate.
         let peer_steps = (a.steps / 50).clamp(20_000, 500_000);
         let o = std::process::Command::new(py)
-            .args(["-c", MINATAR_BENCH_PY, game, &peer_steps.to_string(), &a.seed.to_string()])
+            .args([
+                "-c",
+                MINATAR_BENCH_PY,
+                game,
+                &peer_steps.to_string(),
+                &a.seed.to_string(),
+            ])
             .output()
             .with_context(|| format!("running {}", py.display()))?;
         if !o.status.success() {
-            bail!("MinAtar benchmark failed: {}", String::from_utf8_lossy(&o.stderr));
+            bail!(
+                "MinAtar benchmark failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         let text = String::from_utf8_lossy(&o.stdout);
-        let nums: Vec<f64> = text.trim().lines().last().unwrap_or("").split_whitespace().filter_map(|x| x.parse().ok()).collect();
-        let [peer_wall, peer_cpu] = nums[..] else { bail!("cannot parse MinAtar's timing from {text:?}") };
+        let nums: Vec<f64> = text
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [peer_wall, peer_cpu] = nums[..] else {
+            bail!("cannot parse MinAtar's timing from {text:?}")
+        };
         eprintln!(
             "MinAtar {game}: {peer_steps} steps, {peer_wall:.0} steps/s ({peer_cpu:.0} per CPU-second); Ember is {:.0}x by CPU time, {:.0}x by wall time",
             rate.cpu / peer_cpu,

@@ -17,7 +17,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ember", version, about = "Ember: reinforcement-learning environments and agents in Rust")]
+#[command(
+    name = "ember",
+    version,
+    about = "Ember: reinforcement-learning environments and agents in Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -3,12 +3,19 @@
 use std::process::{Command, Output};
 
 fn ember(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ember")).args(args).output().expect("run ember")
+    Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(args)
+        .output()
+        .expect("run ember")
 }
 
 /// The last stdout line parsed as JSON (the contract for `--json`).
 fn last_json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "ember failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "ember failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     let last = out.lines().last().expect("some stdout");
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
@@ -18,20 +25,43 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const GAMES: [(&str, usize); 5] =
-    [("Breakout-v0", 4), ("SpaceInvaders-v0", 6), ("Freeway-v0", 7), ("Asterix-v0", 4), ("Seaquest-v0", 10)];
+const GAMES: [(&str, usize); 5] = [
+    ("Breakout-v0", 4),
+    ("SpaceInvaders-v0", 6),
+    ("Freeway-v0", 7),
+    ("Asterix-v0", 4),
+    ("Seaquest-v0", 10),
+];
 
 #[test]
 fn envs_json_lists_every_contract_id() {
     let v = last_json(&ember(&["envs", "--json"]));
     let envs = v["envs"].as_array().unwrap();
-    let find = |id: &str| envs.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id} missing from ember envs"));
+    let find = |id: &str| {
+        envs.iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing from ember envs"))
+    };
     for (id, c) in GAMES {
         let e = find(id);
-        assert_eq!(e["observation_shape"], serde_json::json!([c, 10, 10]), "{id}");
+        assert_eq!(
+            e["observation_shape"],
+            serde_json::json!([c, 10, 10]),
+            "{id}"
+        );
         assert_eq!(e["actions"], 6, "{id}");
-        let opts: Vec<&str> = e["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-        for o in ["sticky_action_prob", "difficulty_ramping", "minimal_actions", "max_steps"] {
+        let opts: Vec<&str> = e["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        for o in [
+            "sticky_action_prob",
+            "difficulty_ramping",
+            "minimal_actions",
+            "max_steps",
+        ] {
             assert!(opts.contains(&o), "{id} lacks option {o}");
         }
     }
@@ -40,14 +70,34 @@ fn envs_json_lists_every_contract_id() {
     assert_eq!(cp["actions"], 2);
     // The table form names them too.
     let table = String::from_utf8_lossy(&ember(&["envs"]).stdout).into_owned();
-    assert!(table.contains("Breakout-v0") && table.contains("[4x10x10]"), "{table}");
+    assert!(
+        table.contains("Breakout-v0") && table.contains("[4x10x10]"),
+        "{table}"
+    );
 }
 
 #[test]
 fn eval_random_json_has_contract_keys_and_is_seeded() {
-    let args = ["eval", "Breakout-v0", "--agent", "random", "--episodes", "50", "--seed", "3", "--json"];
+    let args = [
+        "eval",
+        "Breakout-v0",
+        "--agent",
+        "random",
+        "--episodes",
+        "50",
+        "--seed",
+        "3",
+        "--json",
+    ];
     let v = last_json(&ember(&args));
-    for k in ["env", "episodes", "mean_return", "std_return", "mean_length", "std_length"] {
+    for k in [
+        "env",
+        "episodes",
+        "mean_return",
+        "std_return",
+        "mean_length",
+        "std_length",
+    ] {
         assert!(v.get(k).is_some(), "missing {k} in {v}");
     }
     assert_eq!(v["episodes"], 50);
@@ -59,7 +109,15 @@ fn eval_random_json_has_contract_keys_and_is_seeded() {
 #[test]
 fn eval_caps_episodes_that_never_end() {
     // Freeway lasts 2501 steps: a cap of 100 cuts every episode, as truncated.
-    let args = ["eval", "Freeway-v0", "--episodes", "3", "--max-episode-steps", "100", "--json"];
+    let args = [
+        "eval",
+        "Freeway-v0",
+        "--episodes",
+        "3",
+        "--max-episode-steps",
+        "100",
+        "--json",
+    ];
     let v = last_json(&ember(&args));
     assert_eq!(v["mean_length"], 100.0);
     assert_eq!(v["truncated_episodes"], 3);
@@ -67,7 +125,14 @@ fn eval_caps_episodes_that_never_end() {
 
 #[test]
 fn bench_env_json() {
-    let v = last_json(&ember(&["bench", "env", "Freeway-v0", "--steps", "20000", "--json"]));
+    let v = last_json(&ember(&[
+        "bench",
+        "env",
+        "Freeway-v0",
+        "--steps",
+        "20000",
+        "--json",
+    ]));
     assert_eq!(v["env"], "Freeway-v0");
     assert_eq!(v["steps"], 20000);
     assert!(v["steps_per_sec"].as_f64().unwrap() > 1000.0);
@@ -78,7 +143,14 @@ fn watch_writes_an_animated_gif() {
     let dir = std::env::temp_dir().join(format!("ember-watch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("breakout.gif");
-    let o = ember(&["watch", "Breakout-v0", "--gif", path.to_str().unwrap(), "--seed", "1"]);
+    let o = ember(&[
+        "watch",
+        "Breakout-v0",
+        "--gif",
+        path.to_str().unwrap(),
+        "--seed",
+        "1",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..6], b"GIF89a");
@@ -90,7 +162,10 @@ fn watch_writes_an_animated_gif() {
     while d.read_next_frame().unwrap().is_some() {
         frames += 1;
     }
-    assert!(frames >= 2, "an episode has at least two frames, got {frames}");
+    assert!(
+        frames >= 2,
+        "an episode has at least two frames, got {frames}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -99,7 +174,10 @@ fn watch_in_a_pipe_prints_text_frames_and_the_outcome() {
     let o = ember(&["watch", "Breakout-v0", "--fps", "0", "--seed", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("legend: p paddle, b ball, t trail, B brick"), "{out}");
+    assert!(
+        out.contains("legend: p paddle, b ball, t trail, B brick"),
+        "{out}"
+    );
     assert!(out.contains("episode terminated after"), "{out}");
 }
 
@@ -108,12 +186,26 @@ fn bad_input_gives_clear_errors() {
     let o = ember(&["eval", "Breakout-v9"]);
     assert!(!o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("unknown environment id `Breakout-v9`") && e.contains("Breakout-v0"), "{e}");
+    assert!(
+        e.contains("unknown environment id `Breakout-v9`") && e.contains("Breakout-v0"),
+        "{e}"
+    );
 
-    let e = stderr(&ember(&["eval", "Breakout-v0", "--set", "sticky_action_prob=2"]));
-    assert!(e.contains("sticky_action_prob") && e.contains("[0, 1]"), "{e}");
+    let e = stderr(&ember(&[
+        "eval",
+        "Breakout-v0",
+        "--set",
+        "sticky_action_prob=2",
+    ]));
+    assert!(
+        e.contains("sticky_action_prob") && e.contains("[0, 1]"),
+        "{e}"
+    );
     let e = stderr(&ember(&["eval", "Breakout-v0", "--set", "speed=3"]));
-    assert!(e.contains("unknown option `speed`") && e.contains("minimal_actions"), "{e}");
+    assert!(
+        e.contains("unknown option `speed`") && e.contains("minimal_actions"),
+        "{e}"
+    );
     let e = stderr(&ember(&["eval", "Breakout-v0", "--set", "minimal_actions"]));
     assert!(e.contains("key=value"), "{e}");
     let e = stderr(&ember(&["eval", "Breakout-v0", "--agent", "genius"]));
@@ -133,7 +225,10 @@ fn every_verb_has_help() {
         args.push("--help");
         let o = ember(&args);
         assert!(o.status.success(), "{verb:?} --help failed");
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{verb:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{verb:?}"
+        );
     }
 }
 
@@ -141,10 +236,21 @@ fn every_verb_has_help() {
 #[cfg(feature = "gym")]
 #[test]
 fn eval_a_python_gymnasium_env() {
-    let v = last_json(&ember(&["eval", "gym:CartPole-v1", "--episodes", "20", "--seed", "1", "--json"]));
+    let v = last_json(&ember(&[
+        "eval",
+        "gym:CartPole-v1",
+        "--episodes",
+        "20",
+        "--seed",
+        "1",
+        "--json",
+    ]));
     assert_eq!(v["env"], "gym:CartPole-v1");
     let mean = v["mean_length"].as_f64().unwrap();
-    assert!((8.0..60.0).contains(&mean), "random CartPole lasts ~22 steps, got {mean}");
+    assert!(
+        (8.0..60.0).contains(&mean),
+        "random CartPole lasts ~22 steps, got {mean}"
+    );
     let e = stderr(&ember(&["eval", "gym:NoSuchEnv-v0"]));
     assert!(e.contains("NoSuchEnv-v0"), "{e}");
 }
@@ -155,15 +261,26 @@ fn eval_a_python_gymnasium_env() {
 fn train_ppo_on_a_python_gymnasium_env() {
     let dir = std::env::temp_dir().join(format!("ember-gym-train-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ppo_cartpole.toml")).unwrap();
+    let base =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ppo_cartpole.toml")).unwrap();
     let toml = base.replace("id = \"CartPole-v1\"", "gym = \"CartPole-v1\"");
-    assert_ne!(toml, base, "ppo_cartpole.toml names its env with `id = \"CartPole-v1\"`");
+    assert_ne!(
+        toml, base,
+        "ppo_cartpole.toml names its env with `id = \"CartPole-v1\"`"
+    );
     let file = dir.join("gym_cartpole.toml");
     std::fs::write(&file, toml).unwrap();
     let run = dir.join("run");
     let o = ember(&[
-        "train", file.to_str().unwrap(), "--run-dir", run.to_str().unwrap(),
-        "--set", "train.total_steps=512", "--set", "train.eval_every=0", "--json",
+        "train",
+        file.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--set",
+        "train.total_steps=512",
+        "--set",
+        "train.eval_every=0",
+        "--json",
     ]);
     let v = last_json(&o);
     assert!(v["steps"].as_u64().unwrap() >= 512, "{v}");

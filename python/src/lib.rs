@@ -29,7 +29,11 @@ fn space_bounds(s: &Space) -> (Vec<usize>, Vec<f32>, Vec<f32>) {
     }
 }
 
-fn array<'py>(py: Python<'py>, data: &[f32], shape: &[usize]) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+fn array<'py>(
+    py: Python<'py>,
+    data: &[f32],
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
     PyArray1::from_slice(py, data).reshape(shape.to_vec())
 }
 
@@ -53,7 +57,10 @@ impl RawEnv {
     fn new(id: &str, options: Vec<(String, String)>) -> PyResult<Self> {
         let env = ember_envs::make(id, &options).map_err(to_py)?;
         let shape = env.observation_space().shape().to_vec();
-        Ok(RawEnv { env: Mutex::new(env), shape })
+        Ok(RawEnv {
+            env: Mutex::new(env),
+            shape,
+        })
     }
 
     #[getter]
@@ -63,29 +70,54 @@ impl RawEnv {
 
     /// `(shape, low, high)` of the observation box.
     #[getter]
-    fn observation_space<'py>(&self, py: Python<'py>) -> PyResult<(Vec<usize>, Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyArrayDyn<f32>>)> {
+    fn observation_space<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(
+        Vec<usize>,
+        Bound<'py, PyArrayDyn<f32>>,
+        Bound<'py, PyArrayDyn<f32>>,
+    )> {
         let (shape, low, high) = space_bounds(lock(&self.env).observation_space());
-        Ok((shape.clone(), array(py, &low, &shape)?, array(py, &high, &shape)?))
+        Ok((
+            shape.clone(),
+            array(py, &low, &shape)?,
+            array(py, &high, &shape)?,
+        ))
     }
 
     #[getter]
     fn n_actions(&self) -> PyResult<usize> {
-        lock(&self.env).action_space().n().ok_or_else(|| PyValueError::new_err("the action space is not discrete"))
+        lock(&self.env)
+            .action_space()
+            .n()
+            .ok_or_else(|| PyValueError::new_err("the action space is not discrete"))
     }
 
     #[pyo3(signature = (seed=None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+    fn reset<'py>(
+        &mut self,
+        py: Python<'py>,
+        seed: Option<u64>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let mut env = lock(&self.env);
         let obs = env.reset(seed);
         array(py, obs, &self.shape)
     }
 
     /// `(obs, reward, terminated, truncated)`.
-    fn step<'py>(&mut self, py: Python<'py>, action: i64) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, f32, bool, bool)> {
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: i64,
+    ) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, f32, bool, bool)> {
         let mut env = lock(&self.env);
         let n = env.action_space().n().unwrap_or(0);
-        let a = usize::try_from(action)
-            .map_err(|_| PyValueError::new_err(format!("invalid action {action}: the action space is Discrete({n})")))?;
+        let a = usize::try_from(action).map_err(|_| {
+            PyValueError::new_err(format!(
+                "invalid action {action}: the action space is Discrete({n})"
+            ))
+        })?;
         let s = env.step(a).map_err(to_py)?;
         let (r, te, tr) = (s.reward, s.terminated, s.truncated);
         Ok((array(py, s.obs, &self.shape)?, r, te, tr))
@@ -93,7 +125,9 @@ impl RawEnv {
 
     /// The legal-action mask, or `None` when every action is legal.
     fn action_mask<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<bool>>> {
-        lock(&self.env).action_mask().map(|m| PyArray1::from_slice(py, m))
+        lock(&self.env)
+            .action_mask()
+            .map(|m| PyArray1::from_slice(py, m))
     }
 
     fn render_text(&self) -> String {
@@ -117,7 +151,12 @@ struct RawVecEnv {
 #[pymethods]
 impl RawVecEnv {
     #[new]
-    fn new(id: &str, options: Vec<(String, String)>, num_envs: usize, threads: usize) -> PyResult<Self> {
+    fn new(
+        id: &str,
+        options: Vec<(String, String)>,
+        num_envs: usize,
+        threads: usize,
+    ) -> PyResult<Self> {
         if num_envs == 0 {
             return Err(PyValueError::new_err("num_envs must be at least 1"));
         }
@@ -126,12 +165,20 @@ impl RawVecEnv {
             .map_err(to_py)?;
         let mut batch_shape = vec![num_envs];
         batch_shape.extend_from_slice(venv.single_observation_space().shape());
-        Ok(RawVecEnv { venv: Mutex::new(venv), batch_shape })
+        Ok(RawVecEnv {
+            venv: Mutex::new(venv),
+            batch_shape,
+        })
     }
 
     /// Resets every env: one seed fans out to per-env seeds; a list gives each env its own seed.
     #[pyo3(signature = (seed=None, seeds=None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>, seeds: Option<Vec<Option<u64>>>) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+    fn reset<'py>(
+        &mut self,
+        py: Python<'py>,
+        seed: Option<u64>,
+        seeds: Option<Vec<Option<u64>>>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let mut venv = lock(&self.venv);
         match seeds {
             Some(s) => {
@@ -142,7 +189,11 @@ impl RawVecEnv {
             }
         }
         let obs = venv.obs();
-        array(py, obs.as_slice().expect("contiguous batch"), &self.batch_shape)
+        array(
+            py,
+            obs.as_slice().expect("contiguous batch"),
+            &self.batch_shape,
+        )
     }
 
     /// `(obs, rewards, terminated, truncated)` as fresh arrays.
@@ -151,18 +202,31 @@ impl RawVecEnv {
         &mut self,
         py: Python<'py>,
         actions: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<bool>>)> {
+    ) -> PyResult<(
+        Bound<'py, PyArrayDyn<f32>>,
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<bool>>,
+        Bound<'py, PyArray1<bool>>,
+    )> {
         let acts = actions
             .as_slice()?
             .iter()
-            .map(|&a| usize::try_from(a).map_err(|_| PyValueError::new_err(format!("invalid action {a}: actions are non-negative"))))
+            .map(|&a| {
+                usize::try_from(a).map_err(|_| {
+                    PyValueError::new_err(format!("invalid action {a}: actions are non-negative"))
+                })
+            })
             .collect::<PyResult<Vec<usize>>>()?;
         let mut venv = lock(&self.venv);
         let v = &mut *venv;
         py.detach(|| v.step(&acts).map(|_| ())).map_err(to_py)?;
         let s = venv.last();
         Ok((
-            array(py, s.obs.as_slice().expect("contiguous batch"), &self.batch_shape)?,
+            array(
+                py,
+                s.obs.as_slice().expect("contiguous batch"),
+                &self.batch_shape,
+            )?,
             s.rewards.to_pyarray(py),
             s.terminated.to_pyarray(py),
             s.truncated.to_pyarray(py),
@@ -213,7 +277,9 @@ fn specs<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
 #[pyfunction]
 fn check_options(id: &str, options: Vec<(String, String)>) -> PyResult<()> {
     let spec = ember_envs::registry::spec(id).map_err(to_py)?;
-    Options::resolve(id, &spec.all_options(), &options).map(|_| ()).map_err(to_py)
+    Options::resolve(id, &spec.all_options(), &options)
+        .map(|_| ())
+        .map_err(to_py)
 }
 
 #[pymodule]

@@ -18,7 +18,9 @@ fn last_json(stdout: &[u8]) -> serde_json::Value {
 
 #[test]
 fn bench_go_prints_the_contract_keys() {
-    let Some(ember) = common::ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
     let out = Command::new(&ember)
         .args(["bench", "go", "--size", "9", "--playouts", "300", "--json"])
         .output()
@@ -38,7 +40,9 @@ fn bench_go_prints_the_contract_keys() {
 
 #[test]
 fn match_go_reports_and_writes_replayable_sgf() {
-    let Some(ember) = common::ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("ember-match-{}", std::process::id()));
     let out = Command::new(&ember)
         .args([
@@ -92,7 +96,9 @@ fn match_go_reports_and_writes_replayable_sgf() {
 
 #[test]
 fn bad_arguments_are_clear_errors() {
-    let Some(ember) = common::ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
     for (args, want) in [
         (
             vec!["match", "go", "--black", "alphago", "--white", "random"],
@@ -114,7 +120,9 @@ fn bad_arguments_are_clear_errors() {
 
 #[test]
 fn gtp_answers_every_line_and_survives_garbage() {
-    let Some(ember) = common::ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
     let mut child = Command::new(&ember)
         .args(["gtp", "--size", "9"])
         .stdin(Stdio::piped())

@@ -190,7 +190,9 @@ fn rules_agree_with_gnugo() {
 #[test]
 fn ember_gtp_plays_gnugo_to_a_correct_final_score() {
     let Some(gnugo) = gnugo() else { return };
-    let Some(ember) = common::ember_bin() else { return };
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
     let mut gg = GtpPlayer::spawn(&format!("{gnugo} {GNUGO_GAME_ARGS}")).expect("GNU Go starts");
     let mut em = GtpPlayer::spawn(&format!(
         "{} gtp --size 9 --player random --seed 7",

@@ -91,9 +91,16 @@ impl Grid<'_> {
     #[inline]
     pub fn set_channel(&mut self, c: usize, bits: u128) {
         let ch = &mut *self.channels;
-        debug_assert!(ch.now & (1 << c) == 0, "channel {c} drawn twice in one frame");
+        debug_assert!(
+            ch.now & (1 << c) == 0,
+            "channel {c} drawn twice in one frame"
+        );
         let bits = bits & BOARD;
-        let prev = if ch.prev & (1 << c) != 0 { ch.bits[c] } else { 0 };
+        let prev = if ch.prev & (1 << c) != 0 {
+            ch.bits[c]
+        } else {
+            0
+        };
         write_diff(self.obs, c, prev, bits);
         ch.bits[c] = bits;
         ch.now |= 1 << c;
@@ -129,11 +136,17 @@ impl Canvas {
         let mut rows = std::mem::take(&mut self.dirty);
         while rows != 0 {
             let r = rows.trailing_zeros() as usize;
-            let cells: &mut [f32; N] = (&mut obs[r * N..r * N + N]).try_into().expect("a row has N cells");
+            let cells: &mut [f32; N] = (&mut obs[r * N..r * N + N])
+                .try_into()
+                .expect("a row has N cells");
             *cells = [0.0; N];
             rows &= rows - 1;
         }
-        game.draw(&mut Grid { obs: &mut *obs, dirty: &mut self.dirty, channels: &mut self.channels });
+        game.draw(&mut Grid {
+            obs: &mut *obs,
+            dirty: &mut self.dirty,
+            channels: &mut self.channels,
+        });
         // Channels drawn whole last frame but not this one are erased.
         let ch = &mut self.channels;
         let mut stale = ch.prev & !ch.now;
@@ -195,7 +208,10 @@ impl<G: Game> MinAtar<G> {
         minimal_actions: bool,
     ) -> Self {
         let c = G::CHANNELS.len();
-        assert!(c <= MAX_CHANNELS, "a MinAtar-style game has at most {MAX_CHANNELS} channels");
+        assert!(
+            c <= MAX_CHANNELS,
+            "a MinAtar-style game has at most {MAX_CHANNELS} channels"
+        );
         let actions: &'static [Action] = if minimal_actions {
             G::MINIMAL_ACTIONS
         } else {

@@ -49,7 +49,10 @@ fn init() -> Result<(), EnvError> {
 enum ObsKind {
     Box,
     /// `Discrete(n, start)`, delivered one-hot.
-    OneHot { n: usize, start: i64 },
+    OneHot {
+        n: usize,
+        start: i64,
+    },
 }
 
 /// A Python Gymnasium environment behind Ember's `Env`.
@@ -106,7 +109,10 @@ impl GymEnv {
                 let msg = e.to_string();
                 EnvError::Other(format!("gymnasium.make({id:?}) failed: {msg}"))
             })?;
-            let render_mode: Option<String> = env.getattr("render_mode").and_then(|r| r.extract()).map_err(err)?;
+            let render_mode: Option<String> = env
+                .getattr("render_mode")
+                .and_then(|r| r.extract())
+                .map_err(err)?;
             let spaces = py.import("gymnasium.spaces").map_err(err)?;
             let discrete = spaces.getattr("Discrete").map_err(err)?;
             let boxed = spaces.getattr("Box").map_err(err)?;
@@ -121,22 +127,42 @@ impl GymEnv {
                 )));
             }
             let n: usize = asp.getattr("n").and_then(|v| v.extract()).map_err(err)?;
-            let action_start: i64 = asp.getattr("start").and_then(|v| v.extract()).map_err(err)?;
+            let action_start: i64 = asp
+                .getattr("start")
+                .and_then(|v| v.extract())
+                .map_err(err)?;
 
             let osp = env.getattr("observation_space").map_err(err)?;
             let (obs_kind, obs_space) = if osp.is_instance(&boxed).map_err(err)? {
-                let shape: Vec<usize> = osp.getattr("shape").and_then(|v| v.extract()).map_err(err)?;
+                let shape: Vec<usize> = osp
+                    .getattr("shape")
+                    .and_then(|v| v.extract())
+                    .map_err(err)?;
                 let read = |name: &str| -> Result<Vec<f32>, EnvError> {
-                    let a = asarray.call1((osp.getattr(name).map_err(err)?, &f32)).map_err(err)?;
+                    let a = asarray
+                        .call1((osp.getattr(name).map_err(err)?, &f32))
+                        .map_err(err)?;
                     let a = a.call_method0("ravel").map_err(err)?;
                     let arr: PyReadonlyArrayDyn<f32> = a.extract().map_err(err)?;
-                    Ok(arr.as_slice().map_err(|e| EnvError::Other(e.to_string()))?.to_vec())
+                    Ok(arr
+                        .as_slice()
+                        .map_err(|e| EnvError::Other(e.to_string()))?
+                        .to_vec())
                 };
-                (ObsKind::Box, Space::boxed(&shape, read("low")?, read("high")?))
+                (
+                    ObsKind::Box,
+                    Space::boxed(&shape, read("low")?, read("high")?),
+                )
             } else if osp.is_instance(&discrete).map_err(err)? {
                 let n: usize = osp.getattr("n").and_then(|v| v.extract()).map_err(err)?;
-                let start: i64 = osp.getattr("start").and_then(|v| v.extract()).map_err(err)?;
-                (ObsKind::OneHot { n, start }, Space::uniform_box(&[n], 0.0, 1.0))
+                let start: i64 = osp
+                    .getattr("start")
+                    .and_then(|v| v.extract())
+                    .map_err(err)?;
+                (
+                    ObsKind::OneHot { n, start },
+                    Space::uniform_box(&[n], 0.0, 1.0),
+                )
             } else {
                 return Err(EnvError::Other(format!(
                     "{id}: observation space {osp} is not supported; Ember reads Box and Discrete observations"
@@ -175,13 +201,20 @@ impl GymEnv {
                         self.obs.len()
                     )));
                 }
-                self.obs.copy_from_slice(arr.as_slice().map_err(|e| EnvError::Other(e.to_string()))?);
+                self.obs
+                    .copy_from_slice(arr.as_slice().map_err(|e| EnvError::Other(e.to_string()))?);
             }
             ObsKind::OneHot { n, start } => {
                 let v: i64 = o.extract().map_err(err)?;
-                let i = usize::try_from(v - start).ok().filter(|&i| i < n).ok_or_else(|| {
-                    EnvError::Other(format!("{}: observation {v} is outside Discrete({n}, start={start})", self.id))
-                })?;
+                let i = usize::try_from(v - start)
+                    .ok()
+                    .filter(|&i| i < n)
+                    .ok_or_else(|| {
+                        EnvError::Other(format!(
+                            "{}: observation {v} is outside Discrete({n}, start={start})",
+                            self.id
+                        ))
+                    })?;
                 self.obs.fill(0.0);
                 self.obs[i] = 1.0;
             }
@@ -194,7 +227,11 @@ impl GymEnv {
         if self.render_mode.as_deref() != Some(mode) {
             return None;
         }
-        self.env.bind(py).call_method0("render").ok().filter(|r| !r.is_none())
+        self.env
+            .bind(py)
+            .call_method0("render")
+            .ok()
+            .filter(|r| !r.is_none())
     }
 }
 
@@ -212,8 +249,17 @@ impl Env for GymEnv {
         let r = Python::attach(|py| -> Result<(), EnvError> {
             let kw = PyDict::new(py);
             kw.set_item("seed", seed).map_err(|e| py_err(&self.id, e))?;
-            let out = self.env.bind(py).call_method("reset", (), Some(&kw)).map_err(|e| py_err(&self.id, e))?;
-            let t = out.cast::<PyTuple>().map_err(|e| EnvError::Other(format!("{}: reset did not return (obs, info): {e}", self.id)))?;
+            let out = self
+                .env
+                .bind(py)
+                .call_method("reset", (), Some(&kw))
+                .map_err(|e| py_err(&self.id, e))?;
+            let t = out.cast::<PyTuple>().map_err(|e| {
+                EnvError::Other(format!(
+                    "{}: reset did not return (obs, info): {e}",
+                    self.id
+                ))
+            })?;
             let o = t.get_item(0).map_err(|e| py_err(&self.id, e))?;
             self.store_obs(py, &o)
         });
@@ -229,37 +275,60 @@ impl Env for GymEnv {
         &self.obs
     }
     fn step(&mut self, action: usize) -> Result<Step<'_>, EnvError> {
-        self.phase.check_action(action, self.act_space.n().unwrap_or(0))?;
-        let (reward, terminated, truncated) = Python::attach(|py| -> Result<(f32, bool, bool), EnvError> {
-            let err = |e: PyErr| py_err(&self.id, e);
-            let out = self.env.bind(py).call_method1("step", (action as i64 + self.action_start,)).map_err(err)?;
-            let t = out.cast::<PyTuple>().map_err(|e| EnvError::Other(format!("{}: step did not return a tuple: {e}", self.id)))?;
-            if t.len() != 5 {
-                return Err(EnvError::Other(format!(
-                    "{}: step returned {} values; Gymnasium's API returns (obs, reward, terminated, truncated, info)",
-                    self.id,
-                    t.len()
-                )));
-            }
-            let reward: f64 = t.get_item(1).and_then(|r| r.extract()).map_err(err)?;
-            let terminated: bool = t.get_item(2).and_then(|r| r.is_truthy()).map_err(err)?;
-            let truncated: bool = t.get_item(3).and_then(|r| r.is_truthy()).map_err(err)?;
-            let o = t.get_item(0).map_err(err)?;
-            self.store_obs(py, &o)?;
-            Ok((reward as f32, terminated, truncated))
-        })?;
+        self.phase
+            .check_action(action, self.act_space.n().unwrap_or(0))?;
+        let (reward, terminated, truncated) = Python::attach(
+            |py| -> Result<(f32, bool, bool), EnvError> {
+                let err = |e: PyErr| py_err(&self.id, e);
+                let out = self
+                    .env
+                    .bind(py)
+                    .call_method1("step", (action as i64 + self.action_start,))
+                    .map_err(err)?;
+                let t = out.cast::<PyTuple>().map_err(|e| {
+                    EnvError::Other(format!("{}: step did not return a tuple: {e}", self.id))
+                })?;
+                if t.len() != 5 {
+                    return Err(EnvError::Other(format!(
+                        "{}: step returned {} values; Gymnasium's API returns (obs, reward, terminated, truncated, info)",
+                        self.id,
+                        t.len()
+                    )));
+                }
+                let reward: f64 = t.get_item(1).and_then(|r| r.extract()).map_err(err)?;
+                let terminated: bool = t.get_item(2).and_then(|r| r.is_truthy()).map_err(err)?;
+                let truncated: bool = t.get_item(3).and_then(|r| r.is_truthy()).map_err(err)?;
+                let o = t.get_item(0).map_err(err)?;
+                self.store_obs(py, &o)?;
+                Ok((reward as f32, terminated, truncated))
+            },
+        )?;
         if terminated || truncated {
             self.phase = Phase::Over;
         }
-        Ok(Step { obs: &self.obs, reward, terminated, truncated, info: Default::default() })
+        Ok(Step {
+            obs: &self.obs,
+            reward,
+            terminated,
+            truncated,
+            info: Default::default(),
+        })
     }
     fn obs(&self) -> &[f32] {
         &self.obs
     }
     fn render_text(&self) -> String {
-        let text = Python::attach(|py| self.render_py(py, "ansi").and_then(|r| r.extract::<String>().ok()));
+        let text = Python::attach(|py| {
+            self.render_py(py, "ansi")
+                .and_then(|r| r.extract::<String>().ok())
+        });
         text.unwrap_or_else(|| {
-            let vals: Vec<String> = self.obs.iter().take(32).map(|v| format!("{v:.3}")).collect();
+            let vals: Vec<String> = self
+                .obs
+                .iter()
+                .take(32)
+                .map(|v| format!("{v:.3}"))
+                .collect();
             let more = if self.obs.len() > 32 { ", ..." } else { "" };
             format!("{} obs = [{}{more}]\n", self.id, vals.join(", "))
         })
@@ -271,7 +340,11 @@ impl Env for GymEnv {
             let arr: PyReadonlyArrayDyn<u8> = a.extract().ok()?;
             let shape = arr.shape().to_vec();
             let data = arr.to_vec().ok()?;
-            (shape.len() == 3 && shape[2] == 3).then(|| RgbFrame { width: shape[1], height: shape[0], data })
+            (shape.len() == 3 && shape[2] == 3).then(|| RgbFrame {
+                width: shape[1],
+                height: shape[0],
+                data,
+            })
         });
         frame.unwrap_or_else(|| {
             // No picture from Python (render_mode is not rgb_array): the observation as a grey bar,
@@ -280,7 +353,11 @@ impl Env for GymEnv {
             if let Space::Box { low, high, .. } = &self.obs_space {
                 for (i, v) in self.obs.iter().enumerate() {
                     let (lo, hi) = (low[i].max(-10.0), high[i].min(10.0));
-                    let t = if hi > lo { ((v - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                    let t = if hi > lo {
+                        ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+                    } else {
+                        0.5
+                    };
                     let g = (t * 255.0) as u8;
                     f.set(i, 0, [g, g, g]);
                 }

@@ -75,7 +75,10 @@ pub fn ember_bin() -> Option<PathBuf> {
         return Some(p.into());
     }
     let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join(if cfg!(windows) { "ember.exe" } else { "ember" });
+    let bin = exe
+        .parent()?
+        .parent()?
+        .join(if cfg!(windows) { "ember.exe" } else { "ember" });
     if bin.exists() {
         return Some(bin);
     }
