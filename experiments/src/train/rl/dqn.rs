@@ -2,11 +2,10 @@
 //! ([`DqnConfig`]), trained by [`ember_agents::dqn::train`].
 
 use anyhow::Result;
-use ember_agents::common::RunIo;
 use ember_agents::dqn::{self, DqnConfig};
 use ember_nets::DeviceChoice;
 
-use super::{RlExperiment, RunLogger, summary_json};
+use super::{RlExperiment, TrainFn, run_training};
 use crate::train::config::Experiment;
 use crate::train::run::RunDir;
 
@@ -28,18 +27,15 @@ pub fn train(
     device: DeviceChoice,
     resume: bool,
 ) -> Result<serde_json::Value> {
-    let mut logger = RunLogger::new(run, x.train.total_steps)?;
-    let ckpts = run.checkpoints(x.train.keep_checkpoints);
-    let mut make = x.env.factory()?;
-    let io = RunIo {
-        logger: &mut logger,
-        checkpoints: Some(&ckpts),
+    let algo: TrainFn<DqnConfig> = dqn::train::<Box<dyn ember_envs::Env>>;
+    run_training(
+        x,
+        dqn::KIND,
+        algo,
+        x.train.total_steps,
+        x.train.keep_checkpoints,
+        run,
+        device,
         resume,
-        stop_after: None,
-    };
-    let s = dqn::train(&x.train, &x.model, x.seed, &mut make, device, io);
-    logger.finish();
-    let summary = summary_json(&x.name, dqn::KIND, x.seed, &x.env.id, &s?, device);
-    run.write_summary(&summary)?;
-    Ok(summary)
+    )
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use ember_agents::common::{Logger, TrainSummary};
+use ember_agents::common::{Logger, RunIo, TrainSummary};
 use ember_agents::{AgentError, NetConfig, Policy};
 use ember_envs::Env;
 use ember_nets::DeviceChoice;
@@ -195,6 +195,45 @@ impl Logger for RunLogger {
 }
 
 /// `summary.json` for an RL run.
+/// The signature the algorithms' `train` functions share (`ember_agents::{dqn, ppo}::train`).
+pub type TrainFn<C> = fn(
+    &C,
+    &NetConfig,
+    u64,
+    &mut dyn FnMut(usize) -> ember_agents::Result<Box<dyn Env>>,
+    DeviceChoice,
+    RunIo<'_>,
+) -> ember_agents::Result<TrainSummary>;
+
+/// Trains (or, with `resume`, continues) experiment `x` in `run` with `algo`: TensorBoard logging,
+/// checkpoints and the summary are the same for every algorithm. Returns `summary.json`'s contents.
+#[allow(clippy::too_many_arguments)]
+pub fn run_training<C>(
+    x: &RlExperiment<C>,
+    kind: &str,
+    algo: TrainFn<C>,
+    total_steps: u64,
+    keep_checkpoints: usize,
+    run: &RunDir,
+    device: DeviceChoice,
+    resume: bool,
+) -> Result<serde_json::Value> {
+    let mut logger = RunLogger::new(run, total_steps)?;
+    let ckpts = run.checkpoints(keep_checkpoints);
+    let mut make = x.env.factory()?;
+    let io = RunIo {
+        logger: &mut logger,
+        checkpoints: Some(&ckpts),
+        resume,
+        stop_after: None,
+    };
+    let s = algo(&x.train, &x.model, x.seed, &mut make, device, io);
+    logger.finish();
+    let summary = summary_json(&x.name, kind, x.seed, &x.env.id, &s?, device);
+    run.write_summary(&summary)?;
+    Ok(summary)
+}
+
 pub fn summary_json(
     name: &str,
     kind: &str,
