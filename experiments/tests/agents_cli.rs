@@ -1,26 +1,12 @@
 //! `ember train` on every DQN and PPO experiment file (a few hundred steps each), resuming,
 //! config errors that name the key, a diverging run, and `ember eval`/`watch --agent RUN_DIR`.
 
+mod common;
+
+use common::{ember, last_json, stderr};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ember(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(args)
-        .output()
-        .expect("run ember")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "ember failed: {}", stderr(o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let last = out.lines().last().expect("some stdout");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
-}
+use std::process::Output;
 
 fn experiment(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

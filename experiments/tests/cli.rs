@@ -1,29 +1,9 @@
 //! The `ember` binary end to end: the verbs of CONTRACT.md, their JSON, and their errors.
 
-use std::process::{Command, Output};
+mod common;
 
-fn ember(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(args)
-        .output()
-        .expect("run ember")
-}
+use common::{ember, last_json, stderr};
 
-/// The last stdout line parsed as JSON (the contract for `--json`).
-fn last_json(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "ember failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    let last = out.lines().last().expect("some stdout");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const GAMES: [(&str, usize); 5] = [
     ("Breakout-v0", 4),

@@ -1,31 +1,12 @@
 //! `ember train` and `ember eval RUN_DIR` end to end on a tiny generated IDX dataset: the run
 //! directory's files, exact resumption after a kill, and the errors users meet first.
 
+mod common;
+
+use common::{ember, last_json, stderr};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ember(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ember"))
-        .args(args)
-        .output()
-        .expect("run ember")
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "ember failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    let last = out.lines().last().expect("some stdout");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn experiment() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
