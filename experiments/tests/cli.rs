@@ -4,7 +4,6 @@ mod common;
 
 use common::{ember, last_json, stderr};
 
-
 const GAMES: [(&str, usize); 5] = [
     ("Breakout-v0", 4),
     ("SpaceInvaders-v0", 6),
