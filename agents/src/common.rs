@@ -152,6 +152,20 @@ pub fn spaces(env: &dyn Env) -> Result<(Vec<usize>, usize)> {
 
 /// Linear interpolation from `start` to `end` over `duration` steps, then `end` (CleanRL's
 /// `linear_schedule`).
+/// Adam with the given epsilon, clipping gradients by norm when `max_grad_norm > 0` (burn clips
+/// each parameter tensor by its own norm, not the global norm PyTorch's `clip_grad_norm_` uses).
+pub fn adam(adam_eps: f64, max_grad_norm: f64) -> ember_nets::burn::optim::ModuleOptimizer {
+    use ember_nets::burn::optim::AdamConfig;
+    use ember_nets::burn::optim::grad_clipping::GradientClippingConfig;
+    let adam = AdamConfig::new().with_epsilon(adam_eps as f32);
+    let adam = if max_grad_norm > 0.0 {
+        adam.with_grad_clipping(Some(GradientClippingConfig::Norm(max_grad_norm as f32)))
+    } else {
+        adam
+    };
+    adam.init()
+}
+
 pub fn linear(start: f64, end: f64, duration: u64, step: u64) -> f64 {
     if step >= duration {
         return end;

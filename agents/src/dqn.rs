@@ -7,14 +7,14 @@ use std::time::Instant;
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::nn::loss::{HuberLossConfig, Reduction};
-use ember_nets::burn::optim::grad_clipping::GradientClippingConfig;
-use ember_nets::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
 use ember_nets::{Checkpoint, DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, Recent, RunIo, TrainSummary, argmax, at_least_one, check_finite, due,
-    evaluate, fingerprint, indices, linear, matrix, positive, read, spaces, stream, vector, within,
+    EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
+    due, evaluate, fingerprint, indices, linear, matrix, positive, read, spaces, stream, vector,
+    within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -212,13 +212,7 @@ pub fn train<E: Env>(
         .with_hidden(net.hidden)
         .with_dueling(cfg.dueling);
     let mut model = qcfg.init(&dev)?;
-    let adam = AdamConfig::new().with_epsilon(cfg.adam_eps as f32);
-    let adam = if cfg.max_grad_norm > 0.0 {
-        adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32)))
-    } else {
-        adam
-    };
-    let mut optim: ModuleOptimizer = adam.init();
+    let mut optim = adam(cfg.adam_eps, cfg.max_grad_norm);
     let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
     let mut replay = Replay::new(cfg.buffer_size, l, codec);
     let mut state = State {

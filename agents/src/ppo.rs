@@ -8,15 +8,14 @@ use std::time::Instant;
 
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
-use ember_nets::burn::optim::grad_clipping::GradientClippingConfig;
-use ember_nets::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
 use ember_nets::burn::tensor::activation::{log_softmax, softmax};
 use ember_nets::{ActorCriticConfig, Checkpoint, DeviceChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, Recent, RunIo, TrainSummary, argmax, at_least_one, check_finite, due,
-    evaluate, fingerprint, indices, matrix, positive, read, spaces, stream, vector, within,
+    EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
+    due, evaluate, fingerprint, indices, matrix, positive, read, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -190,13 +189,7 @@ pub fn train<E: Env>(
     dev.seed(seed);
     let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions).with_hidden(net.hidden);
     let mut model = acfg.init(&dev)?;
-    let adam = AdamConfig::new().with_epsilon(cfg.adam_eps as f32);
-    let adam = if cfg.max_grad_norm > 0.0 {
-        adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32)))
-    } else {
-        adam
-    };
-    let mut optim: ModuleOptimizer = adam.init();
+    let mut optim = adam(cfg.adam_eps, cfg.max_grad_norm);
     let mut state = State {
         update: 0,
         step: 0,
