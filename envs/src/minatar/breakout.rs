@@ -153,24 +153,14 @@ impl Game for Breakout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Env;
     use crate::minatar::MinAtar;
-    use crate::{Env, check_env, make};
-
-    const PLAIN: [(&str, &str); 3] = [
-        ("minimal_actions", "true"),
-        ("sticky_action_prob", "0"),
-        ("difficulty_ramping", "false"),
-    ];
 
     #[test]
     fn passes_check_env_with_defaults_and_plain_options() {
-        let r = check_env(|| make("Breakout-v0", &[] as &[(&str, &str)]).unwrap()).unwrap();
-        assert!(r.terminated > 0, "{r:?}");
-        let r = check_env(|| make("Breakout-v0", &PLAIN).unwrap()).unwrap();
-        assert!(r.terminated > 0, "{r:?}");
-        let e = make("Breakout-v0", &PLAIN).unwrap();
-        assert_eq!(e.action_space(), &crate::Space::Discrete { n: 3 });
-        assert_eq!(e.observation_space().shape(), &[4, 10, 10]);
+        for r in crate::minatar::check_game("Breakout-v0", 4, 3) {
+            assert!(r.terminated > 0, "{r:?}");
+        }
     }
 
     /// A game with the ball placed by hand, and a dummy generator (breakout only draws at reset).

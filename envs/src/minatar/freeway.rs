@@ -150,25 +150,15 @@ impl Game for Freeway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Env;
     use crate::minatar::MinAtar;
-    use crate::{Env, check_env, make};
-
-    const PLAIN: [(&str, &str); 3] = [
-        ("minimal_actions", "true"),
-        ("sticky_action_prob", "0"),
-        ("difficulty_ramping", "false"),
-    ];
 
     #[test]
     fn passes_check_env_with_defaults_and_plain_options() {
-        for opts in [&[][..], &PLAIN[..]] {
-            let r = check_env(|| make("Freeway-v0", opts).unwrap()).unwrap();
+        for r in crate::minatar::check_game("Freeway-v0", 7, 3) {
             assert_eq!(r.terminated, 3, "{r:?}");
             assert_eq!(r.steps, 3 * 2501, "{r:?}");
         }
-        let e = make("Freeway-v0", &PLAIN).unwrap();
-        assert_eq!(e.action_space(), &crate::Space::Discrete { n: 3 });
-        assert_eq!(e.observation_space().shape(), &[7, 10, 10]);
     }
 
     /// A fresh game whose cars are parked out of the chicken's column for good.

@@ -167,6 +167,26 @@ pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
     Canvas::new().redraw(game, obs);
 }
 
+/// The non-default settings every game's tests check besides MinAtar's defaults.
+#[cfg(test)]
+pub(crate) const PLAIN: [(&str, &str); 3] = [
+    ("minimal_actions", "true"),
+    ("sticky_action_prob", "0"),
+    ("difficulty_ramping", "false"),
+];
+
+/// `check_env` on `id` with MinAtar's defaults and with `PLAIN`, and the spaces under `PLAIN`
+/// (`channels` planes, `minimal` actions). Returns both reports for game-specific assertions.
+#[cfg(test)]
+pub(crate) fn check_game(id: &str, channels: usize, minimal: usize) -> [crate::CheckReport; 2] {
+    let defaults = crate::check_env(|| crate::make(id, &[] as &[(&str, &str)]).unwrap()).unwrap();
+    let plain = crate::check_env(|| crate::make(id, &PLAIN).unwrap()).unwrap();
+    let env = crate::make(id, &PLAIN).unwrap();
+    assert_eq!(env.observation_space().shape(), &[channels, N, N], "{id}");
+    assert_eq!(env.action_space(), &Space::Discrete { n: minimal }, "{id}");
+    [defaults, plain]
+}
+
 /// The rules of one MinAtar-style game.
 pub trait Game: Send + 'static {
     /// Channel names, in observation order (their count is the channel count).

@@ -610,18 +610,8 @@ mod tests {
 
     #[test]
     fn passes_check_env_with_defaults_and_options() {
-        let none: &[(&str, &str)] = &[];
-        crate::check_env(|| crate::make("Seaquest-v0", none).unwrap()).unwrap();
-        let opts = [
-            ("minimal_actions", "true"),
-            ("sticky_action_prob", "0"),
-            ("difficulty_ramping", "false"),
-        ];
-        let report = crate::check_env(|| crate::make("Seaquest-v0", &opts).unwrap()).unwrap();
-        assert!(report.terminated > 0, "{report:?}");
-        let env = crate::make("Seaquest-v0", &opts).unwrap();
-        assert_eq!(env.observation_space().shape(), &[10, 10, 10]);
-        assert_eq!(env.action_space(), &crate::Space::Discrete { n: 6 });
+        let [_, plain] = crate::minatar::check_game("Seaquest-v0", 10, 6);
+        assert!(plain.terminated > 0, "{plain:?}");
     }
 
     #[test]

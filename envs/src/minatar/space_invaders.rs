@@ -216,14 +216,8 @@ impl Game for SpaceInvaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Env;
     use crate::minatar::MinAtar;
-    use crate::{Env, check_env, make};
-
-    const PLAIN: [(&str, &str); 3] = [
-        ("minimal_actions", "true"),
-        ("sticky_action_prob", "0"),
-        ("difficulty_ramping", "false"),
-    ];
 
     fn cell(y: i8, x: i8) -> u128 {
         1u128 << (y as u32 * 10 + x as u32)
@@ -231,13 +225,9 @@ mod tests {
 
     #[test]
     fn passes_check_env_with_defaults_and_plain_options() {
-        let r = check_env(|| make("SpaceInvaders-v0", &[] as &[(&str, &str)]).unwrap()).unwrap();
-        assert!(r.terminated > 0, "{r:?}");
-        let r = check_env(|| make("SpaceInvaders-v0", &PLAIN).unwrap()).unwrap();
-        assert!(r.terminated > 0, "{r:?}");
-        let e = make("SpaceInvaders-v0", &PLAIN).unwrap();
-        assert_eq!(e.action_space(), &crate::Space::Discrete { n: 4 });
-        assert_eq!(e.observation_space().shape(), &[6, 10, 10]);
+        for r in crate::minatar::check_game("SpaceInvaders-v0", 6, 4) {
+            assert!(r.terminated > 0, "{r:?}");
+        }
     }
 
     #[test]
