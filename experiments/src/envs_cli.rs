@@ -120,6 +120,22 @@ pub struct BenchEnvArgs {
 // ---------------------------------------------------------------------------------------------
 // Agents: `random`, or a trained DQN/PPO run directory.
 
+/// A uniformly random action among the legal ones (all `n` when the env has no mask).
+fn random_action(rng: &mut Rng, env: &dyn Env, n: usize) -> usize {
+    match env.action_mask() {
+        Some(mask) => {
+            let legal = mask.iter().filter(|&&b| b).count();
+            let k = rng.below(legal.max(1));
+            mask.iter()
+                .enumerate()
+                .filter(|(_, b)| **b)
+                .nth(k)
+                .map_or(0, |(i, _)| i)
+        }
+        None => rng.below(n),
+    }
+}
+
 /// Picks actions: uniformly at random, or with a trained agent's greedy / deterministic policy.
 enum Agent {
     Random(Rng),
@@ -144,18 +160,7 @@ impl Agent {
     fn act(&mut self, env: &dyn Env) -> Result<usize> {
         let n = env.action_space().n().unwrap_or(1);
         match self {
-            Agent::Random(rng) => Ok(match env.action_mask() {
-                Some(mask) => {
-                    let legal = mask.iter().filter(|&&b| b).count();
-                    let k = rng.below(legal.max(1));
-                    mask.iter()
-                        .enumerate()
-                        .filter(|(_, b)| **b)
-                        .nth(k)
-                        .map_or(0, |(i, _)| i)
-                }
-                None => rng.below(n),
-            }),
+            Agent::Random(rng) => Ok(random_action(rng, env, n)),
             Agent::Trained(policy) => {
                 let obs = env.obs();
                 if obs.len() != policy.obs_len() || n != policy.num_actions() {
@@ -453,23 +458,11 @@ pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
         .action_space()
         .n()
         .context("bench env needs a discrete action space")?;
-    let masked = env.action_mask().is_some();
     let mut rng = Rng::new(seed);
     env.reset(Some(seed));
     let mut run = |env: &mut dyn Env, count: u64| -> Result<()> {
         for _ in 0..count {
-            let a = if masked {
-                let mask = env.action_mask().unwrap_or(&[]);
-                let legal = mask.iter().filter(|&&b| b).count().max(1);
-                let k = rng.below(legal);
-                mask.iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b)
-                    .nth(k)
-                    .map_or(0, |(i, _)| i)
-            } else {
-                rng.below(n)
-            };
+            let a = random_action(&mut rng, env, n);
             let done = env.step(a)?.done();
             if done {
                 env.reset(None);
