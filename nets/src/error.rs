@@ -31,6 +31,9 @@ pub enum NetsError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// A TensorBoard event file (or directory of them) that cannot be read.
+    #[error("{path}: {reason}")]
+    EventFile { path: PathBuf, reason: String },
     /// Reading data from the backend failed.
     #[error("backend error: {0}")]
     Backend(String),

@@ -5,7 +5,7 @@
 //! needs three kinds of event: the `file_version` header, scalar summaries, and a
 //! `SessionLog(START)` written when a run resumes, which tells TensorBoard to drop the steps the
 //! killed process logged after its last checkpoint. That is a few dozen lines of protobuf, so
-//! they are written here rather than through `tensorboard-rs` 0.5.9, which works (see
+//! they are written (and, for `ember plot`, read back by [`read_scalars`]) here rather than through `tensorboard-rs` 0.5.9, which works (see
 //! `shared/NOTES.md`) but panics on any I/O error (`expect("")` in its writer thread), cannot
 //! report a failed write to the caller, and pulls in `image` 0.23 and `protobuf` 2.
 
@@ -180,6 +180,256 @@ fn bytes_field(out: &mut Vec<u8>, field: u64, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+// --- reading: scalars back from event files (for `ember plot`) --------------------------------
+
+/// One logged scalar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalarEvent {
+    /// The global step it was logged at.
+    pub step: u64,
+    /// Seconds since the Unix epoch when it was written.
+    pub wall_time: f64,
+    /// The value.
+    pub value: f32,
+}
+
+/// Every scalar in a run's log directory, by tag, each series sorted by step.
+///
+/// Reads all `events.out.tfevents.*` files of `dir` in the order they were created and applies
+/// resume markers as TensorBoard does: a `SessionLog(START)` at step `s` in a later file drops
+/// what earlier files logged at steps `>= s` (a killed run's steps after its last checkpoint).
+/// A record cut short at the end of a file (a process killed mid-write) ends that file; a
+/// checksum mismatch anywhere else is an error naming the file and byte offset. Only
+/// `simple_value` scalars are read (what Ember, PyTorch's and TensorFlow 1's writers log).
+pub fn read_scalars(
+    dir: impl AsRef<Path>,
+) -> Result<std::collections::BTreeMap<String, Vec<ScalarEvent>>> {
+    let dir = dir.as_ref();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| NetsError::io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("events.out.tfevents."))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(NetsError::EventFile {
+            path: dir.to_path_buf(),
+            reason: "no TensorBoard event files (events.out.tfevents.*) in this directory".into(),
+        });
+    }
+    // Creation order: the name carries the creation second, then host, pid and a counter.
+    files.sort_by_key(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let secs: u64 = name
+            .trim_start_matches("events.out.tfevents.")
+            .split('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (secs, name.to_string())
+    });
+    let mut out: std::collections::BTreeMap<String, Vec<ScalarEvent>> = Default::default();
+    for path in &files {
+        let bytes = std::fs::read(path).map_err(|e| NetsError::io(path, e))?;
+        for record in records(&bytes, path)? {
+            match parse_event(record, path)? {
+                Parsed::Scalars(step, wall_time, values) => {
+                    for (tag, value) in values {
+                        out.entry(tag).or_default().push(ScalarEvent {
+                            step,
+                            wall_time,
+                            value,
+                        });
+                    }
+                }
+                Parsed::SessionStart(step) => {
+                    for series in out.values_mut() {
+                        series.retain(|e| e.step < step);
+                    }
+                }
+                Parsed::Other => {}
+            }
+        }
+    }
+    for series in out.values_mut() {
+        series.sort_by_key(|e| e.step);
+    }
+    Ok(out)
+}
+
+/// The payloads of a file's TFRecords.
+fn records<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<&'a [u8]>> {
+    let corrupt = |at: usize, what: &str| NetsError::EventFile {
+        path: path.to_path_buf(),
+        reason: format!("corrupt event file at byte {at}: {what}"),
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes.len() - at < 12 {
+            break; // a header cut short: the writer was killed mid-record
+        }
+        let len_bytes = &bytes[at..at + 8];
+        let len_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+        if len_crc != masked_crc32c(len_bytes) {
+            return Err(corrupt(at, "record length checksum mismatch"));
+        }
+        let len = u64::from_le_bytes(len_bytes.try_into().expect("8 bytes"));
+        let Some(end) = usize::try_from(len)
+            .ok()
+            .and_then(|l| (at + 12).checked_add(l))
+            .and_then(|e| e.checked_add(4))
+        else {
+            return Err(corrupt(at, "record length out of range"));
+        };
+        if end > bytes.len() {
+            break; // a payload cut short
+        }
+        let data = &bytes[at + 12..end - 4];
+        let data_crc = u32::from_le_bytes(bytes[end - 4..end].try_into().expect("4 bytes"));
+        if data_crc != masked_crc32c(data) {
+            return Err(corrupt(at, "record payload checksum mismatch"));
+        }
+        out.push(data);
+        at = end;
+    }
+    Ok(out)
+}
+
+enum Parsed {
+    Scalars(u64, f64, Vec<(String, f32)>),
+    SessionStart(u64),
+    Other,
+}
+
+/// Decodes the `Event` fields Ember reads; unknown fields are skipped.
+fn parse_event(data: &[u8], path: &Path) -> Result<Parsed> {
+    let bad = || NetsError::EventFile {
+        path: path.to_path_buf(),
+        reason: "malformed Event protobuf in a record whose checksum is right".into(),
+    };
+    let mut wall_time = 0.0;
+    let mut step = 0u64;
+    let mut values = Vec::new();
+    let mut start = false;
+    for field in Fields::new(data) {
+        match field.ok_or_else(bad)? {
+            (1, Value::Fixed64(v)) => wall_time = f64::from_bits(v),
+            (2, Value::Varint(v)) => step = v,
+            (5, Value::Bytes(summary)) => {
+                for field in Fields::new(summary) {
+                    if let (1, Value::Bytes(value)) = field.ok_or_else(bad)? {
+                        let mut tag = None;
+                        let mut simple = None;
+                        for field in Fields::new(value) {
+                            match field.ok_or_else(bad)? {
+                                (1, Value::Bytes(t)) => {
+                                    tag = Some(String::from_utf8_lossy(t).into_owned())
+                                }
+                                (2, Value::Fixed32(v)) => simple = Some(f32::from_bits(v)),
+                                _ => {}
+                            }
+                        }
+                        if let (Some(tag), Some(v)) = (tag, simple) {
+                            values.push((tag, v));
+                        }
+                    }
+                }
+            }
+            (7, Value::Bytes(log)) => {
+                for field in Fields::new(log) {
+                    if let (1, Value::Varint(1)) = field.ok_or_else(bad)? {
+                        start = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(if start {
+        Parsed::SessionStart(step)
+    } else if !values.is_empty() {
+        Parsed::Scalars(step, wall_time, values)
+    } else {
+        Parsed::Other
+    })
+}
+
+enum Value<'a> {
+    Varint(u64),
+    Fixed64(u64),
+    Bytes(&'a [u8]),
+    Fixed32(u32),
+}
+
+/// Iterates a protobuf message's `(field number, value)` pairs; `None` on malformed input.
+struct Fields<'a> {
+    data: &'a [u8],
+    at: usize,
+    failed: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Fields {
+            data,
+            at: 0,
+            failed: false,
+        }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.data.get(self.at)?;
+            self.at += 1;
+            v |= u64::from(b & 0x7F) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.data.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+
+    fn field(&mut self) -> Option<(u64, Value<'a>)> {
+        let key = self.varint()?;
+        let value = match key & 7 {
+            0 => Value::Varint(self.varint()?),
+            1 => Value::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().ok()?)),
+            2 => {
+                let n = usize::try_from(self.varint()?).ok()?;
+                Value::Bytes(self.take(n)?)
+            }
+            5 => Value::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().ok()?)),
+            _ => return None,
+        };
+        Some((key >> 3, value))
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Option<(u64, Value<'a>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.at >= self.data.len() {
+            return None;
+        }
+        let f = self.field();
+        self.failed = f.is_none();
+        Some(f)
+    }
+}
+
 // --- CRC32C (Castagnoli), as TFRecord masks it -----------------------------------------------
 
 const fn crc32c_table() -> [u32; 256] {
@@ -264,5 +514,59 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 2, "header and one scalar");
+    }
+    #[test]
+    fn scalars_read_back_with_resume_markers_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut w = EventWriter::create(dir.path()).unwrap();
+            for step in [10, 20, 30, 40] {
+                w.scalar("charts/episodic_return", step, step as f32 / 10.0)
+                    .unwrap();
+            }
+            w.scalar("losses/td_loss", 25, 0.5).unwrap();
+        }
+        // A resumed run (later file): drops steps >= 30 logged before, then logs again.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        {
+            let mut w = EventWriter::create(dir.path()).unwrap();
+            w.session_start(30).unwrap();
+            w.scalar("charts/episodic_return", 35, -1.0).unwrap();
+        }
+        let s = read_scalars(dir.path()).unwrap();
+        let ret: Vec<(u64, f32)> = s["charts/episodic_return"]
+            .iter()
+            .map(|e| (e.step, e.value))
+            .collect();
+        assert_eq!(ret, [(10, 1.0), (20, 2.0), (35, -1.0)]);
+        assert_eq!(s["losses/td_loss"].len(), 1);
+        assert!(s["losses/td_loss"][0].wall_time > 1.0e9);
+    }
+
+    #[test]
+    fn reading_tolerates_a_cut_tail_and_rejects_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = {
+            let mut w = EventWriter::create(dir.path()).unwrap();
+            w.scalar("a", 1, 1.0).unwrap();
+            w.scalar("a", 2, 2.0).unwrap();
+            w.path().to_path_buf()
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(
+            read_scalars(dir.path()).unwrap()["a"].len(),
+            1,
+            "cut record dropped"
+        );
+        let mut flipped = bytes.clone();
+        let n = flipped.len();
+        flipped[n - 8] ^= 0x40;
+        std::fs::write(&path, &flipped).unwrap();
+        let err = read_scalars(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("corrupt event file at byte"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = read_scalars(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("no TensorBoard event files"), "{err}");
     }
 }
