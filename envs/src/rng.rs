@@ -46,6 +46,26 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         self.uniform() < p
     }
+
+    /// `chance(p)` for a `Chance::new(p)`: the same draw and the same outcome, without the float
+    /// conversion.
+    #[inline]
+    pub fn hit(&mut self, c: Chance) -> bool {
+        (self.next_u64() >> 11) < c.0
+    }
+}
+
+/// A probability `p` prepared for `Rng::hit`: `uniform() < p` is `m * 2^-53 < p` for the 53-bit
+/// integer `m` it is drawn from, which is `m < p * 2^53` exactly (scaling by a power of two is
+/// exact), so `m < ceil(p * 2^53)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chance(u64);
+
+impl Chance {
+    pub fn new(p: f64) -> Chance {
+        // `as` saturates (NaN to 0): p <= 0 and NaN never hit, p >= 1 always does.
+        Chance(((p * (1u64 << 53) as f64).ceil() as u64).min(1 << 53))
+    }
 }
 
 /// Derives the `i`-th child seed of `seed` (SplitMix64 finaliser), so one run seed fans out to
@@ -81,6 +101,36 @@ mod tests {
         for _ in 0..1000 {
             let u = r.uniform();
             assert!((0.0..1.0).contains(&u));
+        }
+    }
+
+    #[test]
+    fn hit_is_chance() {
+        for p in [
+            0.0,
+            1e-300,
+            1e-17,
+            0.1,
+            1.0 / 3.0,
+            0.5,
+            0.9,
+            1.0 - 1e-16,
+            1.0,
+            2.0,
+            -1.0,
+            f64::NAN,
+        ] {
+            let (mut a, mut b) = (Rng::new(3), Rng::new(3));
+            for _ in 0..10_000 {
+                assert_eq!(a.chance(p), b.hit(Chance::new(p)), "p = {p}");
+            }
+        }
+        // Exactly at the boundary: the draws whose 53-bit integer is just below or at p * 2^53.
+        let p = 0.1;
+        let t = Chance::new(p).0;
+        for m in [t - 1, t, t + 1] {
+            let u = m as f64 * (1.0 / (1u64 << 53) as f64);
+            assert_eq!(u < p, m < t, "m = {m}");
         }
     }
 

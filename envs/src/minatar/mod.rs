@@ -8,7 +8,7 @@
 
 use crate::env::Phase;
 use crate::registry::{EnvSpec, Registry};
-use crate::rng::Rng;
+use crate::rng::{Chance, Rng};
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
 
 pub mod asterix;
@@ -46,125 +46,133 @@ impl Action {
 /// Most channels a game may have.
 pub const MAX_CHANNELS: usize = 12;
 
+/// Room for every cell of `MAX_CHANNELS` planes, rounded up to a power of two so that an index
+/// masked with `MASK` needs no bounds check.
+const CAP: usize = 2048;
+const MASK: usize = CAP - 1;
+const _: () = assert!(MAX_CHANNELS * N * N <= CAP);
+
 /// The observation being drawn: `[C,10,10]` planes.
 ///
-/// Drawing is incremental, so a step costs about what changed rather than the size of the
-/// observation (Seaquest's is 1000 floats). Cells marked with `set` are cleared before the next
-/// frame, a row at a time (the grid records their rows). A channel given whole as a bitboard with
-/// `set_channel` is kept from frame to frame and only its cells that differ from the previous
-/// frame are written: right for things that rarely change, like Breakout's bricks. A game draws
-/// each channel with one of the two, never both.
+/// Drawing is incremental, so a step costs about what is drawn rather than the size of the
+/// observation (Seaquest's is 1000 floats). A cell marked with `set` is recorded (once) and
+/// cleared before the next frame. A channel given whole as a bitboard with `set_channel` is kept
+/// from frame to frame and only its cells that differ from the previous frame are written: right
+/// for things that rarely change, like Breakout's bricks. A game draws each channel with one of
+/// the two, never both, and draws a channel it gives whole in every frame (an empty bitboard
+/// erases it).
 pub struct Grid<'a> {
-    obs: &'a mut [f32],
-    dirty: &'a mut u128,
-    channels: &'a mut Channels,
-}
-
-/// What `set_channel` drew: each channel's bitboard, and which channels it drew last frame and
-/// this frame.
-#[derive(Debug, Clone, Default)]
-struct Channels {
-    bits: [u128; MAX_CHANNELS],
-    prev: u16,
-    now: u16,
+    canvas: &'a mut Canvas,
 }
 
 const BOARD: u128 = (1u128 << (N * N)) - 1;
 
 impl Grid<'_> {
     /// Marks cell `(y, x)` in channel `c`. Out-of-grid coordinates are ignored.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, c: usize, y: i32, x: i32) {
+        let cv = &mut *self.canvas;
+        debug_assert!(c < MAX_CHANNELS);
         debug_assert!(
-            (self.channels.prev | self.channels.now) & (1 << c) == 0,
+            cv.whole & (1 << c) == 0,
             "channel {c} is drawn whole with set_channel; draw a channel with one method"
         );
-        if (0..N as i32).contains(&y) && (0..N as i32).contains(&x) {
-            let row = c * N + y as usize;
-            self.obs[row * N + x as usize] = 1.0;
-            *self.dirty |= 1 << row;
+        if (y as u32) < N as u32 && (x as u32) < N as u32 {
+            let i = (c * N * N + y as usize * N + x as usize) & MASK;
+            let fresh = cv.obs[i] == 0.0;
+            cv.obs[i] = 1.0;
+            // Recorded only the first time the cell is set, so at most one entry per cell.
+            cv.cells[cv.len & MASK] = i as u16;
+            cv.len += fresh as usize;
         }
     }
 
     /// Sets channel `c` to exactly the cells of a 10x10 bitboard (bit `10 * y + x` is cell
     /// `(y, x)`), writing only the cells that changed since the previous frame.
-    #[inline]
+    #[inline(always)]
     pub fn set_channel(&mut self, c: usize, bits: u128) {
-        let ch = &mut *self.channels;
+        let cv = &mut *self.canvas;
+        debug_assert!(c < MAX_CHANNELS);
         debug_assert!(
-            ch.now & (1 << c) == 0,
+            cv.now & (1 << c) == 0,
             "channel {c} drawn twice in one frame"
         );
+        if cfg!(debug_assertions) {
+            cv.now |= 1 << c;
+            cv.whole |= 1 << c;
+        }
         let bits = bits & BOARD;
-        let prev = if ch.prev & (1 << c) != 0 {
-            ch.bits[c]
-        } else {
-            0
-        };
-        write_diff(self.obs, c, prev, bits);
-        ch.bits[c] = bits;
-        ch.now |= 1 << c;
+        let old = std::mem::replace(&mut cv.bits[c], bits);
+        if old != bits {
+            let base = c * N * N;
+            write_bits(&mut cv.obs, base, bits & !old, 1.0);
+            write_bits(&mut cv.obs, base, old & !bits, 0.0);
+        }
     }
 }
 
-/// Writes the cells of channel `c` where `old` and `new` differ.
-#[inline]
-fn write_diff(obs: &mut [f32], c: usize, old: u128, new: u128) {
-    let plane = &mut obs[c * N * N..(c + 1) * N * N];
-    let mut changed = old ^ new;
-    while changed != 0 {
-        let k = changed.trailing_zeros() as usize;
-        plane[k] = ((new >> k) & 1) as f32;
-        changed &= changed - 1;
+/// Writes `v` to the cells `base + k` of `obs` for the set bits `k` of `bits`.
+#[inline(always)]
+fn write_bits(obs: &mut [f32; CAP], base: usize, bits: u128, v: f32) {
+    for (mut half, at) in [(bits as u64, base), ((bits >> 64) as u64, base + 64)] {
+        while half != 0 {
+            obs[(at + half.trailing_zeros() as usize) & MASK] = v;
+            half &= half - 1;
+        }
     }
 }
 
-/// The shell's drawing state: rows to clear and the channels kept between frames.
-#[derive(Debug, Clone, Default)]
+/// The shell's drawing state: the observation, the cells `set` drew last frame and the channels
+/// kept between frames.
+#[derive(Debug, Clone)]
 struct Canvas {
-    dirty: u128,
-    channels: Channels,
+    obs: [f32; CAP],
+    /// Indices into `obs` of the cells `set` drew in the last frame, each once: `cells[..len]`.
+    cells: [u16; CAP],
+    len: usize,
+    /// Each channel's bitboard as last drawn with `set_channel` (zero for the others).
+    bits: [u128; MAX_CHANNELS],
+    /// Debug builds only: channels ever drawn with `set_channel`, and those drawn this frame.
+    whole: u16,
+    now: u16,
 }
 
 impl Canvas {
-    fn new() -> Canvas {
-        Canvas::default()
+    fn new() -> Box<Canvas> {
+        Box::new(Canvas {
+            obs: [0.0; CAP],
+            cells: [0; CAP],
+            len: 0,
+            bits: [0; MAX_CHANNELS],
+            whole: 0,
+            now: 0,
+        })
     }
 
-    /// Brings `obs` from the previous frame to the game's current state.
-    fn redraw<G: Game>(&mut self, game: &G, obs: &mut [f32]) {
-        let mut rows = std::mem::take(&mut self.dirty);
-        while rows != 0 {
-            let r = rows.trailing_zeros() as usize;
-            let cells: &mut [f32; N] = (&mut obs[r * N..r * N + N])
-                .try_into()
-                .expect("a row has N cells");
-            *cells = [0.0; N];
-            rows &= rows - 1;
+    /// Brings the observation from the previous frame to the game's current state.
+    #[inline(always)]
+    fn redraw<G: Game>(&mut self, game: &G) {
+        let len = std::mem::take(&mut self.len);
+        for &i in &self.cells[..len & MASK] {
+            self.obs[i as usize & MASK] = 0.0;
         }
-        game.draw(&mut Grid {
-            obs: &mut *obs,
-            dirty: &mut self.dirty,
-            channels: &mut self.channels,
-        });
-        // Channels drawn whole last frame but not this one are erased.
-        let ch = &mut self.channels;
-        let mut stale = ch.prev & !ch.now;
-        while stale != 0 {
-            let c = stale.trailing_zeros() as usize;
-            write_diff(obs, c, ch.bits[c], 0);
-            ch.bits[c] = 0;
-            stale &= stale - 1;
+        game.draw(&mut Grid { canvas: self });
+        debug_assert_eq!(
+            self.now, self.whole,
+            "a channel drawn whole must be drawn in every frame"
+        );
+        if cfg!(debug_assertions) {
+            self.now = 0;
         }
-        ch.prev = std::mem::take(&mut ch.now);
     }
 }
 
 /// Draws `game` into a zeroed `obs` (for tests that inspect a game's planes without the shell).
 #[cfg(test)]
 pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
-    obs.fill(0.0);
-    Canvas::new().redraw(game, obs);
+    let mut canvas = Canvas::new();
+    canvas.redraw(game);
+    obs.copy_from_slice(&canvas.obs[..obs.len()]);
 }
 
 /// The non-default settings every game's tests check besides MinAtar's defaults.
@@ -208,12 +216,11 @@ pub struct MinAtar<G: Game> {
     id: String,
     game: G,
     rng: Rng,
-    sticky: f64,
+    sticky: Chance,
     actions: &'static [Action],
     last_action: Action,
     phase: Phase,
-    obs: Vec<f32>,
-    canvas: Canvas,
+    canvas: Box<Canvas>,
     obs_space: Space,
     act_space: Space,
     symbols: Vec<char>,
@@ -241,11 +248,10 @@ impl<G: Game> MinAtar<G> {
             id: id.into(),
             game: G::new(difficulty_ramping),
             rng: Rng::new(0),
-            sticky: sticky_action_prob,
+            sticky: Chance::new(sticky_action_prob),
             actions,
             last_action: Action::Noop,
             phase: Phase::Fresh,
-            obs: vec![0.0; c * N * N],
             canvas: Canvas::new(),
             obs_space: Space::uniform_box(&[c, N, N], 0.0, 1.0),
             act_space: Space::Discrete { n: actions.len() },
@@ -259,7 +265,13 @@ impl<G: Game> MinAtar<G> {
     }
 
     fn redraw(&mut self) {
-        self.canvas.redraw(&self.game, &mut self.obs);
+        self.canvas.redraw(&self.game);
+    }
+
+    /// The observation: the first `C` planes of the canvas.
+    #[inline(always)]
+    fn planes(&self) -> &[f32] {
+        &self.canvas.obs[..G::CHANNELS.len() * N * N]
     }
 }
 
@@ -283,12 +295,12 @@ impl<G: Game> Env for MinAtar<G> {
         self.game.reset(&mut self.rng);
         self.phase = Phase::Running;
         self.redraw();
-        &self.obs
+        self.planes()
     }
     fn step(&mut self, action: usize) -> Result<Step<'_>, EnvError> {
         self.phase.check_action(action, self.actions.len())?;
         let mut a = self.actions[action];
-        if self.rng.chance(self.sticky) {
+        if self.rng.hit(self.sticky) {
             a = self.last_action;
         }
         self.last_action = a;
@@ -298,7 +310,7 @@ impl<G: Game> Env for MinAtar<G> {
         }
         self.redraw();
         Ok(Step {
-            obs: &self.obs,
+            obs: self.planes(),
             reward,
             terminated,
             truncated: false,
@@ -306,13 +318,13 @@ impl<G: Game> Env for MinAtar<G> {
         })
     }
     fn obs(&self) -> &[f32] {
-        &self.obs
+        self.planes()
     }
     fn render_text(&self) -> String {
-        render::planes_text(&self.obs, G::CHANNELS.len(), N, N, &self.symbols)
+        render::planes_text(self.planes(), G::CHANNELS.len(), N, N, &self.symbols)
     }
     fn render_rgb(&self) -> RgbFrame {
-        render::planes_rgb(&self.obs, G::CHANNELS.len(), N, N)
+        render::planes_rgb(self.planes(), G::CHANNELS.len(), N, N)
     }
     fn legend(&self) -> Vec<LegendEntry> {
         render::planes_legend(G::CHANNELS)

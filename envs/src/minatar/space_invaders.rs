@@ -207,7 +207,14 @@ impl Game for SpaceInvaders {
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.set(0, 9, self.cannon as i32);
         draw_bits(grid, 1, self.aliens);
-        draw_bits(grid, if self.dir < 0 { 2 } else { 3 }, self.aliens);
+        // Every channel drawn whole is drawn in every frame: the other direction's is empty.
+        let (left, right) = if self.dir < 0 {
+            (self.aliens, 0)
+        } else {
+            (0, self.aliens)
+        };
+        draw_bits(grid, 2, left);
+        draw_bits(grid, 3, right);
         draw_bits(grid, 4, self.shots);
         draw_bits(grid, 5, self.bombs);
     }
