@@ -209,6 +209,8 @@ impl Game for Asterix {
         Action::Right,
         Action::Down,
     ];
+    /// The player, and each lane's object and trail.
+    const SPRITES: usize = 1 + 2 * LANES;
 
     fn new(ramping: bool) -> Self {
         let mut g = Asterix {
@@ -253,20 +255,30 @@ impl Game for Asterix {
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
-        grid.set(PLAYER, self.py as i32, self.px as i32);
-        let mut left = self.occupied;
-        while left != 0 {
-            let lane = left.trailing_zeros() as usize;
-            left &= left - 1;
-            let bit = 1u8 << lane;
-            let (y, x) = (lane as i32 + 1, self.col[lane] as i32);
-            grid.set(if self.gold & bit != 0 { GOLD } else { ENEMY }, y, x);
-            let back = if self.rightward & bit != 0 {
-                x - 1
+        grid.sprite(0, PLAYER, self.py as i32, self.px as i32);
+        // Every lane draws its object and trail as sprites, off the grid when the lane is empty:
+        // a fixed, branch-free pass over the eight lanes. An object is always on the grid (it
+        // vanishes when it leaves); its trail may be just off it.
+        for lane in 0..LANES {
+            let on = |mask: u8| mask >> lane & 1 != 0;
+            let occupied = on(self.occupied);
+            let x = self.col[lane] as u8 as usize;
+            let row = (lane + 1) * N;
+            let c = if on(self.gold) { GOLD } else { ENEMY };
+            let object = if occupied {
+                c * N * N + row + x
             } else {
-                x + 1
+                Grid::OFF_GRID
             };
-            grid.set(TRAIL, y, back);
+            grid.sprite_index(1 + 2 * lane, object);
+            // x - 1 when moving right, x + 1 when moving left (wrapping below 0 to off the grid).
+            let back = (x + 1).wrapping_sub(2 * on(self.rightward) as usize);
+            let trail = if occupied && back < N {
+                TRAIL * N * N + row + back
+            } else {
+                Grid::OFF_GRID
+            };
+            grid.sprite_index(2 + 2 * lane, trail);
         }
     }
 }

@@ -70,6 +70,7 @@ impl Breakout {
 impl Game for Breakout {
     const CHANNELS: &'static [&'static str] = &["paddle", "ball", "trail", "brick"];
     const MINIMAL_ACTIONS: &'static [Action] = &[Action::Noop, Action::Left, Action::Right];
+    const SPRITES: usize = 3;
 
     fn new(_ramping: bool) -> Self {
         Breakout {
@@ -96,11 +97,9 @@ impl Game for Breakout {
     }
 
     fn act(&mut self, action: Action, _rng: &mut Rng) -> (f32, bool) {
-        match action {
-            Action::Left => self.paddle = (self.paddle - 1).max(0),
-            Action::Right => self.paddle = (self.paddle + 1).min(9),
-            _ => {}
-        }
+        // Without a branch on the (random) action: a column step per action, clamped.
+        const DX: [i8; 6] = [0, -1, 0, 1, 0, 0];
+        self.paddle = (self.paddle + DX[action as usize]).clamp(0, 9);
         let (x, y) = (self.ball_x, self.ball_y);
         (self.trail_x, self.trail_y) = (x, y);
         let (mut nx, mut ny) = (x + self.dx, y + self.dy);
@@ -143,9 +142,9 @@ impl Game for Breakout {
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
-        grid.set(0, 9, self.paddle as i32);
-        grid.set(1, self.ball_y as i32, self.ball_x as i32);
-        grid.set(2, self.trail_y as i32, self.trail_x as i32);
+        grid.sprite(0, 0, 9, self.paddle as i32);
+        grid.sprite(1, 1, self.ball_y as i32, self.ball_x as i32);
+        grid.sprite(2, 2, self.trail_y as i32, self.trail_x as i32);
         draw_bits(grid, 3, self.bricks);
     }
 }

@@ -83,6 +83,8 @@ impl Game for Freeway {
         "chicken", "car", "speed1", "speed2", "speed3", "speed4", "speed5",
     ];
     const MINIMAL_ACTIONS: &'static [Action] = &[Action::Noop, Action::Up, Action::Down];
+    /// The chicken, and each lane's car and trail.
+    const SPRITES: usize = 1 + 2 * LANES;
 
     fn new(_ramping: bool) -> Self {
         Freeway {
@@ -138,11 +140,16 @@ impl Game for Freeway {
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
-        grid.set(0, self.chicken as i32, ROAD_X as i32);
+        grid.sprite(0, 0, self.chicken as i32, ROAD_X as i32);
         for (lane, car) in self.cars.iter().enumerate() {
             let y = lane as i32 + 1;
-            grid.set(1, y, car.x as i32);
-            grid.set(1 + car.speed as usize, y, wrap(car.x - car.dir) as i32);
+            grid.sprite(1 + 2 * lane, 1, y, car.x as i32);
+            grid.sprite(
+                2 + 2 * lane,
+                1 + car.speed as usize,
+                y,
+                wrap(car.x - car.dir) as i32,
+            );
         }
     }
 }

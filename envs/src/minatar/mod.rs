@@ -50,13 +50,22 @@ pub const MAX_CHANNELS: usize = 12;
 /// masked with `MASK` needs no bounds check.
 const CAP: usize = 2048;
 const MASK: usize = CAP - 1;
-const _: () = assert!(MAX_CHANNELS * N * N <= CAP);
+/// A cell past the planes (never part of the observation) where sprites off the grid are drawn,
+/// so that drawing a sprite needs no branch.
+const OFF_GRID: usize = CAP - 1;
+const _: () = assert!(MAX_CHANNELS * N * N <= OFF_GRID);
+
+/// Most sprites a game may have.
+pub const MAX_SPRITES: usize = 32;
 
 /// The observation being drawn: `[C,10,10]` planes.
 ///
 /// Drawing is incremental, so a step costs about what is drawn rather than the size of the
 /// observation (Seaquest's is 1000 floats). A cell marked with `set` is recorded (once) and
-/// cleared before the next frame. A channel given whole as a bitboard with `set_channel` is kept
+/// cleared before the next frame. A sprite (`sprite`) is an object of which there is always
+/// exactly one, like Breakout's ball: slot `k` holds its cell, cleared before the next frame
+/// without any bookkeeping; a game with `Game::SPRITES` slots draws each of them in every frame
+/// (off the grid when the object is absent). A channel given whole as a bitboard with `set_channel` is kept
 /// from frame to frame and only its cells that differ from the previous frame are written: right
 /// for things that rarely change, like Breakout's bricks. A game draws each channel with one of
 /// the two, never both, and draws a channel it gives whole in every frame (an empty bitboard
@@ -68,6 +77,9 @@ pub struct Grid<'a> {
 const BOARD: u128 = (1u128 << (N * N)) - 1;
 
 impl Grid<'_> {
+    /// The index `sprite_index` takes for a sprite that is off the grid.
+    pub const OFF_GRID: usize = OFF_GRID;
+
     /// Marks cell `(y, x)` in channel `c`. Out-of-grid coordinates are ignored.
     #[inline(always)]
     pub fn set(&mut self, c: usize, y: i32, x: i32) {
@@ -85,6 +97,55 @@ impl Grid<'_> {
             cv.cells[cv.len & MASK] = i as u16;
             cv.len += fresh as usize;
         }
+    }
+
+    /// Draws sprite `k` (`k < Game::SPRITES`) at cell `(y, x)` of channel `c`, or nowhere when the
+    /// cell is off the grid. Branch-free.
+    #[inline(always)]
+    pub fn sprite(&mut self, k: usize, c: usize, y: i32, x: i32) {
+        let cv = &mut *self.canvas;
+        debug_assert!(c < MAX_CHANNELS && k < MAX_SPRITES);
+        debug_assert!(
+            cv.whole & (1 << c) == 0,
+            "channel {c} is drawn whole with set_channel; draw a channel with one method"
+        );
+        debug_assert!(
+            cv.sprites_now & (1 << k) == 0,
+            "sprite {k} drawn twice in one frame"
+        );
+        if cfg!(debug_assertions) {
+            cv.sprites_now |= 1 << k;
+        }
+        let inside = (y as u32) < N as u32 && (x as u32) < N as u32;
+        let i = if inside {
+            (c * N * N + y as usize * N + x as usize) & MASK
+        } else {
+            OFF_GRID
+        };
+        cv.obs[i] = 1.0;
+        cv.sprites[k & (MAX_SPRITES - 1)] = i as u16;
+    }
+
+    /// `sprite` with the cell given as its index `(c * 10 + y) * 10 + x` in the observation, or
+    /// `Grid::OFF_GRID` for none, for games that compute the index more cheaply themselves.
+    #[inline(always)]
+    pub fn sprite_index(&mut self, k: usize, i: usize) {
+        debug_assert!(i == OFF_GRID || i < MAX_CHANNELS * N * N);
+        if cfg!(debug_assertions) {
+            let c = (i / (N * N)).min(MAX_CHANNELS - 1);
+            debug_assert!(
+                self.canvas.whole & (1 << c) == 0,
+                "channel {c} is drawn whole with set_channel; draw a channel with one method"
+            );
+            debug_assert!(
+                self.canvas.sprites_now & (1 << k) == 0,
+                "sprite {k} drawn twice in one frame"
+            );
+            self.canvas.sprites_now |= 1 << k;
+        }
+        let i = i & MASK;
+        self.canvas.obs[i] = 1.0;
+        self.canvas.sprites[k & (MAX_SPRITES - 1)] = i as u16;
     }
 
     /// Sets channel `c` to exactly the cells of a 10x10 bitboard (bit `10 * y + x` is cell
@@ -130,11 +191,15 @@ struct Canvas {
     /// Indices into `obs` of the cells `set` drew in the last frame, each once: `cells[..len]`.
     cells: [u16; CAP],
     len: usize,
+    /// The cell of each sprite slot in the last frame (`OFF_GRID` when it was off the grid).
+    sprites: [u16; MAX_SPRITES],
     /// Each channel's bitboard as last drawn with `set_channel` (zero for the others).
     bits: [u128; MAX_CHANNELS],
-    /// Debug builds only: channels ever drawn with `set_channel`, and those drawn this frame.
+    /// Debug builds only: channels ever drawn with `set_channel`, and those drawn this frame;
+    /// sprites drawn this frame.
     whole: u16,
     now: u16,
+    sprites_now: u32,
 }
 
 impl Canvas {
@@ -143,9 +208,11 @@ impl Canvas {
             obs: [0.0; CAP],
             cells: [0; CAP],
             len: 0,
+            sprites: [OFF_GRID as u16; MAX_SPRITES],
             bits: [0; MAX_CHANNELS],
             whole: 0,
             now: 0,
+            sprites_now: 0,
         })
     }
 
@@ -156,13 +223,23 @@ impl Canvas {
         for &i in &self.cells[..len & MASK] {
             self.obs[i as usize & MASK] = 0.0;
         }
+        // A constant count: unrolled, no loop branch.
+        for k in 0..G::SPRITES {
+            self.obs[self.sprites[k] as usize & MASK] = 0.0;
+        }
         game.draw(&mut Grid { canvas: self });
         debug_assert_eq!(
             self.now, self.whole,
             "a channel drawn whole must be drawn in every frame"
         );
+        debug_assert_eq!(
+            self.sprites_now as u64,
+            (1u64 << G::SPRITES) - 1,
+            "every sprite must be drawn in every frame"
+        );
         if cfg!(debug_assertions) {
             self.now = 0;
+            self.sprites_now = 0;
         }
     }
 }
@@ -201,6 +278,8 @@ pub trait Game: Send + 'static {
     const CHANNELS: &'static [&'static str];
     /// MinAtar's minimal action set for this game.
     const MINIMAL_ACTIONS: &'static [Action];
+    /// Sprite slots the game draws (`Grid::sprite`), at most `MAX_SPRITES`.
+    const SPRITES: usize = 0;
     /// A game in its initial state; `ramping` enables difficulty ramping.
     fn new(ramping: bool) -> Self;
     /// Starts a new episode.
@@ -238,6 +317,10 @@ impl<G: Game> MinAtar<G> {
         assert!(
             c <= MAX_CHANNELS,
             "a MinAtar-style game has at most {MAX_CHANNELS} channels"
+        );
+        assert!(
+            G::SPRITES <= MAX_SPRITES,
+            "a MinAtar-style game has at most {MAX_SPRITES} sprites"
         );
         let actions: &'static [Action] = if minimal_actions {
             G::MINIMAL_ACTIONS

@@ -496,6 +496,8 @@ impl Game for Seaquest {
         "diver",
     ];
     const MINIMAL_ACTIONS: &'static [Action] = &Action::ALL;
+    /// The submarine's front and back.
+    const SPRITES: usize = 2;
 
     fn new(ramping: bool) -> Self {
         Seaquest {
@@ -530,8 +532,13 @@ impl Game for Seaquest {
 
     fn draw(&self, grid: &mut Grid<'_>) {
         let (y, x) = (self.y as i32, self.x as i32);
-        grid.set(SUB_FRONT, y, x);
-        grid.set(SUB_BACK, y, if self.facing_right { x - 1 } else { x + 1 });
+        grid.sprite(0, SUB_FRONT, y, x);
+        grid.sprite(
+            1,
+            SUB_BACK,
+            y,
+            if self.facing_right { x - 1 } else { x + 1 },
+        );
         for t in self.torpedoes.live() {
             grid.set(FRIENDLY_BULLET, t.y as i32, t.x as i32);
         }
@@ -552,13 +559,17 @@ impl Game for Seaquest {
         for d in self.divers.live() {
             swimmer(DIVER, d);
         }
-        let bar = self.oxygen.max(0) as i32 * N as i32 / MAX_OXYGEN as i32;
-        for col in 0..bar {
-            grid.set(OXYGEN_GAUGE, LAST as i32, col);
-        }
-        for k in 1..=self.divers_held.max(0) as i32 {
-            grid.set(DIVER_GAUGE, LAST as i32, LAST as i32 - k);
-        }
+        // The gauges change rarely: drawn whole as bitboards of row 9, only changes are written.
+        // Row 9 is bits 90..99, bits 26..35 of the high 64-bit half.
+        let row9 = |cols: u64| (cols as u128) << (64 + 26);
+        let bar = self.oxygen.clamp(0, MAX_OXYGEN) as u32 * N as u32 / MAX_OXYGEN as u32;
+        grid.set_channel(OXYGEN_GAUGE, row9((1u64 << bar) - 1));
+        // Divers on board fill columns 8, 7, ... from the right (at most 6).
+        let held = self.divers_held.clamp(0, MAX_DIVERS) as u32;
+        grid.set_channel(
+            DIVER_GAUGE,
+            row9(((1u64 << held) - 1) << (LAST as u32 - held)),
+        );
     }
 }
 

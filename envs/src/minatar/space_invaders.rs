@@ -132,6 +132,8 @@ impl Game for SpaceInvaders {
     ];
     const MINIMAL_ACTIONS: &'static [Action] =
         &[Action::Noop, Action::Left, Action::Right, Action::Fire];
+    /// The cannon.
+    const SPRITES: usize = 1;
 
     fn new(ramping: bool) -> Self {
         SpaceInvaders {
@@ -205,7 +207,7 @@ impl Game for SpaceInvaders {
     }
 
     fn draw(&self, grid: &mut Grid<'_>) {
-        grid.set(0, 9, self.cannon as i32);
+        grid.sprite(0, 0, 9, self.cannon as i32);
         draw_bits(grid, 1, self.aliens);
         // Every channel drawn whole is drawn in every frame: the other direction's is empty.
         let (left, right) = if self.dir < 0 {
