@@ -250,10 +250,12 @@ impl Game for Asterix {
         };
     }
 
+    #[inline(always)]
     fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool) {
         self.advance(action, rng)
     }
 
+    #[inline(always)]
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.sprite(0, PLAYER, self.py as i32, self.px as i32);
         // Every lane draws its object and trail as sprites, off the grid when the lane is empty:

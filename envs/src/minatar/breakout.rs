@@ -96,6 +96,7 @@ impl Game for Breakout {
         self.trail_x = self.ball_x;
     }
 
+    #[inline(always)]
     fn act(&mut self, action: Action, _rng: &mut Rng) -> (f32, bool) {
         // Without a branch on the (random) action: a column step per action, clamped.
         const DX: [i8; 6] = [0, -1, 0, 1, 0, 0];
@@ -141,6 +142,7 @@ impl Game for Breakout {
         (reward, terminal)
     }
 
+    #[inline(always)]
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.sprite(0, 0, 9, self.paddle as i32);
         grid.sprite(1, 1, self.ball_y as i32, self.ball_x as i32);

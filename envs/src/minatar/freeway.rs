@@ -102,6 +102,7 @@ impl Game for Freeway {
         }
     }
 
+    #[inline(always)]
     fn act(&mut self, action: Action, rng: &mut Rng) -> (f32, bool) {
         if self.move_timer == 0 {
             let step = match action {
@@ -139,6 +140,7 @@ impl Game for Freeway {
         (reward, self.frames > TIME_LIMIT)
     }
 
+    #[inline(always)]
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.sprite(0, 0, self.chicken as i32, ROAD_X as i32);
         for (lane, car) in self.cars.iter().enumerate() {

@@ -89,14 +89,18 @@ impl Grid<'_> {
             cv.whole & (1 << c) == 0,
             "channel {c} is drawn whole with set_channel; draw a channel with one method"
         );
-        if (y as u32) < N as u32 && (x as u32) < N as u32 {
-            let i = (c * N * N + y as usize * N + x as usize) & MASK;
-            let fresh = cv.obs[i] == 0.0;
-            cv.obs[i] = 1.0;
-            // Recorded only the first time the cell is set, so at most one entry per cell.
-            cv.cells[cv.len & MASK] = i as u16;
-            cv.len += fresh as usize;
-        }
+        // Branch-free: a cell off the grid is drawn in the spare cell past the planes.
+        let inside = (y as u32) < N as u32 && (x as u32) < N as u32;
+        let i = if inside {
+            (c * N * N + y as usize * N + x as usize) & MASK
+        } else {
+            OFF_GRID
+        };
+        let fresh = cv.obs[i] == 0.0;
+        cv.obs[i] = 1.0;
+        // Recorded only the first time the cell is set, so at most one entry per cell.
+        cv.cells[cv.len & MASK] = i as u16;
+        cv.len += fresh as usize;
     }
 
     /// Draws sprite `k` (`k < Game::SPRITES`) at cell `(y, x)` of channel `c`, or nowhere when the
@@ -188,7 +192,8 @@ fn write_bits(obs: &mut [f32; CAP], base: usize, bits: u128, v: f32) {
 #[derive(Debug, Clone)]
 struct Canvas {
     obs: [f32; CAP],
-    /// Indices into `obs` of the cells `set` drew in the last frame, each once: `cells[..len]`.
+    /// Indices into `obs` of the cells `set` drew in the last frame, each once: `cells[..len]`
+    /// (then stale entries of earlier frames).
     cells: [u16; CAP],
     len: usize,
     /// The cell of each sprite slot in the last frame (`OFF_GRID` when it was off the grid).
@@ -206,7 +211,7 @@ impl Canvas {
     fn new() -> Box<Canvas> {
         Box::new(Canvas {
             obs: [0.0; CAP],
-            cells: [0; CAP],
+            cells: [OFF_GRID as u16; CAP],
             len: 0,
             sprites: [OFF_GRID as u16; MAX_SPRITES],
             bits: [0; MAX_CHANNELS],
@@ -219,9 +224,15 @@ impl Canvas {
     /// Brings the observation from the previous frame to the game's current state.
     #[inline(always)]
     fn redraw<G: Game>(&mut self, game: &G) {
+        // In whole chunks of 8 cells, so that the loop count rarely changes and its branch is
+        // predicted. Entries past `len` are stale cells drawn with `set` in earlier frames (or
+        // the spare cell): clearing them again before drawing is harmless.
         let len = std::mem::take(&mut self.len);
-        for &i in &self.cells[..len & MASK] {
-            self.obs[i as usize & MASK] = 0.0;
+        let n = (len + 7) & !7;
+        for chunk in self.cells[..n.min(CAP)].chunks_exact(8) {
+            for &i in chunk {
+                self.obs[i as usize & MASK] = 0.0;
+            }
         }
         // A constant count: unrolled, no loop branch.
         for k in 0..G::SPRITES {

@@ -156,6 +156,18 @@ impl<T: Copy + Default + Cell, const CAP: usize> Pool<T, CAP> {
         }
     }
 
+    /// `push` when `cond` holds, without a branch on it (for a condition as random as the
+    /// agent's action).
+    #[inline]
+    fn push_if(&mut self, cond: bool, item: T) {
+        debug_assert!(!cond || self.len < CAP, "pool capacity {CAP} exceeded");
+        // The item goes into the first dead slot either way; only counting it depends on `cond`.
+        if self.len < CAP {
+            self.items[self.len] = item;
+            self.len += cond as usize;
+        }
+    }
+
     #[inline]
     fn remove(&mut self, i: usize) {
         self.len -= 1;
@@ -430,12 +442,12 @@ impl Seaquest {
         self.x = (self.x + dx).clamp(0, LAST);
         self.y = (self.y + dy).clamp(0, BOTTOM);
         self.facing_right = (self.facing_right && dx == 0) || dx > 0;
-        if action == Action::Fire && self.cooldown == 0 {
-            let dx = if self.facing_right { 1 } else { -1 };
-            let (x, y) = (self.x, self.y);
-            self.torpedoes.push(Shot { x, y, dx });
-            self.cooldown = SHOT_COOLDOWN;
-        }
+        // Firing without a branch on the action.
+        let fire = (action == Action::Fire) & (self.cooldown == 0);
+        let dx = if self.facing_right { 1 } else { -1 };
+        let (x, y) = (self.x, self.y);
+        self.torpedoes.push_if(fire, Shot { x, y, dx });
+        self.cooldown = if fire { SHOT_COOLDOWN } else { self.cooldown };
         self.update_torpedoes(&mut reward);
         self.update_divers();
         self.update_subs(&mut reward, &mut over);
@@ -445,16 +457,18 @@ impl Seaquest {
         self.diver_timer = self.diver_timer.saturating_sub(1);
         self.cooldown = self.cooldown.saturating_sub(1);
         over |= self.oxygen <= 0;
-        if self.y > 0 {
-            self.oxygen -= 1;
-            self.surfaced = false;
-        } else if !self.surfaced {
+        // Under water (which the random walk of the agent's moves decides) without a branch;
+        // coming up, rare, with one.
+        let below = self.y > 0;
+        if !below && !self.surfaced {
             if self.divers_held == 0 {
                 over = true;
             } else {
                 reward += self.surface();
             }
         }
+        self.oxygen -= below as i16;
+        self.surfaced &= !below;
         (reward, over)
     }
 
@@ -530,6 +544,7 @@ impl Game for Seaquest {
         self.advance(action, rng)
     }
 
+    #[inline(always)]
     fn draw(&self, grid: &mut Grid<'_>) {
         let (y, x) = (self.y as i32, self.x as i32);
         grid.sprite(0, SUB_FRONT, y, x);

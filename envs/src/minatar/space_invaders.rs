@@ -155,6 +155,7 @@ impl Game for SpaceInvaders {
         *self = SpaceInvaders::new(self.ramping);
     }
 
+    #[inline(always)]
     fn act(&mut self, action: Action, _rng: &mut Rng) -> (f32, bool) {
         match action {
             Action::Fire if self.gun_timer == 0 => {
@@ -206,6 +207,7 @@ impl Game for SpaceInvaders {
         (hits.count_ones() as f32, dead)
     }
 
+    #[inline(always)]
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.sprite(0, 0, 9, self.cannon as i32);
         draw_bits(grid, 1, self.aliens);
