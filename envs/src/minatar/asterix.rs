@@ -83,6 +83,10 @@ pub struct Asterix {
     move_timer: u8,
     ramp_timer: i16,
     ramps: u32,
+    /// Where each lane's object and trail are drawn (`2 * lane` and `2 * lane + 1`: an index in
+    /// the observation, or `Grid::OFF_GRID`), kept up to date by `place` wherever a lane changes
+    /// (spawns, moves, collected gold: a few frames in ten), so that drawing only copies them.
+    cells: [u16; 2 * LANES],
 }
 
 impl Asterix {
@@ -123,6 +127,40 @@ impl Asterix {
         self.occupied |= bit;
         self.rightward = (self.rightward & !bit) | if right { bit } else { 0 };
         self.gold = (self.gold & !bit) | if gold { bit } else { 0 };
+        self.place_lane(lane);
+    }
+
+    /// Recomputes `cells` from the lanes, without branches. An object is always on the grid (it
+    /// vanishes when it leaves); its trail may be just off it.
+    fn place(&mut self) {
+        for lane in 0..LANES {
+            self.place_lane(lane);
+        }
+    }
+
+    /// Recomputes the cells of one lane.
+    #[inline]
+    fn place_lane(&mut self, lane: usize) {
+        // `pick(cond, a)` is `a` when `cond` holds, else `OFF_GRID`, by masking (the compiler
+        // turns an `if` here into branches, which the random lanes mispredict).
+        let pick = |cond: bool, a: usize| {
+            Grid::OFF_GRID ^ ((a ^ Grid::OFF_GRID) & 0usize.wrapping_sub(cond as usize))
+        };
+        let on = |mask: u8| (mask >> lane & 1) as usize;
+        let occupied = on(self.occupied) != 0;
+        // An empty lane's column is stale (any value): its cells are off the grid anyway.
+        let x = self.col[lane & (LANES - 1)] as u8 as usize;
+        let row = (lane + 1) * N;
+        let c = ENEMY + (GOLD - ENEMY) * on(self.gold);
+        let object = pick(occupied, c * N * N + row + x);
+        // x - 1 when moving right, x + 1 when moving left (wrapping below 0 to off the grid).
+        let back = (x + 1).wrapping_sub(2 * on(self.rightward));
+        let trail = pick(
+            occupied & (back < N),
+            (TRAIL * N * N + row).wrapping_add(back),
+        );
+        self.cells[2 * (lane & (LANES - 1))] = object as u16;
+        self.cells[2 * (lane & (LANES - 1)) + 1] = trail as u16;
     }
 
     /// Resolves contact between the player and the object in its lane: gold is collected, an
@@ -131,13 +169,15 @@ impl Asterix {
     fn contact(&mut self, reward: &mut f32, over: &mut bool) {
         let lane = (self.py - 1) as usize;
         let bit = 1u8 << lane;
-        if self.occupied & bit != 0 && self.col[lane] == self.px {
-            if self.gold & bit != 0 {
-                self.occupied &= !bit;
-                *reward += 1.0;
-            } else {
-                *over = true;
-            }
+        // Whether the player meets an object is as random as its moves: decided without a
+        // branch. Collecting gold is rare enough to branch on.
+        let met = (self.occupied & bit != 0) & (self.col[lane & (LANES - 1)] == self.px);
+        let gold = self.gold & bit != 0;
+        *over |= met & !gold;
+        if met & gold {
+            self.occupied &= !bit;
+            self.place_lane(lane);
+            *reward += 1.0;
         }
     }
 
@@ -156,6 +196,7 @@ impl Asterix {
             gone |= ((!(0..=LAST).contains(&c)) as u8) << lane;
         }
         self.occupied &= !gone;
+        self.place();
     }
 
     /// One action of the rules (`Game::act`), with the random draws from `rng`.
@@ -227,6 +268,7 @@ impl Game for Asterix {
             move_timer: 0,
             ramp_timer: 0,
             ramps: 0,
+            cells: [Grid::OFF_GRID as u16; 2 * LANES],
         };
         g.reset(&mut Rng::new(0));
         g
@@ -247,6 +289,7 @@ impl Game for Asterix {
             move_timer: INIT_MOVE_INTERVAL,
             ramp_timer: RAMP_INTERVAL,
             ramps: 0,
+            cells: [Grid::OFF_GRID as u16; 2 * LANES],
         };
     }
 
@@ -259,28 +302,9 @@ impl Game for Asterix {
     fn draw(&self, grid: &mut Grid<'_>) {
         grid.sprite(0, PLAYER, self.py as i32, self.px as i32);
         // Every lane draws its object and trail as sprites, off the grid when the lane is empty:
-        // a fixed, branch-free pass over the eight lanes. An object is always on the grid (it
-        // vanishes when it leaves); its trail may be just off it.
-        for lane in 0..LANES {
-            let on = |mask: u8| mask >> lane & 1 != 0;
-            let occupied = on(self.occupied);
-            let x = self.col[lane] as u8 as usize;
-            let row = (lane + 1) * N;
-            let c = if on(self.gold) { GOLD } else { ENEMY };
-            let object = if occupied {
-                c * N * N + row + x
-            } else {
-                Grid::OFF_GRID
-            };
-            grid.sprite_index(1 + 2 * lane, object);
-            // x - 1 when moving right, x + 1 when moving left (wrapping below 0 to off the grid).
-            let back = (x + 1).wrapping_sub(2 * on(self.rightward) as usize);
-            let trail = if occupied && back < N {
-                TRAIL * N * N + row + back
-            } else {
-                Grid::OFF_GRID
-            };
-            grid.sprite_index(2 + 2 * lane, trail);
+        // a fixed, branch-free pass over cells `place` computed when the lanes last changed.
+        for (k, &i) in self.cells.iter().enumerate() {
+            grid.sprite_index(1 + k, i as usize);
         }
     }
 }
@@ -307,7 +331,10 @@ mod tests {
 
     fn planes(g: &Asterix) -> Vec<f32> {
         let mut obs = vec![0.0; 4 * N * N];
-        crate::minatar::draw_planes(g, &mut obs);
+        // Tests place objects by hand: bring the lanes' cells up to date first.
+        let mut g = g.clone();
+        g.place();
+        crate::minatar::draw_planes(&g, &mut obs);
         obs
     }
 
