@@ -8,6 +8,7 @@ mod envs_cli;
 // go-cli: begin (owned by the Go work: `ember gtp`, `ember match go`, `ember bench go`)
 mod go_cli;
 // go-cli: end
+mod plot_cli;
 // train-cli: begin (owned by the nets/experiments work: `ember train`, evaluating runs)
 mod train;
 mod train_cli;
@@ -49,6 +50,8 @@ enum Cmd {
     /// Run an experiment (TOML): train, log to TensorBoard, checkpoint; or --resume a run.
     Train(train_cli::TrainArgs),
     // train-cli-verbs: end
+    /// Draw learning curves (return vs steps, runs overlaid) from runs' TensorBoard event files.
+    Plot(plot_cli::PlotArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +84,7 @@ fn main() {
         // train-cli-dispatch: begin
         Cmd::Train(a) => train_cli::train(&a),
         // train-cli-dispatch: end
+        Cmd::Plot(a) => plot_cli::plot(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -287,3 +287,75 @@ fn watch_a_trained_agent_and_refuse_a_mismatched_env() {
         stderr(&o)
     );
 }
+
+#[test]
+fn plot_overlays_runs_from_their_event_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("ppo_seed1");
+    let b = tmp.path().join("ppo_seed2");
+    last_json(&train("ppo_cartpole.toml", "ppo", &a, &[]));
+    last_json(&train("ppo_cartpole.toml", "ppo", &b, &["seed=2"]));
+    let out = tmp.path().join("plots/curves.png");
+    let o = ember(&[
+        "plot",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let j = last_json(&o);
+    assert_eq!(j["tags"][0], "eval/mean_return", "{j}");
+    assert_eq!(j["tags"][1], "charts/episodic_return", "{j}");
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["label"], "ppo_seed2");
+    let ret = &runs[0]["tags"]["charts/episodic_return"];
+    assert!(ret["points"].as_u64().unwrap() > 5, "{j}");
+    assert_eq!(ret["last_step"].as_u64().unwrap() % 4, 0, "{j}");
+    // A real PNG of the default size: 960 wide, two panels of 420.
+    let png = std::fs::read(&out).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (960, 840));
+
+    // One chosen tag, and errors that name the problem.
+    let one = tmp.path().join("loss.png");
+    let o = ember(&[
+        "plot",
+        a.to_str().unwrap(),
+        "--tag",
+        "losses/value_loss",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ember(&[
+        "plot",
+        a.to_str().unwrap(),
+        "--tag",
+        "nope",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no run logged the tag \"nope\"") && stderr(&o).contains("charts/SPS"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ember(&[
+        "plot",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("no TensorBoard event files"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ember(&["plot", a.to_str().unwrap(), "--out", "curves.jpg"]);
+    assert!(stderr(&o).contains("only PNG"), "{}", stderr(&o));
+}
