@@ -68,7 +68,9 @@ impl std::fmt::Debug for RunIo<'_> {
 
 /// The network of an agent, chosen by observation shape: `[C, H, W]` observations go through the
 /// shared conv trunk (`conv_width` channels, `conv_depth` blocks), vectors through an MLP
-/// (`mlp` hidden sizes); then a hidden layer of `hidden` units and the heads.
+/// (`mlp` hidden sizes); then a hidden layer of `hidden` units and the heads. With `flatten`,
+/// `[C, H, W]` observations are flattened into a vector and take the MLP too (the MinAtar
+/// networks of gymnax-blines: two layers of 256 units on the flattened planes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetConfig {
@@ -84,6 +86,8 @@ pub struct NetConfig {
     pub batch_norm: bool,
     /// Hidden sizes of the MLP encoder for vector observations.
     pub mlp: Vec<usize>,
+    /// Flatten `[C, H, W]` observations and encode them with the MLP instead of the conv trunk.
+    pub flatten: bool,
     /// Width of the hidden layer after the encoder.
     pub hidden: usize,
 }
@@ -97,6 +101,7 @@ impl Default for NetConfig {
             residual: false,
             batch_norm: false,
             mlp: vec![64],
+            flatten: false,
             hidden: 128,
         }
     }
@@ -106,6 +111,10 @@ impl NetConfig {
     /// The encoder for observations of `shape`.
     pub fn encoder(&self, shape: &[usize]) -> Result<EncoderConfig> {
         match *shape {
+            [c, h, w] if self.flatten => Ok(EncoderConfig::Mlp(MlpTrunkConfig::new(
+                c * h * w,
+                self.mlp.clone(),
+            ))),
             [c, h, w] => Ok(EncoderConfig::Conv(
                 ConvTrunkConfig::new([c, h, w], self.conv_width, self.conv_depth)
                     .with_kernel_size(self.kernel_size)
@@ -372,6 +381,23 @@ pub(crate) fn at_least_one(key: &str, value: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoders_follow_the_observation_shape_and_flatten() {
+        let net = NetConfig::default();
+        assert!(matches!(net.encoder(&[4, 10, 10]), Ok(EncoderConfig::Conv(_))));
+        assert!(matches!(net.encoder(&[4]), Ok(EncoderConfig::Mlp(m)) if m.input == 4));
+        let flat = NetConfig {
+            flatten: true,
+            mlp: vec![256],
+            ..NetConfig::default()
+        };
+        match flat.encoder(&[7, 10, 10]) {
+            Ok(EncoderConfig::Mlp(m)) => assert_eq!((m.input, m.hidden), (700, vec![256])),
+            other => panic!("expected an MLP on 700 inputs, got {other:?}"),
+        }
+        assert!(net.encoder(&[2, 3]).is_err());
+    }
 
     #[test]
     fn due_counts_period_crossings() {
