@@ -2,6 +2,8 @@
 
 use ember_envs::rng::{Rng, child_seed};
 use ember_envs::{Env, Space};
+use ember_nets::burn::module::{Module, ModuleVisitor, Param};
+use ember_nets::burn::optim::GradientsParams;
 use ember_nets::burn::tensor::{Device, Int, Tensor, TensorData};
 use ember_nets::checkpoint::CheckpointDir;
 use ember_nets::{ConvTrunkConfig, EncoderConfig, MlpTrunkConfig};
@@ -159,22 +161,70 @@ pub fn spaces(env: &dyn Env) -> Result<(Vec<usize>, usize)> {
 // ---------------------------------------------------------------------------------------------
 // Schedules
 
-/// Linear interpolation from `start` to `end` over `duration` steps, then `end` (CleanRL's
-/// `linear_schedule`).
-/// Adam with the given epsilon, clipping gradients by norm when `max_grad_norm > 0` (burn clips
-/// each parameter tensor by its own norm, not the global norm PyTorch's `clip_grad_norm_` uses).
-pub fn adam(adam_eps: f64, max_grad_norm: f64) -> ember_nets::burn::optim::ModuleOptimizer {
-    use ember_nets::burn::optim::AdamConfig;
-    use ember_nets::burn::optim::grad_clipping::GradientClippingConfig;
-    let adam = AdamConfig::new().with_epsilon(adam_eps as f32);
-    let adam = if max_grad_norm > 0.0 {
-        adam.with_grad_clipping(Some(GradientClippingConfig::Norm(max_grad_norm as f32)))
-    } else {
-        adam
-    };
-    adam.init()
+/// Adam with the given epsilon. Gradient clipping is [`clip_global_norm`], applied by the
+/// training loops before each step (burn's own clipping works per parameter tensor).
+pub fn adam(adam_eps: f64) -> ember_nets::burn::optim::ModuleOptimizer {
+    ember_nets::burn::optim::AdamConfig::new()
+        .with_epsilon(adam_eps as f32)
+        .init()
 }
 
+/// Scales `grads` so that their global L2 norm over all of `model`'s parameters is at most
+/// `max_norm` (PyTorch's `clip_grad_norm_`, optax's `clip_by_global_norm`, what CleanRL and SB3
+/// use); `max_norm <= 0` leaves them alone. Returns the norm before clipping.
+pub fn clip_global_norm<M: Module>(
+    model: &M,
+    grads: GradientsParams,
+    max_norm: f64,
+) -> Result<(GradientsParams, f64)> {
+    struct SumSquares<'a> {
+        grads: &'a GradientsParams,
+        total: Option<Tensor<1>>,
+    }
+    impl ModuleVisitor for SumSquares<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                let sq = g.square().sum(); // [1]
+                self.total = Some(match self.total.take() {
+                    Some(t) => t + sq,
+                    None => sq,
+                });
+            }
+        }
+    }
+    struct Scale {
+        grads: GradientsParams,
+        factor: f32,
+    }
+    impl ModuleVisitor for Scale {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(param.id) {
+                self.grads.register(param.id, g * self.factor);
+            }
+        }
+    }
+    let mut sum = SumSquares {
+        grads: &grads,
+        total: None,
+    };
+    model.visit(&mut sum);
+    let norm = match sum.total {
+        Some(t) => f64::from(read(t)?[0]).sqrt(),
+        None => 0.0,
+    };
+    if max_norm <= 0.0 || norm <= max_norm || !norm.is_finite() {
+        return Ok((grads, norm));
+    }
+    let mut scale = Scale {
+        grads,
+        factor: (max_norm / (norm + 1e-6)) as f32,
+    };
+    model.visit(&mut scale);
+    Ok((scale.grads, norm))
+}
+
+/// Linear interpolation from `start` to `end` over `duration` steps, then `end` (CleanRL's
+/// `linear_schedule`).
 pub fn linear(start: f64, end: f64, duration: u64, step: u64) -> f64 {
     if step >= duration {
         return end;
@@ -383,9 +433,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gradients_are_clipped_to_a_global_norm() {
+        use ember_nets::burn::nn::LinearConfig;
+        let dev = ember_nets::DeviceChoice::Cpu.autodiff_device().unwrap();
+        let layer = LinearConfig::new(3, 2).init(&dev);
+        let x = Tensor::<2>::ones([4, 3], &dev) * 10.0;
+        let norm_of = |g: &GradientsParams| {
+            let w = g.get::<2>(layer.weight.id).unwrap().square().sum();
+            let b = g
+                .get::<1>(layer.bias.as_ref().unwrap().id)
+                .unwrap()
+                .square()
+                .sum();
+            f64::from(read(w + b).unwrap()[0]).sqrt()
+        };
+        let grads =
+            || GradientsParams::from_grads(layer.forward(x.clone()).sum().backward(), &layer);
+        let raw = norm_of(&grads());
+        assert!(raw > 10.0, "{raw}");
+        let (clipped, before) = clip_global_norm(&layer, grads(), 1.0).unwrap();
+        assert!((before - raw).abs() < 1e-3 * raw, "{before} vs {raw}");
+        assert!(
+            (norm_of(&clipped) - 1.0).abs() < 1e-4,
+            "{}",
+            norm_of(&clipped)
+        );
+        let (same, _) = clip_global_norm(&layer, grads(), 1e9).unwrap();
+        assert!((norm_of(&same) - raw).abs() < 1e-6 * raw);
+        let (off, _) = clip_global_norm(&layer, grads(), 0.0).unwrap();
+        assert!((norm_of(&off) - raw).abs() < 1e-6 * raw);
+    }
+
+    #[test]
     fn encoders_follow_the_observation_shape_and_flatten() {
         let net = NetConfig::default();
-        assert!(matches!(net.encoder(&[4, 10, 10]), Ok(EncoderConfig::Conv(_))));
+        assert!(matches!(
+            net.encoder(&[4, 10, 10]),
+            Ok(EncoderConfig::Conv(_))
+        ));
         assert!(matches!(net.encoder(&[4]), Ok(EncoderConfig::Mlp(m)) if m.input == 4));
         let flat = NetConfig {
             flatten: true,

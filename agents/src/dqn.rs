@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    due, evaluate, fingerprint, indices, linear, matrix, positive, read, spaces, stream, vector,
-    within,
+    clip_global_norm, due, evaluate, fingerprint, indices, linear, matrix, positive, read, spaces,
+    stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -50,8 +50,10 @@ pub struct DqnConfig {
     pub target_update_period: u64,
     /// Steps of acting before the first gradient step.
     pub learning_starts: u64,
-    /// A gradient step every this many environment steps.
+    /// Train every this many environment steps.
     pub train_frequency: u64,
+    /// Gradient steps each time training is due (SB3's `gradient_steps`; 1 in the paper).
+    pub gradient_steps: u64,
     /// ε at step 0.
     pub start_epsilon: f64,
     /// ε after `exploration_steps`.
@@ -66,7 +68,7 @@ pub struct DqnConfig {
     pub n_step: usize,
     /// Huber loss threshold (SmoothL1 with δ = 1 in CleanRL and SB3).
     pub huber_delta: f64,
-    /// Gradient clipping by norm, per parameter tensor (burn's clipping); 0 turns it off.
+    /// Clip gradients to this global L2 norm (PyTorch's `clip_grad_norm_`); 0 turns it off.
     pub max_grad_norm: f64,
     /// Evaluate the greedy policy every this many steps (0: only at the end).
     pub eval_every: u64,
@@ -100,6 +102,7 @@ impl Default for DqnConfig {
             target_update_period: 1000,
             learning_starts: 5000,
             train_frequency: 1,
+            gradient_steps: 1,
             start_epsilon: 1.0,
             end_epsilon: 0.1,
             exploration_steps: 100_000,
@@ -130,6 +133,7 @@ impl DqnConfig {
         at_least_one(&k("batch_size"), self.batch_size as u64)?;
         at_least_one(&k("target_update_period"), self.target_update_period)?;
         at_least_one(&k("train_frequency"), self.train_frequency)?;
+        at_least_one(&k("gradient_steps"), self.gradient_steps)?;
         at_least_one(&k("n_step"), self.n_step as u64)?;
         at_least_one(&k("eval_episodes"), self.eval_episodes as u64)?;
         at_least_one(&k("eval_max_steps"), self.eval_max_steps)?;
@@ -212,7 +216,7 @@ pub fn train<E: Env>(
         .with_hidden(net.hidden)
         .with_dueling(cfg.dueling);
     let mut model = qcfg.init(&dev)?;
-    let mut optim = adam(cfg.adam_eps, cfg.max_grad_norm);
+    let mut optim = adam(cfg.adam_eps);
     let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
     let mut replay = Replay::new(cfg.buffer_size, l, codec);
     let mut state = State {
@@ -326,7 +330,7 @@ pub fn train<E: Env>(
     let mut tr = Transition::default();
     let mut batch = Batch::default();
     let mut actions = vec![0usize; n];
-    let (mut loss_sum, mut q_sum, mut logged_updates) = (0f64, 0f64, 0u64);
+    let (mut loss_sum, mut q_sum, mut norm_sum, mut logged_updates) = (0f64, 0f64, 0f64, 0u64);
     let session = Instant::now();
     while state.step < cfg.total_steps {
         // Act: ε-greedy over the batch of environments.
@@ -378,7 +382,7 @@ pub fn train<E: Env>(
 
         // Learn: TD(n) regression on sampled transitions.
         if state.step > cfg.learning_starts && !replay.is_empty() {
-            for _ in 0..due(prev, state.step, cfg.train_frequency) {
+            for _ in 0..due(prev, state.step, cfg.train_frequency) * cfg.gradient_steps {
                 let mut rng = stream(seed, TAG_SAMPLE, state.updates);
                 replay.sample(cfg.batch_size, &mut rng, &mut batch);
                 let b = cfg.batch_size;
@@ -404,7 +408,9 @@ pub fn train<E: Env>(
                 let loss_value = read(loss.clone().detach())?[0];
                 check_finite("the TD loss", loss_value, state.step, last_checkpoint)?;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
                 model = optim.step(cfg.lr, model, grads);
+                norm_sum += norm;
                 online = model.valid();
                 state.updates += 1;
                 loss_sum += loss_value as f64;
@@ -427,10 +433,15 @@ pub fn train<E: Env>(
                     loss_sum / logged_updates as f64,
                 )?;
                 log.scalar("losses/q_values", state.step, q_sum / logged_updates as f64)?;
+                log.scalar(
+                    "losses/grad_norm",
+                    state.step,
+                    norm_sum / logged_updates as f64,
+                )?;
             }
             log.scalar("charts/epsilon", state.step, eps)?;
             log.scalar("charts/SPS", state.step, sps)?;
-            (loss_sum, q_sum, logged_updates) = (0.0, 0.0, 0);
+            (loss_sum, q_sum, norm_sum, logged_updates) = (0.0, 0.0, 0.0, 0);
             log.progress(
                 state.step,
                 &format!(

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    due, evaluate, fingerprint, indices, matrix, positive, read, spaces, stream, vector, within,
+    clip_global_norm, due, evaluate, fingerprint, indices, matrix, positive, read, spaces, stream,
+    vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -61,7 +62,7 @@ pub struct PpoConfig {
     pub ent_coef: f64,
     /// Value loss coefficient.
     pub vf_coef: f64,
-    /// Gradient clipping by norm, per parameter tensor (burn's clipping); 0 turns it off.
+    /// Clip gradients to this global L2 norm (PyTorch's `clip_grad_norm_`); 0 turns it off.
     pub max_grad_norm: f64,
     /// Evaluate the deterministic (argmax) policy every this many steps (0: only at the end).
     pub eval_every: u64,
@@ -189,7 +190,7 @@ pub fn train<E: Env>(
     dev.seed(seed);
     let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions).with_hidden(net.hidden);
     let mut model = acfg.init(&dev)?;
-    let mut optim = adam(cfg.adam_eps, cfg.max_grad_norm);
+    let mut optim = adam(cfg.adam_eps);
     let mut state = State {
         update: 0,
         step: 0,
@@ -356,6 +357,7 @@ pub fn train<E: Env>(
         let mut order: Vec<usize> = (0..batch).collect();
         let (mut pg_sum, mut v_sum, mut ent_sum, mut kl_sum, mut clip_sum, mut count) =
             (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+        let mut norm_sum = 0f64;
         for epoch in 0..cfg.update_epochs {
             let mut shuffle = stream(seed, TAG_SHUFFLE, state.update * 1000 + epoch as u64);
             for i in (1..batch).rev() {
@@ -410,7 +412,9 @@ pub fn train<E: Env>(
                 let loss_value = read(loss.clone().detach())?[0];
                 check_finite("the PPO loss", loss_value, state.step, last_checkpoint)?;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
                 model = optim.step(lr, model, grads);
+                norm_sum += norm;
                 state.optimizer_steps += 1;
                 // Diagnostics (CleanRL's): approximate KL, fraction of clipped ratios.
                 let r = read(ratio.detach())?;
@@ -440,6 +444,7 @@ pub fn train<E: Env>(
         log.scalar("losses/entropy", state.step, ent_sum / count)?;
         log.scalar("losses/approx_kl", state.step, kl_sum / count)?;
         log.scalar("losses/clipfrac", state.step, clip_sum / count)?;
+        log.scalar("losses/grad_norm", state.step, norm_sum / count)?;
         log.progress(
             state.step,
             &format!("{sps:.0} SPS, return {:.2} (last 100)", state.recent.mean()),
