@@ -20,10 +20,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use ember_nets::burn::optim::AdamConfig;
+use ember_nets::burn::optim::{AdamConfig, ModuleOptimizer};
 use ember_nets::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use ember_nets::data::SplitMix64;
-use ember_nets::train::{classification_loss, classifier_step, q_step, read};
+use ember_nets::train::{FusedAdam, classification_loss, classifier_step, q_step, read};
 use ember_nets::{ClassifierConfig, ConvTrunkConfig, EncoderConfig, QNetConfig};
 
 fn arg(name: &str) -> Option<String> {
@@ -52,6 +52,14 @@ fn qnet_config() -> QNetConfig {
     .with_hidden(128)
 }
 
+/// Ember's Adam ([`FusedAdam`]), or burn's with `--adam burn`.
+fn adam() -> ModuleOptimizer {
+    match arg("--adam").as_deref() {
+        Some("burn") => AdamConfig::new().init(),
+        _ => FusedAdam::default().init(),
+    }
+}
+
 fn time_steps(steps: usize, warmup: usize, mut step: impl FnMut(usize) -> Tensor<1>) -> f64 {
     for i in 0..warmup {
         step(i);
@@ -67,28 +75,18 @@ fn time_steps(steps: usize, warmup: usize, mut step: impl FnMut(usize) -> Tensor
     t.elapsed().as_secs_f64()
 }
 
-fn main() {
-    let benching = std::env::args().any(|a| a == "--bench");
-    let steps: usize = if benching {
-        arg("--steps").and_then(|s| s.parse().ok()).unwrap_or(200)
-    } else {
-        2
-    };
-    let warmup = if benching { 5 } else { 1 };
-    let dev = Device::flex().autodiff();
-    dev.seed(0);
-
-    // Classifier, batch 128 (as in experiments/fashion_mnist.toml).
-    let mut model = classifier_config().init(&dev).expect("valid config");
-    let mut optim = AdamConfig::new().init();
-    let loss_fn = classification_loss(0.0, &dev);
+/// Classifier training, batch 128 (as in experiments/fashion_mnist.toml); steps/s.
+fn classifier(steps: usize, warmup: usize, dev: &Device) -> f64 {
+    let mut model = classifier_config().init(dev).expect("valid config");
+    let mut optim = adam();
+    let loss_fn = classification_loss(0.0, dev);
     let batches: Vec<(Tensor<4>, Tensor<1, Int>)> = (0..8)
         .map(|i| {
-            let x = Tensor::<4>::random([128, 1, 28, 28], Distribution::Normal(0.0, 1.0), &dev);
+            let x = Tensor::<4>::random([128, 1, 28, 28], Distribution::Normal(0.0, 1.0), dev);
             let y: Vec<i64> = (0..128).map(|j| ((i * 7 + j * 3) % 10) as i64).collect();
             (
                 x,
-                Tensor::<1, Int>::from_data(TensorData::new(y, [128]), &dev),
+                Tensor::<1, Int>::from_data(TensorData::new(y, [128]), dev),
             )
         })
         .collect();
@@ -98,11 +96,13 @@ fn main() {
         model = m;
         loss
     });
-    let cls = steps as f64 / secs;
+    steps as f64 / secs
+}
 
-    // Q-network, batch 32.
-    let mut q = qnet_config().init(&dev).expect("valid config");
-    let mut qopt = AdamConfig::new().init();
+/// Q-network TD steps, batch 32; steps/s.
+fn qnet(steps: usize, warmup: usize, dev: &Device) -> f64 {
+    let mut q = qnet_config().init(dev).expect("valid config");
+    let mut qopt = adam();
     let mut rng = SplitMix64::new(1);
     let qbatches: Vec<(Tensor<2>, Tensor<1, Int>, Tensor<1>)> = (0..8)
         .map(|_| {
@@ -111,9 +111,9 @@ fn main() {
                 .collect();
             let a: Vec<i64> = (0..32).map(|_| rng.below(6) as i64).collect();
             (
-                Tensor::<2>::from_data(TensorData::new(s, [32, 400]), &dev),
-                Tensor::<1, Int>::from_data(TensorData::new(a, [32]), &dev),
-                Tensor::<1>::random([32], Distribution::Normal(0.0, 1.0), &dev),
+                Tensor::<2>::from_data(TensorData::new(s, [32, 400]), dev),
+                Tensor::<1, Int>::from_data(TensorData::new(a, [32]), dev),
+                Tensor::<1>::random([32], Distribution::Normal(0.0, 1.0), dev),
             )
         })
         .collect();
@@ -123,12 +123,38 @@ fn main() {
         q = m;
         loss
     });
-    let qnet = steps as f64 / secs;
+    steps as f64 / secs
+}
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let steps: usize = if benching {
+        arg("--steps").and_then(|s| s.parse().ok()).unwrap_or(200)
+    } else {
+        2
+    };
+    let warmup = if benching { 5 } else { 1 };
+    // `--only classifier` or `--only qnet` times one of the two nets (both sides), for profiling.
+    let only = arg("--only");
+    let run = |net: &str| only.as_deref().is_none_or(|o| o == net);
+    let dev = Device::flex().autodiff();
+    dev.seed(0);
+    let cls = if run("classifier") {
+        classifier(steps, warmup, &dev)
+    } else {
+        f64::NAN
+    };
+    let qnet = if run("qnet") {
+        qnet(steps, warmup, &dev)
+    } else {
+        f64::NAN
+    };
 
     let mut out = serde_json::json!({
         "steps": steps,
         "ember": {
             "backend": "flex",
+            "adam": if arg("--adam").as_deref() == Some("burn") { "burn" } else { "fused" },
             // rayon's pool: RAYON_NUM_THREADS when set, else one thread per CPU.
             "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
@@ -143,6 +169,7 @@ fn main() {
         let o = Command::new(&py)
             .arg(&script)
             .args(["--steps", &steps.to_string(), "--threads", &threads])
+            .args(only.iter().flat_map(|o| ["--only", o.as_str()]))
             .output()
             .expect("run the PyTorch peer");
         if !o.status.success() {

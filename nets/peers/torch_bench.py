@@ -65,11 +65,21 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", choices=["classifier", "qnet"], help="time one of the two nets")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "steps": a.steps}
 
+    if a.only in (None, "classifier"):
+        out.update(classifier(a))
+    if a.only in (None, "qnet"):
+        out.update(qnet(a))
+    print(json.dumps(out))
+
+
+def classifier(a):
+    out = {}
     m = Classifier()
     m.train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
@@ -86,7 +96,10 @@ def main():
     secs = time_steps(cls_step, batches, a.steps, a.warmup)
     out["classifier_steps_per_sec"] = a.steps / secs
     out["classifier_images_per_sec"] = a.steps * 128 / secs
+    return out
 
+
+def qnet(a):
     q = QNet()
     qopt = torch.optim.Adam(q.parameters(), lr=1e-3)
     qbatches = [((torch.rand(32, 4, 10, 10) < 0.1).float(), torch.randint(0, 6, (32,)), torch.randn(32))
@@ -102,8 +115,7 @@ def main():
         return loss.detach()
 
     secs = time_steps(q_step, qbatches, a.steps, a.warmup)
-    out["qnet_steps_per_sec"] = a.steps / secs
-    print(json.dumps(out))
+    return {"qnet_steps_per_sec": a.steps / secs}
 
 
 if __name__ == "__main__":

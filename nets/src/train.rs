@@ -3,8 +3,11 @@
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::optim::{
+    Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams, LearningRate,
+    ModuleOptimizer, Optimizer,
+};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::data::ImageDataset;
 use crate::error::{NetsError, Result};
@@ -51,6 +54,113 @@ impl LrSchedule {
         let t = ((step - self.warmup) as f64 / span).min(1.0);
         let lo = self.base * self.final_fraction;
         lo + (self.base - lo) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+/// Adam with burn's exact update ([`AdamConfig`]'s: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `p ← p − lr·m·c / (√v + ε·√(1−β₂ᵗ))` with `c = √(1−β₂ᵗ)/(1−β₁ᵗ)`, the same f32 operations in
+/// the same order) done in one pass over each f32 parameter, where burn's takes a dozen tensor
+/// ops, each a full pass with a fresh allocation. Its state is burn's [`AdamState`], so optimizer
+/// records load either way. Other dtypes go through burn's Adam. No weight decay or AMSGrad;
+/// clip gradients with [`ModuleOptimizer::with_grad_clipping`].
+#[derive(Clone, Debug)]
+pub struct FusedAdam {
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+}
+
+impl Default for FusedAdam {
+    /// burn's [`AdamConfig`] defaults: β₁ 0.9, β₂ 0.999, ε 1e-5.
+    fn default() -> Self {
+        FusedAdam {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-5,
+        }
+    }
+}
+
+impl FusedAdam {
+    /// With ε `epsilon` (burn's default 1e-5; PyTorch's 1e-8).
+    pub fn with_epsilon(self, epsilon: f32) -> Self {
+        FusedAdam { epsilon, ..self }
+    }
+
+    /// The whole-module optimizer.
+    pub fn init(self) -> ModuleOptimizer {
+        ModuleOptimizer::from(self)
+    }
+
+    fn burn_adam(&self) -> Adam {
+        AdamConfig::new()
+            .with_beta_1(self.beta_1)
+            .with_beta_2(self.beta_2)
+            .with_epsilon(self.epsilon)
+            .build()
+    }
+}
+
+impl Optimizer for FusedAdam {
+    type State<const D: usize> = AdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamState<D>>,
+    ) -> (Tensor<D>, Option<AdamState<D>>) {
+        let f32s = |t: &Tensor<D>| t.dtype() == DType::F32;
+        let moments_f32 = state.as_ref().is_none_or(|s| {
+            f32s(&s.momentum.moment_1)
+                && f32s(&s.momentum.moment_2)
+                && s.momentum.max_moment_2.is_none()
+        });
+        if !(f32s(&tensor) && f32s(&grad) && moments_f32) {
+            return self.burn_adam().step(lr, tensor, grad, state);
+        }
+        let device = tensor.device();
+        let shape = tensor.shape();
+        // Owned, contiguous tensors (the moments, usually the gradient) come out without a copy.
+        let mut p = tensor.into_data();
+        let g = grad.into_data();
+        let zeros = || TensorData::new(vec![0f32; shape.num_elements()], shape.clone());
+        let (time, mut m, mut v) = match state.map(|s| s.momentum) {
+            Some(s) => (s.time + 1, s.moment_1.into_data(), s.moment_2.into_data()),
+            None => (1, zeros(), zeros()),
+        };
+        let (b1, b2) = (self.beta_1, self.beta_2);
+        let (f1, f2) = (1.0 - b1, 1.0 - b2);
+        let bc2_sqrt = (1.0 - b2.powi(time as i32)).sqrt();
+        let factor = bc2_sqrt / (1.0 - b1.powi(time as i32));
+        let eps = self.epsilon * bc2_sqrt;
+        let lr = lr as f32;
+        {
+            let p = p.as_mut_slice::<f32>().expect("f32 parameter");
+            let g = g.as_slice::<f32>().expect("f32 gradient");
+            let m = m.as_mut_slice::<f32>().expect("f32 moment");
+            let v = v.as_mut_slice::<f32>().expect("f32 moment");
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
+                let m1 = *m * b1 + g * f1;
+                let v1 = *v * b2 + g * g * f2;
+                *m = m1;
+                *v = v1;
+                *p -= m1 * factor / (v1.sqrt() + eps) * lr;
+            }
+        }
+        let moments = AdaptiveMomentumState::new(
+            time,
+            Tensor::from_data(m, &device),
+            Tensor::from_data(v, &device),
+        );
+        (Tensor::from_data(p, &device), Some(AdamState::new(moments)))
+    }
+
+    fn to_device<const D: usize>(mut state: AdamState<D>, device: &Device) -> AdamState<D> {
+        state.momentum = state.momentum.to_device(device);
+        state
     }
 }
 
@@ -187,5 +297,75 @@ mod tests {
         assert!(s.at(110).abs() < 1e-12);
         assert!(s.at(500).abs() < 1e-12);
         assert_eq!(LrSchedule::constant(0.3).at(1000), 0.3);
+    }
+
+    #[test]
+    fn fused_adam_matches_burns_adam() {
+        use crate::{ConvTrunkConfig, EncoderConfig, QNetConfig};
+        use burn::optim::grad_clipping::GradientClippingConfig;
+        use burn::tensor::Distribution;
+        let dev = Device::flex().autodiff();
+        dev.seed(3);
+        let cfg = QNetConfig::new(
+            EncoderConfig::Conv(ConvTrunkConfig::new([2, 5, 5], 4, 1).with_batch_norm(false)),
+            3,
+        )
+        .with_hidden(16);
+        let net = cfg.init(&dev).unwrap();
+        let (mut a, mut b) = (net.clone(), net.clone());
+        let clip = || GradientClippingConfig::Norm(0.5).init();
+        let mut burn_adam = AdamConfig::new()
+            .with_epsilon(1e-6)
+            .init()
+            .with_grad_clipping(clip());
+        let mut fused = FusedAdam::default()
+            .with_epsilon(1e-6)
+            .init()
+            .with_grad_clipping(clip());
+        for step in 0..4 {
+            let obs = Tensor::<2>::random([6, 50], Distribution::Normal(0.0, 1.0), &dev);
+            let actions =
+                Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 0, 1, 2], [6]), &dev);
+            let targets = Tensor::<1>::random([6], Distribution::Normal(0.0, 1.0), &dev);
+            let lr = 1e-2 / (step + 1) as f64;
+            a = q_step(
+                a,
+                &mut burn_adam,
+                lr,
+                obs.clone(),
+                actions.clone(),
+                targets.clone(),
+            )
+            .0;
+            b = q_step(b, &mut fused, lr, obs, actions, targets).0;
+        }
+        let params = |m: &QNet| -> Vec<Vec<f32>> {
+            let mut out = Vec::new();
+            m.clone().map(&mut Collect(&mut out));
+            out
+        };
+        let (pa, pb) = (params(&a), params(&b));
+        assert_eq!(pa.len(), pb.len());
+        assert_ne!(pa, params(&net), "the steps moved the parameters");
+        for (x, y) in pa.iter().zip(&pb) {
+            for (u, w) in x.iter().zip(y) {
+                assert!((u - w).abs() <= 1e-6 * (1.0 + u.abs()), "{u} vs {w}");
+            }
+        }
+        // The state is burn's: a burn Adam takes over the fused one's record.
+        let rec = fused.to_record();
+        let _resumed = AdamConfig::new().init().load_record(rec);
+    }
+
+    struct Collect<'a>(&'a mut Vec<Vec<f32>>);
+
+    impl burn::module::ModuleMapper for Collect<'_> {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            self.0.push(read(param.val().into_data()).unwrap());
+            param
+        }
     }
 }
