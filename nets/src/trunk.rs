@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
+use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{NetsError, Result};
@@ -175,12 +176,12 @@ pub struct ConvBlock {
 impl ConvBlock {
     /// `[B, Cin, H, W] → [B, Cout, H, W]`, or `[B, Cout, H/2, W/2]` with a pool.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(x.clone()); // [B, Cout, H, W]
+        let y = conv(&self.conv1, x.clone()); // [B, Cout, H, W]
         let y = norm(&self.norm1, y); // [B, Cout, H, W]
         let y = match &self.conv2 {
             None => relu(y), // [B, Cout, H, W]: plain block
             Some(conv2) => {
-                let y = conv2.forward(relu(y)); // [B, Cout, H, W]
+                let y = conv(conv2, relu(y)); // [B, Cout, H, W]
                 let y = norm(&self.norm2, y); // [B, Cout, H, W]
                 let skip = match &self.project {
                     Some(p) => p.forward(x), // [B, Cout, H, W]: 1x1 projection
@@ -194,6 +195,44 @@ impl ConvBlock {
             None => y,                     // [B, Cout, H, W]
         }
     }
+}
+
+/// `conv.forward(x)`, or [`conv_im2col`] for the convs that burn's flex backend sends to its
+/// direct small-channel loops (`C_in ≤ 4`, `C_out ≤ 16`, as MinAtar's first conv), where im2col
+/// and a matmul are faster. Bigger convs already go through burn's own im2col + gemm, which beats
+/// this one (it stays in NHWC and needs no backward through the shifted views).
+fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [c_out, c_in, _, _] = conv.weight.dims();
+    let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
+    let same = matches!(conv.padding, PaddingConfig2d::Same);
+    if plain && same && c_in <= 4 && c_out <= 16 {
+        conv_im2col(conv, x)
+    } else {
+        conv.forward(x)
+    }
+}
+
+/// A stride-1, "same"-padded, ungrouped, undilated `conv` (odd kernel) as im2col + one batched
+/// matmul with the conv's own weight and bias: the `kh·kw` shifted views of the zero-padded
+/// input stacked as columns `[B, C·kh·kw, H·W]`, multiplied by the weight seen as `[O, C·kh·kw]`.
+/// `[B, C, H, W] → [B, O, H, W]`.
+pub fn conv_im2col(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let [o, _, kh, kw] = conv.weight.dims();
+    let (ph, pw) = (kh / 2, kw / 2);
+    let xp = x.pad([(ph, ph), (pw, pw)], PadMode::Constant(0.0)); // [B, C, H+kh−1, W+kw−1]
+    let taps: Vec<Tensor<4>> = (0..kh)
+        .flat_map(|i| (0..kw).map(move |j| (i, j)))
+        .map(|(i, j)| xp.clone().slice([0..b, 0..c, i..i + h, j..j + w])) // [B, C, H, W]
+        .collect();
+    let cols = Tensor::stack::<5>(taps, 2).reshape([b, c * kh * kw, h * w]); // [B, C·kh·kw, H·W]
+    let weight = conv.weight.val().reshape([1, o, c * kh * kw]); // [1, O, C·kh·kw]
+    let y = weight.matmul(cols); // [B, O, H·W]
+    let y = match &conv.bias {
+        Some(bias) => y + bias.val().reshape([1, o, 1]), // [B, O, H·W]
+        None => y,
+    };
+    y.reshape([b, o, h, w]) // [B, O, H, W]
 }
 
 fn norm(bn: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
@@ -356,4 +395,58 @@ impl Encoder {
 
 pub(crate) fn invalid(msg: String) -> NetsError {
     NetsError::Config(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Values and gradients (input, weight, bias) of `conv_im2col` and burn's `Conv2d::forward`.
+    fn compare(cin: usize, cout: usize, k: usize, bias: bool, [b, h, w]: [usize; 3]) {
+        let dev = Device::flex().autodiff();
+        dev.seed(7);
+        let conv = Conv2dConfig::new([cin, cout], [k, k])
+            .with_padding(PaddingConfig2d::Same)
+            .with_bias(bias)
+            .init(&dev);
+        let x = Tensor::<4>::random([b, cin, h, w], Distribution::Normal(0.0, 1.0), &dev);
+        // A random linear functional of the output, so every output element has its own weight.
+        let r = Tensor::<4>::random([b, cout, h, w], Distribution::Normal(0.0, 1.0), &dev);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().detach().require_grad();
+            let y = f(x.clone());
+            let grads = (y.clone() * r.clone()).sum().backward();
+            let mut out = vec![y.into_data(), x.grad(&grads).unwrap().into_data()];
+            out.push(conv.weight.val().grad(&grads).unwrap().into_data());
+            if let Some(bias) = &conv.bias {
+                out.push(bias.val().grad(&grads).unwrap().into_data());
+            }
+            out
+        };
+        let ours = run(&|x| conv_im2col(&conv, x));
+        let burns = run(&|x| conv.forward(x));
+        for (what, (a, e)) in ["output", "input grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.into_iter().zip(burns))
+        {
+            assert_eq!(a.shape(), e.shape(), "{what}");
+            let a: Vec<f32> = crate::train::read(a).unwrap();
+            let e: Vec<f32> = crate::train::read(e).unwrap();
+            for (i, (u, v)) in a.iter().zip(&e).enumerate() {
+                assert!(
+                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                    "{what}[{i}] of a {cin}->{cout} {k}x{k} conv: {u} vs burn's {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn im2col_conv_matches_burns_conv() {
+        compare(4, 16, 3, true, [5, 10, 10]); // the MinAtar Q-net's conv
+        compare(1, 8, 3, false, [3, 28, 28]); // a classifier's first conv (no bias under BN)
+        compare(6, 5, 5, true, [2, 7, 9]); // 5x5, non-square image
+        compare(3, 4, 1, true, [2, 4, 4]); // 1x1
+    }
 }
