@@ -92,6 +92,9 @@ pub struct NetConfig {
     pub flatten: bool,
     /// Width of the hidden layer after the encoder.
     pub hidden: usize,
+    /// PPO: the value head gets its own encoder and hidden layer (gymnax-blines' separate
+    /// actor and critic) instead of sharing the policy's.
+    pub separate_critic: bool,
 }
 
 impl Default for NetConfig {
@@ -105,6 +108,7 @@ impl Default for NetConfig {
             mlp: vec![64],
             flatten: false,
             hidden: 128,
+            separate_critic: false,
         }
     }
 }

@@ -188,7 +188,9 @@ pub fn train<E: Env>(
     let dev = device.autodiff_device()?;
     let infer = device.device()?;
     dev.seed(seed);
-    let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions).with_hidden(net.hidden);
+    let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions)
+        .with_hidden(net.hidden)
+        .with_separate_critic(net.separate_critic);
     let mut model = acfg.init(&dev)?;
     let mut optim = adam(cfg.adam_eps);
     let mut state = State {

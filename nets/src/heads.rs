@@ -179,16 +179,22 @@ impl QNet {
 // Actor-critic
 // ---------------------------------------------------------------------------------------------
 
-/// A PPO actor-critic: encoder → Linear → ReLU, then policy logits and a state value.
+/// A PPO actor-critic: encoder → Linear → ReLU, then policy logits and a state value. With
+/// `separate_critic` the value has a tower of its own (another encoder and hidden layer of the
+/// same shapes), as gymnax-blines' `CategoricalSeparateMLP`; otherwise both heads share it, as in
+/// CleanRL's Atari PPO.
 #[derive(Config, Debug)]
 pub struct ActorCriticConfig {
     /// Observation encoder (conv trunk or MLP).
     pub encoder: EncoderConfig,
     /// Number of discrete actions.
     pub num_actions: usize,
-    /// Width of the shared hidden layer after the encoder.
+    /// Width of the hidden layer after the encoder.
     #[config(default = 256)]
     pub hidden: usize,
+    /// Give the value head its own encoder and hidden layer instead of sharing the policy's.
+    #[config(default = false)]
+    pub separate_critic: bool,
 }
 
 impl ActorCriticConfig {
@@ -202,11 +208,20 @@ impl ActorCriticConfig {
     /// Builds the actor-critic.
     pub fn init(&self, device: &Device) -> Result<ActorCritic> {
         self.validate()?;
+        let critic = if self.separate_critic {
+            Some(CriticTower {
+                encoder: self.encoder.init(device)?,
+                hidden: LinearConfig::new(self.encoder.output_len(), self.hidden).init(device),
+            })
+        } else {
+            None
+        };
         Ok(ActorCritic {
             encoder: self.encoder.init(device)?,
             hidden: LinearConfig::new(self.encoder.output_len(), self.hidden).init(device),
             policy: LinearConfig::new(self.hidden, self.num_actions).init(device),
             value: LinearConfig::new(self.hidden, 1).init(device),
+            critic,
         })
     }
 }
@@ -217,16 +232,29 @@ pub struct ActorCritic {
     encoder: Encoder,
     hidden: Linear,
     policy: Linear,
+    /// The value head, on the shared hidden layer or on the critic tower's.
     value: Linear,
+    critic: Option<CriticTower>,
+}
+
+/// The value's own encoder and hidden layer (`separate_critic`).
+#[derive(Module, Debug)]
+pub struct CriticTower {
+    encoder: Encoder,
+    hidden: Linear,
 }
 
 impl ActorCritic {
     /// Flat observations `[B, obs_len]` → (policy logits `[B, A]`, values `[B]`).
     pub fn forward(&self, obs: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-        let x = self.encoder.forward(obs); // [B, features]
-        let x = relu(self.hidden.forward(x)); // [B, hidden]
+        let features = self.encoder.forward(obs.clone()); // [B, features]
+        let x = relu(self.hidden.forward(features)); // [B, hidden]
         let logits = self.policy.forward(x.clone()); // [B, A]
-        let value = self.value.forward(x).flatten(0, 1); // [B, 1] → [B]
+        let v_in = match &self.critic {
+            Some(c) => relu(c.hidden.forward(c.encoder.forward(obs))), // [B, hidden]
+            None => x,                                                 // [B, hidden]
+        };
+        let value = self.value.forward(v_in).flatten(0, 1); // [B, 1] → [B]
         (logits, value)
     }
 }
@@ -360,6 +388,35 @@ mod tests {
             crate::train::read(q.value.as_ref().unwrap().forward(h).into_data()).unwrap();
         for (a, b) in mean_q.iter().zip(&v) {
             assert!((a - b).abs() < 1e-5, "{mean_q:?} vs {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_separate_critic_has_its_own_tower_and_leaves_the_policy_alone() {
+        let dev = Device::flex();
+        let enc = EncoderConfig::Mlp(MlpTrunkConfig::new(6, vec![10]));
+        let shared = ActorCriticConfig::new(enc.clone(), 3)
+            .with_hidden(8)
+            .init(&dev)
+            .unwrap();
+        let split = ActorCriticConfig::new(enc, 3)
+            .with_hidden(8)
+            .with_separate_critic(true)
+            .init(&dev)
+            .unwrap();
+        // The tower adds one more encoder (6·10+10) and hidden layer (10·8+8).
+        assert_eq!(split.num_params(), shared.num_params() + 70 + 88);
+        let obs = Tensor::<2>::random([4, 6], Distribution::Default, &dev);
+        let (logits, value) = split.forward(obs.clone());
+        assert_eq!((logits.dims(), value.dims()), ([4, 3], [4]));
+        // The value comes from the tower alone: the policy's layers do not affect it.
+        let tower = split.critic.as_ref().unwrap();
+        let h = relu(tower.hidden.forward(tower.encoder.forward(obs)));
+        let expected: Vec<f32> =
+            crate::train::read(split.value.forward(h).flatten::<1>(0, 1).into_data()).unwrap();
+        let got: Vec<f32> = crate::train::read(value.into_data()).unwrap();
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-6, "{got:?} vs {expected:?}");
         }
     }
 }
