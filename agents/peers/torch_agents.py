@@ -11,6 +11,7 @@ windows. Prints one JSON line.
 Mirrors of Ember's choices (agents/src/dqn.rs, ppo.rs), so that the algorithms are the same:
   - networks: conv 3x3 ("same" padding, bias) + ReLU, flatten (or, with `flatten`, ReLU Linear layers
     on the flattened planes), Linear(hidden) + ReLU, then the Q head (DQN) or policy and value heads
+    (with `separate_critic`, the value head on a second trunk of the same shape)
     (PPO, shared trunk);
   - gradient clipping by global norm (`clip_grad_norm_`, as Ember's `clip_global_norm`), the norm
     read back every update as Ember logs it;
@@ -192,9 +193,18 @@ def ppo(cfg, net, np, torch, ember):
             super().__init__()
             self.trunk = trunk(torch, shape, net)
             self.actor = nn.Linear(net["hidden"], n_actions)
+            # With `separate_critic` the value has a trunk of its own (Ember's CriticTower).
+            self.critic_trunk = trunk(torch, shape, net) if net.get("separate_critic") else None
             self.critic = nn.Linear(net["hidden"], 1)
 
+        def value_of(self, x, hidden):
+            if self.critic_trunk is not None:
+                hidden = self.critic_trunk(x)
+            return self.critic(hidden)
+
         def get_value(self, x):
+            if self.critic_trunk is not None:
+                return self.critic(self.critic_trunk(x))
             return self.critic(self.trunk(x))
 
         def get_action_and_value(self, x, action=None):
@@ -203,7 +213,7 @@ def ppo(cfg, net, np, torch, ember):
             probs = Categorical(logits=logits)
             if action is None:
                 action = probs.sample()
-            return action, probs.log_prob(action), probs.entropy(), self.critic(hidden)
+            return action, probs.log_prob(action), probs.entropy(), self.value_of(x, hidden)
 
     agent = Agent()
     opt = torch.optim.Adam(agent.parameters(), lr=c["lr"], eps=c["adam_eps"])

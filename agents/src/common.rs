@@ -165,10 +165,11 @@ pub fn spaces(env: &dyn Env) -> Result<(Vec<usize>, usize)> {
 // ---------------------------------------------------------------------------------------------
 // Schedules
 
-/// Adam with the given epsilon. Gradient clipping is [`clip_global_norm`], applied by the
-/// training loops before each step (burn's own clipping works per parameter tensor).
+/// Adam with the given epsilon: `ember_nets`' fused Adam (burn's exact update in one pass per
+/// parameter). Gradient clipping is [`clip_global_norm`], applied by the training loops before
+/// each step (burn's own clipping works per parameter tensor).
 pub fn adam(adam_eps: f64) -> ember_nets::burn::optim::ModuleOptimizer {
-    ember_nets::burn::optim::AdamConfig::new()
+    ember_nets::train::FusedAdam::default()
         .with_epsilon(adam_eps as f32)
         .init()
 }
