@@ -16,6 +16,10 @@
 //!
 //! Run by `cargo test` (no `--bench` argument), it only smoke-tests both steps for two steps.
 
+// The allocator the `ember` binary uses (see experiments/src/main.rs), so both measure the same.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
