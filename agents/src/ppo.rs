@@ -190,7 +190,7 @@ pub fn train<E: Env>(
     dev.seed(seed);
     let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions)
         .with_hidden(net.hidden)
-        .with_separate_critic(net.separate_critic);
+        .with_separate_critic(net.separate_critic.then_some(true));
     let mut model = acfg.init(&dev)?;
     let mut optim = adam(cfg.adam_eps);
     let mut state = State {

@@ -348,6 +348,8 @@ fn diff(at: &str, found: &Value, expected: &Value, out: &mut Vec<String>) {
                     (Some(x), None) => {
                         out.push(format!("{path}: checkpoint {x}, expected nothing"))
                     }
+                    // An option added after the checkpoint was written, left off.
+                    (None, Some(Value::Null | Value::Bool(false))) => {}
                     (None, Some(y)) => {
                         out.push(format!("{path}: checkpoint has nothing, expected {y}"))
                     }
@@ -452,5 +454,27 @@ mod erased {
         fn to_value(&self) -> serde_json::Result<serde_json::Value> {
             serde_json::to_value(self)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_added_later_and_left_off_match_older_checkpoints() {
+        let stored = serde_json::json!({ "hidden": 256, "encoder": { "mlp": [64] } });
+        let mut out = Vec::new();
+        let same = serde_json::json!({ "hidden": 256, "encoder": { "mlp": [64] }, "separate_critic": null });
+        diff("", &stored, &same, &mut out);
+        let off = serde_json::json!({ "hidden": 256, "encoder": { "mlp": [64], "flag": false } });
+        diff("", &stored, &off, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let on = serde_json::json!({ "hidden": 256, "encoder": { "mlp": [64] }, "separate_critic": true });
+        diff("", &stored, &on, &mut out);
+        assert_eq!(
+            out,
+            ["separate_critic: checkpoint has nothing, expected true"]
+        );
     }
 }

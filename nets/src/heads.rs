@@ -192,9 +192,10 @@ pub struct ActorCriticConfig {
     /// Width of the hidden layer after the encoder.
     #[config(default = 256)]
     pub hidden: usize,
-    /// Give the value head its own encoder and hidden layer instead of sharing the policy's.
-    #[config(default = false)]
-    pub separate_critic: bool,
+    /// Give the value head its own encoder and hidden layer instead of sharing the policy's
+    /// (`Some(true)`). An `Option` so that configs stored before this field existed still load
+    /// (missing means shared).
+    pub separate_critic: Option<bool>,
 }
 
 impl ActorCriticConfig {
@@ -208,7 +209,7 @@ impl ActorCriticConfig {
     /// Builds the actor-critic.
     pub fn init(&self, device: &Device) -> Result<ActorCritic> {
         self.validate()?;
-        let critic = if self.separate_critic {
+        let critic = if self.separate_critic == Some(true) {
             Some(CriticTower {
                 encoder: self.encoder.init(device)?,
                 hidden: LinearConfig::new(self.encoder.output_len(), self.hidden).init(device),
@@ -401,7 +402,7 @@ mod tests {
             .unwrap();
         let split = ActorCriticConfig::new(enc, 3)
             .with_hidden(8)
-            .with_separate_critic(true)
+            .with_separate_critic(Some(true))
             .init(&dev)
             .unwrap();
         // The tower adds one more encoder (6·10+10) and hidden layer (10·8+8).
