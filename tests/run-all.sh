@@ -49,8 +49,10 @@ step "cargo test --release --workspace --doc"
 cargo test --release --workspace --doc 2>&1
 step "MinAtar frame-by-frame replays (ignored by default: they need Python with minatar)"
 cargo test --release -p ember-envs --lib -- --ignored trace draws 2>&1
-step "cargo test --release -p ember --features gym --test cli (Python Gymnasium envs as gym:ID)"
-cargo test --release -p ember --features gym --test cli 2>&1
+step "cargo test --release --workspace --features ember/gym --test cli (Python Gymnasium envs as gym:ID)"
+# `--workspace` keeps cargo's feature unification the same as the first step's, so burn is not built
+# a second time (`-p ember --features gym` resolves features for ember's tree alone and rebuilt it).
+cargo test --release --workspace --features ember/gym --test cli 2>&1
 
 # --- Python bindings ----------------------------------------------------------------------------
 step "building the Python module into $VENV (maturin develop --release) and running pytest"
