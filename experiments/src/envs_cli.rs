@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ember_agents::common::mean_std;
 use ember_envs::rng::Rng;
 use ember_envs::wrappers::{EpisodeStatistics, TimeLimit};
 use ember_envs::{Env, OptKind, Options, RgbFrame};
@@ -231,20 +232,6 @@ pub fn envs(a: &EnvsArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn mean_std(xs: &[f64]) -> (f64, f64) {
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = if xs.len() > 1 {
-        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, v.sqrt())
 }
 
 pub fn eval(a: &EvalArgs) -> Result<()> {
