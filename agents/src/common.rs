@@ -55,6 +55,26 @@ pub struct RunIo<'a> {
     pub stop_after: Option<u64>,
 }
 
+/// The checkpoint a `--resume` continues from: the newest loadable one in `dir` when `resume`
+/// is set (damaged ones are skipped with a warning; none yet is said), else nothing.
+pub fn resume_point(
+    resume: bool,
+    dir: Option<&CheckpointDir>,
+    log: &mut dyn Logger,
+) -> Result<Option<(u64, ember_nets::Checkpoint)>> {
+    let (true, Some(dir)) = (resume, dir) else {
+        return Ok(None);
+    };
+    let (found, skipped) = dir.latest()?;
+    for e in skipped {
+        log.line(&format!("warning: skipping a damaged checkpoint: {e}"));
+    }
+    if found.is_none() {
+        log.line("no checkpoint yet: starting from the beginning");
+    }
+    Ok(found)
+}
+
 impl std::fmt::Debug for RunIo<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunIo")

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, fingerprint, indices, linear, matrix, positive, read, spaces,
-    stream, vector, within,
+    clip_global_norm, due, evaluate, fingerprint, indices, linear, matrix, positive, read,
+    resume_point, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -234,35 +234,27 @@ pub fn train<E: Env>(
 
     // ---- Resume ---------------------------------------------------------------------------
     let mut last_checkpoint = None;
-    if let (true, Some(dir)) = (io.resume, io.checkpoints) {
-        let (found, skipped) = dir.latest()?;
-        for e in skipped {
-            log.line(&format!("warning: skipping a damaged checkpoint: {e}"));
-        }
-        if let Some((step, ck)) = found {
-            ck.check(KIND, &qcfg)?;
-            model = ck.apply_model(model)?;
-            optim = ck.apply_optimizer(optim)?;
-            state = ck.state()?;
-            envs.restore(&state.envs)?;
-            if state.replay_saved {
-                match Replay::load(&replay_path(dir.path(), step), cfg.buffer_size, l, codec) {
-                    Ok(r) => replay = r,
-                    Err(e) => log.line(&format!(
-                        "warning: {e}; continuing with an empty replay buffer (the run will not \
-                         repeat the uninterrupted one exactly)"
-                    )),
-                }
+    if let Some((step, ck)) = resume_point(io.resume, io.checkpoints, &mut *log)? {
+        ck.check(KIND, &qcfg)?;
+        model = ck.apply_model(model)?;
+        optim = ck.apply_optimizer(optim)?;
+        state = ck.state()?;
+        envs.restore(&state.envs)?;
+        if let (true, Some(dir)) = (state.replay_saved, io.checkpoints) {
+            match Replay::load(&replay_path(dir.path(), step), cfg.buffer_size, l, codec) {
+                Ok(r) => replay = r,
+                Err(e) => log.line(&format!(
+                    "warning: {e}; continuing with an empty replay buffer (the run will not \
+                     repeat the uninterrupted one exactly)"
+                )),
             }
-            last_checkpoint = Some(step);
-            log.line(&format!(
-                "resuming from step {step} ({} updates)",
-                state.updates
-            ));
-            log.session_start(step)?;
-        } else {
-            log.line("no checkpoint yet: starting from the beginning");
         }
+        last_checkpoint = Some(step);
+        log.line(&format!(
+            "resuming from step {step} ({} updates)",
+            state.updates
+        ));
+        log.session_start(step)?;
     }
     let mut target = model.valid();
     let mut online = model.valid();

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, fingerprint, indices, matrix, positive, read, spaces, stream,
-    vector, within,
+    clip_global_norm, due, evaluate, fingerprint, indices, matrix, positive, read, resume_point,
+    spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -206,26 +206,18 @@ pub fn train<E: Env>(
 
     // ---- Resume ---------------------------------------------------------------------------
     let mut last_checkpoint = None;
-    if let (true, Some(dir)) = (io.resume, io.checkpoints) {
-        let (found, skipped) = dir.latest()?;
-        for e in skipped {
-            log.line(&format!("warning: skipping a damaged checkpoint: {e}"));
-        }
-        if let Some((step, ck)) = found {
-            ck.check(KIND, &acfg)?;
-            model = ck.apply_model(model)?;
-            optim = ck.apply_optimizer(optim)?;
-            state = ck.state()?;
-            envs.restore(&state.envs)?;
-            last_checkpoint = Some(step);
-            log.line(&format!(
-                "resuming from step {step} (update {})",
-                state.update
-            ));
-            log.session_start(step)?;
-        } else {
-            log.line("no checkpoint yet: starting from the beginning");
-        }
+    if let Some((step, ck)) = resume_point(io.resume, io.checkpoints, &mut *log)? {
+        ck.check(KIND, &acfg)?;
+        model = ck.apply_model(model)?;
+        optim = ck.apply_optimizer(optim)?;
+        state = ck.state()?;
+        envs.restore(&state.envs)?;
+        last_checkpoint = Some(step);
+        log.line(&format!(
+            "resuming from step {step} (update {})",
+            state.update
+        ));
+        log.session_start(step)?;
     }
     let base_wall = state.wall_seconds;
     let session_start_step = state.step;
