@@ -309,6 +309,20 @@ pub fn argmax(xs: &[f32]) -> usize {
     best
 }
 
+/// The action drawn from the log-probabilities `logp` with the uniform number `u` in [0, 1):
+/// the first action whose cumulative probability exceeds `u` (the last one if rounding leaves
+/// the sum short of `u`).
+pub fn sample_logp(logp: &[f32], u: f32) -> usize {
+    let mut acc = 0f32;
+    for (j, lp) in logp.iter().enumerate() {
+        acc += lp.exp();
+        if u < acc {
+            return j;
+        }
+    }
+    logp.len().saturating_sub(1)
+}
+
 /// Refuses a NaN or infinite loss (see [`AgentError::NonFinite`]).
 pub fn check_finite(what: &str, value: f32, step: u64, last_checkpoint: Option<u64>) -> Result<()> {
     if value.is_finite() {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::{
     EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
     clip_global_norm, due, evaluate, fingerprint, indices, matrix, positive, read, resume_point,
-    spaces, stream, vector, within,
+    sample_logp, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -281,16 +281,7 @@ pub fn train<E: Env>(
             let values = read(values)?; // [N]
             for i in 0..n {
                 let row = &logp[i * num_actions..(i + 1) * num_actions];
-                let u = rng.uniform() as f32;
-                let mut acc = 0f32;
-                let mut a = num_actions - 1;
-                for (j, lp) in row.iter().enumerate() {
-                    acc += lp.exp();
-                    if u < acc {
-                        a = j;
-                        break;
-                    }
-                }
+                let a = sample_logp(row, rng.uniform() as f32);
                 actions[i] = a;
                 act_buf[t * n + i] = a as i64;
                 logp_buf[t * n + i] = row[a];

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ember_agents::common::mean_std;
+use ember_agents::policy::ActMode;
 use ember_envs::rng::Rng;
 use ember_envs::wrappers::{EpisodeStatistics, TimeLimit};
 use ember_envs::{Env, OptKind, Options, RgbFrame};
@@ -45,6 +46,38 @@ fn make_gym(id: &str, _pairs: &[(String, String)]) -> Result<Box<dyn Env>> {
     )
 }
 
+/// How a trained agent acts (`--agent RUN_DIR`); ignored for `random`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ActOpts {
+    /// Sample the PPO policy's actions instead of taking the most probable one (how gymnax-blines
+    /// and CleanRL report PPO returns); DQN agents refuse it.
+    #[arg(long, conflicts_with = "epsilon")]
+    pub stochastic: bool,
+    /// ε-greedy: a uniformly random action with this probability, else the greedy one.
+    #[arg(long, value_name = "EPS")]
+    pub epsilon: Option<f64>,
+}
+
+impl ActOpts {
+    fn mode(&self) -> Result<ActMode> {
+        Ok(match (self.stochastic, self.epsilon) {
+            (true, _) => ActMode::Sample,
+            (false, Some(e)) if (0.0..=1.0).contains(&e) => ActMode::EpsilonGreedy(e),
+            (false, Some(e)) => bail!("--epsilon must lie in [0, 1], got {e}"),
+            (false, None) => ActMode::Greedy,
+        })
+    }
+
+    /// The words for reports: `greedy`, `stochastic` or `epsilon=E`.
+    fn name(&self) -> String {
+        match (self.stochastic, self.epsilon) {
+            (true, _) => "stochastic".into(),
+            (false, Some(e)) => format!("epsilon={e}"),
+            (false, None) => "greedy".into(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct EnvsArgs {
     /// Print one JSON object instead of a table.
@@ -70,6 +103,8 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 100_000)]
     pub max_episode_steps: u64,
     #[command(flatten)]
+    pub act: ActOpts,
+    #[command(flatten)]
     pub opts: EnvOpts,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
@@ -94,6 +129,8 @@ pub struct WatchArgs {
     pub max_steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub act: ActOpts,
     #[command(flatten)]
     pub opts: EnvOpts,
 }
@@ -137,20 +174,21 @@ fn random_action(rng: &mut Rng, env: &dyn Env, n: usize) -> usize {
     }
 }
 
-/// Picks actions: uniformly at random, or with a trained agent's greedy / deterministic policy.
+/// Picks actions: uniformly at random, or with a trained agent's policy (greedy, sampled or
+/// ε-greedy, see [`ActOpts`]).
 enum Agent {
     Random(Rng),
     Trained(Box<dyn ember_agents::Policy>),
 }
 
 impl Agent {
-    fn parse(spec: &str, seed: u64) -> Result<Agent> {
+    fn parse(spec: &str, seed: u64, act: &ActOpts) -> Result<Agent> {
         match spec {
             "random" => Ok(Agent::Random(Rng::new(ember_envs::rng::child_seed(
                 seed, 0xA6E7,
             )))),
             dir if std::path::Path::new(dir).join("config.toml").is_file() => Ok(Agent::Trained(
-                crate::train::rl::load_policy(std::path::Path::new(dir))?,
+                crate::train::rl::load_policy(std::path::Path::new(dir), act.mode()?, seed)?,
             )),
             other => bail!(
                 "unknown agent `{other}`: accepted agents are `random` and the run directory of a trained DQN or PPO agent (one with a config.toml)"
@@ -244,7 +282,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         cap => Box::new(TimeLimit::new(inner, cap)),
     };
     let mut env = EpisodeStatistics::new(inner);
-    let mut agent = Agent::parse(&a.agent, a.seed)?;
+    let mut agent = Agent::parse(&a.agent, a.seed, &a.act)?;
     let (mut rets, mut lens) = (
         Vec::with_capacity(a.episodes),
         Vec::with_capacity(a.episodes),
@@ -264,13 +302,21 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let (mr, sr) = mean_std(&rets);
     let (ml, sl) = mean_std(&lens);
     eprintln!(
-        "{}: {} episodes ({truncated} truncated), agent {}: return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
-        a.env, a.episodes, a.agent
+        "{}: {} episodes ({truncated} truncated), agent {} ({}): return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
+        a.env,
+        a.episodes,
+        a.agent,
+        if a.agent == "random" {
+            "uniform".to_string()
+        } else {
+            a.act.name()
+        }
     );
     if a.json {
         println!(
             "{}",
             json!({"env": a.env, "agent": a.agent, "seed": a.seed, "episodes": a.episodes,
+                   "policy": if a.agent == "random" { "uniform".to_string() } else { a.act.name() },
                    "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl,
                    "truncated_episodes": truncated})
         );
@@ -332,7 +378,7 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
         bail!("--fps must be a non-negative number, got {}", a.fps);
     }
     let mut env = a.opts.make(&a.env)?;
-    let mut agent = Agent::parse(&a.agent, a.seed)?;
+    let mut agent = Agent::parse(&a.agent, a.seed, &a.act)?;
     env.reset(Some(a.seed));
     let (mut ret, mut t) = (0.0f64, 0usize);
     let mut end = "stopped at --max-steps";

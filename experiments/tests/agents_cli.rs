@@ -115,6 +115,26 @@ fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
             ]);
             let e = last_json(&o);
             assert_eq!(e["episodes"], 2, "{file}");
+            assert_eq!(e["policy"], "greedy", "{file}");
+            // PPO agents also act by sampling π; DQN agents ε-greedily, and refuse sampling.
+            let (flag, val, policy) = match kind {
+                "ppo" => ("--stochastic", None, "stochastic"),
+                _ => ("--epsilon", Some("0.05"), "epsilon=0.05"),
+            };
+            let dir_s = dir.to_str().unwrap();
+            let mut args = vec!["eval", &env, "--agent", dir_s, "--episodes", "2"];
+            args.extend(["--set", "max_steps=300", "--json", flag]);
+            args.extend(val);
+            let e = last_json(&ember(&args));
+            assert_eq!(e["policy"], policy, "{file}");
+            if kind == "dqn" && game == GAMES[0] {
+                let o = ember(&["eval", &env, "--agent", dir_s, "--stochastic"]);
+                assert!(
+                    !o.status.success() && stderr(&o).contains("no action distribution"),
+                    "{}",
+                    stderr(&o)
+                );
+            }
         }
     }
 }

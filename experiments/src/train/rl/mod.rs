@@ -266,7 +266,11 @@ pub fn summary_json(
 }
 
 /// The policy of a trained DQN or PPO run (its newest checkpoint that loads), on the CPU.
-pub fn load_policy(dir: &Path) -> Result<Box<dyn Policy>> {
+pub fn load_policy(
+    dir: &Path,
+    mode: ember_agents::policy::ActMode,
+    seed: u64,
+) -> Result<Box<dyn Policy>> {
     let run = RunDir::open(dir)?;
     let exp = Experiment::load(&run.config_path(), &[])?;
     let kind = exp.kind.name();
@@ -285,5 +289,7 @@ pub fn load_policy(dir: &Path) -> Result<Box<dyn Policy>> {
     Ok(ember_agents::policy::from_checkpoint(
         &ck,
         &DeviceChoice::Cpu.device()?,
+        mode,
+        seed,
     )?)
 }
