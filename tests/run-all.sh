@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of Ember on a fresh Debian machine: installs what the tests need (GNU Go, a Python
-# venv with MinAtar, Gymnasium and pytest), then runs the whole Rust suite in release mode.
+# Runs every test of Ember on a fresh Debian machine: installs what the tests need (GNU Go, Debian's
+# Fashion-MNIST, a Python venv with MinAtar, Gymnasium and pytest), then runs the whole Rust suite
+# in release mode.
 #
 #   bash tests/run-all.sh
 #
@@ -20,6 +21,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # --- System packages (Debian) -------------------------------------------------------------------
 need=()
 [ -x /usr/games/gnugo ] || need+=(gnugo)
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   $SUDO apt-get update -qq
