@@ -55,6 +55,10 @@ step "cargo test --release --workspace --features ember/gym --test cli (Python G
 # `--workspace` keeps cargo's feature unification the same as the first step's, so burn is not built
 # a second time (`-p ember --features gym` resolves features for ember's tree alone and rebuilt it).
 cargo test --release --workspace --features ember/gym --test cli 2>&1
+step "cargo check --release -p ember -p ember-nets --features ember/wgpu (the GPU backend compiles)"
+# Type-checks burn's wgpu backend and Ember's `--device gpu` path without a GPU. Metadata only, kept in
+# the same cache. `cuda` is not checked: cubecl-cuda's build downloads an LLVM bundle from GitHub.
+cargo check --release -p ember -p ember-nets --features ember/wgpu --bins --benches 2>&1
 
 # --- Python bindings ----------------------------------------------------------------------------
 step "building the Python module into $VENV (maturin develop --release) and running pytest"

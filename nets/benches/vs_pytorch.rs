@@ -15,6 +15,7 @@
 //! Ember's threads are rayon's (`RAYON_NUM_THREADS`, default one per CPU).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only smoke-tests both steps for two steps.
+//! `--device gpu` runs Ember's side on the GPU backend of a `--features wgpu` (or `cuda`) build.
 
 // The allocator the `ember` binary uses (see experiments/src/main.rs), so both measure the same.
 #[global_allocator]
@@ -28,7 +29,7 @@ use ember_nets::burn::optim::{AdamConfig, ModuleOptimizer};
 use ember_nets::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use ember_nets::data::SplitMix64;
 use ember_nets::train::{FusedAdam, classification_loss, classifier_step, q_step, read};
-use ember_nets::{ClassifierConfig, ConvTrunkConfig, EncoderConfig, QNetConfig};
+use ember_nets::{ClassifierConfig, ConvTrunkConfig, DeviceChoice, EncoderConfig, QNetConfig};
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
@@ -141,7 +142,22 @@ fn main() {
     // `--only classifier` or `--only qnet` times one of the two nets (both sides), for profiling.
     let only = arg("--only");
     let run = |net: &str| only.as_deref().is_none_or(|o| o == net);
-    let dev = Device::flex().autodiff();
+    // `--device gpu` times Ember on the GPU backend this bench was built with
+    // (`--features wgpu` or `cuda`); PyTorch stays on the CPU.
+    let choice: DeviceChoice = match arg("--device").unwrap_or_else(|| "cpu".into()).parse() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let dev = match choice.autodiff_device() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     dev.seed(0);
     let cls = if run("classifier") {
         classifier(steps, warmup, &dev)
@@ -157,7 +173,8 @@ fn main() {
     let mut out = serde_json::json!({
         "steps": steps,
         "ember": {
-            "backend": "flex",
+            "backend": choice.backend_name(),
+            "device": choice.to_string(),
             "adam": if arg("--adam").as_deref() == Some("burn") { "burn" } else { "fused" },
             // rayon's pool: RAYON_NUM_THREADS when set, else one thread per CPU.
             "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok())

@@ -21,8 +21,9 @@ pub enum NetsError {
     DatasetFormat { path: PathBuf, reason: String },
     /// `--device gpu` on a binary built without a GPU backend.
     #[error(
-        "no GPU backend in this build: rebuild with `--features wgpu` (any GPU through wgpu) or \
-         `--features cuda` (NVIDIA), e.g. `cargo build --release -p ember --features cuda`"
+        "no GPU backend in this build: rebuild with `--features wgpu` (any GPU through wgpu, \
+         e.g. `cargo build --release -p ember --features wgpu`) or `--features cuda` (NVIDIA; its \
+         build downloads an LLVM bundle from GitHub, so it needs internet access)"
     )]
     GpuNotBuilt,
     /// An unknown `--device` value.

@@ -29,6 +29,9 @@ fn debians_fashion_mnist_loads_whole_and_balanced() {
         assert_eq!(counts, [n / 10; 10]);
         // Real images: dark backgrounds, bright garments, no constant image.
         let (mean, std) = set.mean_std();
-        assert!((0.2..0.4).contains(&mean) && (0.25..0.45).contains(&std), "{mean} {std}");
+        assert!(
+            (0.2..0.4).contains(&mean) && (0.25..0.45).contains(&std),
+            "{mean} {std}"
+        );
     }
 }
