@@ -133,6 +133,7 @@ fn io(clock: &mut Clock) -> RunIo<'_> {
 }
 
 fn main() {
+    ember_nets::alloc::keep_freed_memory();
     let benching = std::env::args().any(|a| a == "--bench");
     let num = |name: &str, default: u64| -> u64 {
         arg(name)

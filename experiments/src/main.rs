@@ -18,6 +18,7 @@ use anyhow::Result;
 
 // mimalloc keeps freed pages for reuse: with glibc's allocator, burn's large per-op tensors are
 // mmapped and unmapped again on every training step, and the page faults cost 10-20% of the time.
+// `main` also turns off mimalloc's delayed purging (`ember_nets::alloc`) for the same reason.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
@@ -70,6 +71,7 @@ enum BenchCmd {
 }
 
 fn main() {
+    ember_nets::alloc::keep_freed_memory();
     let cli = Cli::parse();
     let result: Result<()> = match cli.cmd {
         Cmd::Envs(a) => envs_cli::envs(&a),

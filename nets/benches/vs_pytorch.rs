@@ -132,6 +132,7 @@ fn qnet(steps: usize, warmup: usize, dev: &Device) -> f64 {
 }
 
 fn main() {
+    ember_nets::alloc::keep_freed_memory();
     let benching = std::env::args().any(|a| a == "--bench");
     let steps: usize = if benching {
         arg("--steps").and_then(|s| s.parse().ok()).unwrap_or(200)

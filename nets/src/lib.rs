@@ -22,7 +22,9 @@
 //! built by default with no setup. GPUs come from the cargo features `wgpu` and `cuda`; without
 //! them, asking for a GPU is an error that says which feature to build with.
 
+pub mod alloc;
 pub mod checkpoint;
+pub mod conv_same;
 pub mod data;
 pub mod device;
 pub mod error;

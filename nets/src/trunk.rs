@@ -197,16 +197,23 @@ impl ConvBlock {
     }
 }
 
-/// `conv.forward(x)`, or [`conv_im2col`] for the convs that burn's flex backend sends to its
-/// direct small-channel loops (`C_in ≤ 4`, `C_out ≤ 16`, as MinAtar's first conv), where im2col
-/// and a matmul are faster. Bigger convs already go through burn's own im2col + gemm, which beats
-/// this one (it stays in NHWC and needs no backward through the shifted views).
+/// The trunk's convolution on the CPU: [`conv_im2col`] for the convs that burn's flex backend
+/// sends to its direct small-channel loops (`C_in ≤ 4`, `C_out ≤ 16`, as MinAtar's first conv),
+/// [`crate::conv_same`] (one batch-wide matmul per pass, hand-written backward) for the other
+/// "same" convs (the classifier's), and burn's `conv.forward(x)` elsewhere (other backends,
+/// strides, dilation, groups).
 fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [c_out, c_in, _, _] = conv.weight.dims();
+    let [c_out, c_in, kh, kw] = conv.weight.dims();
     let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
     let same = matches!(conv.padding, PaddingConfig2d::Same);
     if plain && same && c_in <= 4 && c_out <= 16 {
         conv_im2col(conv, x)
+    } else if plain && same && kh == kw && crate::conv_same::usable(&x, kh) {
+        let y = crate::conv_same::conv_same(x, conv.weight.val()); // [B, O, H, W]
+        match &conv.bias {
+            Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]), // [B, O, H, W]
+            None => y,
+        }
     } else {
         conv.forward(x)
     }
@@ -402,8 +409,30 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
-    /// Values and gradients (input, weight, bias) of `conv_im2col` and burn's `Conv2d::forward`.
+    /// Values and gradients of `conv_im2col` and `conv_same::conv_same` against burn's
+    /// `Conv2d::forward`.
     fn compare(cin: usize, cout: usize, k: usize, bias: bool, [b, h, w]: [usize; 3]) {
+        compare_with(cin, cout, k, bias, [b, h, w], &|conv, x| {
+            conv_im2col(conv, x)
+        });
+        compare_with(cin, cout, k, bias, [b, h, w], &|conv, x| {
+            let y = crate::conv_same::conv_same(x, conv.weight.val());
+            match &conv.bias {
+                Some(bias) => y + bias.val().reshape([1, cout, 1, 1]),
+                None => y,
+            }
+        });
+    }
+
+    /// Values and gradients (input, weight, bias) of `f` and of burn's `Conv2d::forward`.
+    fn compare_with(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        bias: bool,
+        [b, h, w]: [usize; 3],
+        f: &dyn Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    ) {
         let dev = Device::flex().autodiff();
         dev.seed(7);
         let conv = Conv2dConfig::new([cin, cout], [k, k])
@@ -424,7 +453,7 @@ mod tests {
             }
             out
         };
-        let ours = run(&|x| conv_im2col(&conv, x));
+        let ours = run(&|x| f(&conv, x));
         let burns = run(&|x| conv.forward(x));
         for (what, (a, e)) in ["output", "input grad", "weight grad", "bias grad"]
             .iter()
@@ -443,8 +472,9 @@ mod tests {
     }
 
     #[test]
-    fn im2col_conv_matches_burns_conv() {
+    fn im2col_and_conv_same_match_burns_conv() {
         compare(4, 16, 3, true, [5, 10, 10]); // the MinAtar Q-net's conv
+        compare(32, 64, 3, false, [3, 14, 14]); // the classifier's second conv
         compare(1, 8, 3, false, [3, 28, 28]); // a classifier's first conv (no bias under BN)
         compare(6, 5, 5, true, [2, 7, 9]); // 5x5, non-square image
         compare(3, 4, 1, true, [2, 4, 4]); // 1x1
