@@ -23,6 +23,7 @@
 //! them, asking for a GPU is an error that says which feature to build with.
 
 pub mod alloc;
+pub mod batch_norm;
 pub mod checkpoint;
 pub mod conv_same;
 pub mod data;

@@ -1,0 +1,351 @@
+//! Training-mode batch norm over `[B,C,H,W]` with fused forward and backward passes for burn's
+//! `flex` CPU backend, added through burn's backend-extension API (like [`crate::conv_same`]).
+//!
+//! burn's `batch_norm_train` and its backward are generic compositions of a dozen tensor ops
+//! (swaps, reshapes, means, broadcasts), each a pass over the activation with its own buffer.
+//! Here the forward is two reads and one write of `x` (statistics per channel, then the output
+//! per image), and the backward two reads and one write. Statistics and the update of the
+//! running mean and variance follow burn's `BatchNorm` exactly (biased batch variance, the same
+//! momentum rule), so checkpoints and evaluation are unchanged. Other backends, and inference,
+//! use burn's `BatchNorm::forward`.
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{
+    Backend, Dispatch, DispatchDevice, ExtensionType, Flex, FlexDevice, backend_extension,
+};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Shape, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// The normalised output and the batch statistics it used.
+#[derive(ExtensionType)]
+pub struct BnOut<B: Backend> {
+    /// `[B,C,H,W]`.
+    pub y: FloatTensor<B>,
+    /// Batch mean per channel, `[C]`.
+    pub mean: FloatTensor<B>,
+    /// Biased batch variance per channel, `[C]`.
+    pub var: FloatTensor<B>,
+}
+
+/// The backend extension.
+#[backend_extension(Autodiff, Flex)]
+pub trait BnTrain: Backend {
+    /// `γ·(x − mean)/√(var + ε) + β` with the batch's own per-channel statistics.
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BnOut<Self>;
+}
+
+/// `bn.forward(x)`, fused on the flex backend when the layer trains (autodiff device, training
+/// flag on) and `x` is f32; burn's own otherwise.
+pub fn forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let device = x.device();
+    let flex = matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    );
+    if !(flex && device.is_autodiff() && bn.training.is_enabled() && x.dtype() == DType::F32) {
+        return bn.forward(x);
+    }
+    let out = <Dispatch as BnTrain>::bn_train(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+    );
+    let mean = Tensor::<1>::from_dispatch(out.mean).detach();
+    let var = Tensor::<1>::from_dispatch(out.var).detach();
+    // burn's BatchNorm::forward_train, to the letter.
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    let running_mean = running_mean.mul_scalar(1.0 - m).add(mean.mul_scalar(m));
+    let running_var = running_var.mul_scalar(1.0 - m).add(var.mul_scalar(m));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::from_dispatch(out.y)
+}
+
+fn with_values<R>(t: FloatTensor<Flex>, f: impl FnOnce(&[f32]) -> R) -> R {
+    let n = t.layout().num_elements();
+    if t.layout().is_contiguous() && t.layout().start_offset() == 0 {
+        f(&t.storage::<f32>()[..n])
+    } else {
+        let v = t
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("batch norm runs on f32 tensors");
+        f(&v)
+    }
+}
+
+fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
+    Flex::float_from_data(TensorData::new(v, Shape::from(shape)), &FlexDevice)
+}
+
+/// `[B, C, H·W]` sizes of `x`.
+fn dims(x: &FloatTensor<Flex>) -> (usize, usize, usize) {
+    let s = x.layout().shape();
+    assert!(s.num_dims() == 4, "batch norm takes [B,C,H,W], got {s:?}");
+    (s[0], s[1], s[2] * s[3])
+}
+
+/// Per-channel sums over the batch of `f(channel, offset)`, where `offset` starts one image's
+/// `H·W` values of that channel; in f64, channels in parallel.
+fn per_channel(
+    (b, c, hw): (usize, usize, usize),
+    f: impl Fn(usize, usize) -> f64 + Sync,
+) -> Vec<f64> {
+    (0..c)
+        .into_par_iter()
+        .map(|ch| (0..b).map(|i| f(ch, (i * c + ch) * hw)).sum())
+        .collect()
+}
+
+fn forward_flex(
+    x: FloatTensor<Flex>,
+    gamma: FloatTensor<Flex>,
+    beta: FloatTensor<Flex>,
+    epsilon: f64,
+) -> BnOut<Flex> {
+    let (b, c, hw) = dims(&x);
+    let n = (b * hw) as f64;
+    let shape = x.layout().shape().to_vec();
+    let g = with_values(gamma, |v| v.to_vec());
+    let be = with_values(beta, |v| v.to_vec());
+    let (y, mean, var) = with_values(x, |xs| {
+        let sums = per_channel((b, c, hw), |_, at| {
+            xs[at..at + hw].iter().map(|&v| v as f64).sum()
+        });
+        let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        let sq = per_channel((b, c, hw), |ch, at| {
+            xs[at..at + hw]
+                .iter()
+                .map(|&v| (v as f64 - mean[ch]).powi(2))
+                .sum()
+        });
+        let var: Vec<f64> = sq.iter().map(|s| s / n).collect();
+        // y = x·scale + shift per channel.
+        let scale: Vec<f32> = (0..c)
+            .map(|ch| (g[ch] as f64 / (var[ch] + epsilon).sqrt()) as f32)
+            .collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|ch| be[ch] - (mean[ch] as f32) * scale[ch])
+            .collect();
+        let mut y = vec![0f32; xs.len()];
+        y.par_chunks_mut(c * hw)
+            .zip(xs.par_chunks(c * hw))
+            .for_each(|(yi, xi)| {
+                for ch in 0..c {
+                    let (s, t) = (scale[ch], shift[ch]);
+                    for (o, &v) in yi[ch * hw..][..hw].iter_mut().zip(&xi[ch * hw..][..hw]) {
+                        *o = v * s + t;
+                    }
+                }
+            });
+        (y, mean, var)
+    });
+    BnOut {
+        y: tensor(y, shape),
+        mean: tensor(mean.iter().map(|&m| m as f32).collect(), vec![c]),
+        var: tensor(var.iter().map(|&v| v as f32).collect(), vec![c]),
+    }
+}
+
+impl BnTrain for Flex {
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BnOut<Self> {
+        forward_flex(x, gamma, beta, epsilon)
+    }
+}
+
+#[derive(Debug)]
+struct BnTrainBackward;
+
+impl Backward<Flex, 3> for BnTrainBackward {
+    /// `x`, `γ`, the batch mean and variance, ε.
+    type State = (
+        FloatTensor<Flex>,
+        FloatTensor<Flex>,
+        FloatTensor<Flex>,
+        FloatTensor<Flex>,
+        f64,
+    );
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node); // [B, C, H, W]
+        let (x, gamma, mean, var, epsilon) = ops.state;
+        let (b, c, hw) = dims(&x);
+        let n = (b * hw) as f64;
+        let shape = x.layout().shape().to_vec();
+        let g = with_values(gamma, |v| v.to_vec());
+        let mean = with_values(mean, |v| v.to_vec());
+        let inv_std: Vec<f64> = with_values(var, |v| {
+            v.iter()
+                .map(|&s| 1.0 / (s as f64 + epsilon).sqrt())
+                .collect()
+        });
+        let (dx, dgamma, dbeta) = with_values(x, |xs| {
+            with_values(grad, |dy| {
+                // Σ dy and Σ dy·x̂ per channel.
+                let dbeta = per_channel((b, c, hw), |_, at| {
+                    dy[at..at + hw].iter().map(|&v| v as f64).sum()
+                });
+                let dgamma = per_channel((b, c, hw), |ch, at| {
+                    let (m, s) = (mean[ch], inv_std[ch]);
+                    xs[at..at + hw]
+                        .iter()
+                        .zip(&dy[at..at + hw])
+                        .map(|(&v, &d)| d as f64 * (v as f64 - m as f64) * s)
+                        .sum()
+                });
+                // dx = γ·s/N · (N·dy − Σdy − x̂·Σdy·x̂) = a·dy + b·x + c per channel.
+                let coef: Vec<(f32, f32, f32)> = (0..c)
+                    .map(|ch| {
+                        let (s, m) = (inv_std[ch], mean[ch] as f64);
+                        let k = g[ch] as f64 * s;
+                        let a = k;
+                        let bx = -k * dgamma[ch] * s / n;
+                        let c0 = -k * dbeta[ch] / n - bx * m;
+                        (a as f32, bx as f32, c0 as f32)
+                    })
+                    .collect();
+                let mut dx = vec![0f32; xs.len()];
+                dx.par_chunks_mut(c * hw)
+                    .zip(xs.par_chunks(c * hw).zip(dy.par_chunks(c * hw)))
+                    .for_each(|(o, (xi, di))| {
+                        for ch in 0..c {
+                            let (a, bx, c0) = coef[ch];
+                            let r = ch * hw..(ch + 1) * hw;
+                            for ((o, &v), &d) in
+                                o[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&di[r])
+                            {
+                                *o = a * d + bx * v + c0;
+                            }
+                        }
+                    });
+                (dx, dgamma, dbeta)
+            })
+        });
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(dx, shape));
+        }
+        if let Some(node) = node_gamma {
+            let v = dgamma.iter().map(|&d| d as f32).collect();
+            grads.register::<Flex>(node.id, tensor(v, vec![c]));
+        }
+        if let Some(node) = node_beta {
+            let v = dbeta.iter().map(|&d| d as f32).collect();
+            grads.register::<Flex>(node.id, tensor(v, vec![c]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> BnTrain for Autodiff<Flex, C> {
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BnOut<Self> {
+        match BnTrainBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, gp) = (x.primitive().clone(), gamma.primitive().clone());
+                let out = forward_flex(xp.clone(), gp.clone(), beta.into_primitive(), epsilon);
+                let state = (xp, gp, out.mean.clone(), out.var.clone(), epsilon);
+                BnOut {
+                    y: prep.finish(state, out.y),
+                    mean: FloatTensor::<Self>::new(out.mean),
+                    var: FloatTensor::<Self>::new(out.var),
+                }
+            }
+            OpsKind::UnTracked(prep) => {
+                let out = forward_flex(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                BnOut {
+                    y: prep.finish(out.y),
+                    mean: FloatTensor::<Self>::new(out.mean),
+                    var: FloatTensor::<Self>::new(out.var),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::Device;
+    use burn::tensor::Distribution;
+
+    /// Output, input/γ/β gradients and running statistics against burn's own `BatchNorm`.
+    #[test]
+    fn fused_batch_norm_matches_burns() {
+        let dev = Device::flex().autodiff();
+        dev.seed(3);
+        let [b, c, h, w] = [4, 5, 6, 7];
+        let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.5, 2.0), &dev);
+        let r = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &dev);
+        let run = |fused: bool| {
+            let mut bn = BatchNormConfig::new(c).init(&dev);
+            // Non-trivial γ and β.
+            bn.gamma = Param::from_tensor(Tensor::from_floats([1.5, 0.5, 2.0, 1.0, 0.75], &dev));
+            bn.beta = Param::from_tensor(Tensor::from_floats([0.0, -0.5, 0.25, 1.0, 0.1], &dev));
+            let x = x.clone().detach().require_grad();
+            let mut outs = Vec::new();
+            // Two steps, so the running statistics are updated twice.
+            for _ in 0..2 {
+                let y = if fused {
+                    forward(&bn, x.clone())
+                } else {
+                    bn.forward(x.clone())
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                outs.push(y.into_data());
+                outs.push(x.grad(&grads).unwrap().into_data());
+                outs.push(bn.gamma.val().grad(&grads).unwrap().into_data());
+                outs.push(bn.beta.val().grad(&grads).unwrap().into_data());
+            }
+            outs.push(bn.running_mean.value().into_data());
+            outs.push(bn.running_var.value().into_data());
+            outs
+        };
+        let (ours, burns) = (run(true), run(false));
+        for (k, (a, e)) in ours.into_iter().zip(burns).enumerate() {
+            assert_eq!(a.shape(), e.shape(), "output {k}");
+            let a: Vec<f32> = crate::train::read(a).unwrap();
+            let e: Vec<f32> = crate::train::read(e).unwrap();
+            for (i, (u, v)) in a.iter().zip(&e).enumerate() {
+                assert!(
+                    (u - v).abs() <= 2e-4 * (1.0 + v.abs()),
+                    "output {k}[{i}]: {u} vs burn's {v}"
+                );
+            }
+        }
+    }
+}
