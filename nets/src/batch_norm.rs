@@ -89,6 +89,17 @@ fn with_values<R>(t: FloatTensor<Flex>, f: impl FnOnce(&[f32]) -> R) -> R {
     }
 }
 
+/// `t` itself when it is contiguous from offset 0 (so its storage is its values in order), else
+/// a contiguous copy.
+fn contiguous(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    if t.layout().is_contiguous() && t.layout().start_offset() == 0 {
+        return t;
+    }
+    let shape = t.layout().shape().to_vec();
+    let v = with_values(t, |v| v.to_vec());
+    tensor(v, shape)
+}
+
 fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
     Flex::float_from_data(TensorData::new(v, Shape::from(shape)), &FlexDevice)
 }
@@ -192,7 +203,6 @@ impl Backward<Flex, 3> for BnTrainBackward {
         let (x, gamma, mean, var, epsilon) = ops.state;
         let (b, c, hw) = dims(&x);
         let n = (b * hw) as f64;
-        let shape = x.layout().shape().to_vec();
         let g = with_values(gamma, |v| v.to_vec());
         let mean = with_values(mean, |v| v.to_vec());
         let inv_std: Vec<f64> = with_values(var, |v| {
@@ -200,50 +210,50 @@ impl Backward<Flex, 3> for BnTrainBackward {
                 .map(|&s| 1.0 / (s as f64 + epsilon).sqrt())
                 .collect()
         });
-        let (dx, dgamma, dbeta) = with_values(x, |xs| {
-            with_values(grad, |dy| {
+        let (dgamma, dbeta, coef) = with_values(x.clone(), |xs| {
+            with_values(grad.clone(), |dy| {
                 // Σ dy and Σ dy·x̂ per channel.
                 let dbeta = per_channel((b, c, hw), |_, at| {
                     dy[at..at + hw].iter().map(|&v| v as f64).sum()
                 });
                 let dgamma = per_channel((b, c, hw), |ch, at| {
-                    let (m, s) = (mean[ch], inv_std[ch]);
+                    let (m, s) = (mean[ch] as f64, inv_std[ch]);
                     xs[at..at + hw]
                         .iter()
                         .zip(&dy[at..at + hw])
-                        .map(|(&v, &d)| d as f64 * (v as f64 - m as f64) * s)
+                        .map(|(&v, &d)| d as f64 * (v as f64 - m) * s)
                         .sum()
                 });
                 // dx = γ·s/N · (N·dy − Σdy − x̂·Σdy·x̂) = a·dy + b·x + c per channel.
                 let coef: Vec<(f32, f32, f32)> = (0..c)
                     .map(|ch| {
                         let (s, m) = (inv_std[ch], mean[ch] as f64);
-                        let k = g[ch] as f64 * s;
-                        let a = k;
-                        let bx = -k * dgamma[ch] * s / n;
-                        let c0 = -k * dbeta[ch] / n - bx * m;
+                        let a = g[ch] as f64 * s;
+                        let bx = -a * dgamma[ch] * s / n;
+                        let c0 = -a * dbeta[ch] / n - bx * m;
                         (a as f32, bx as f32, c0 as f32)
                     })
                     .collect();
-                let mut dx = vec![0f32; xs.len()];
-                dx.par_chunks_mut(c * hw)
-                    .zip(xs.par_chunks(c * hw).zip(dy.par_chunks(c * hw)))
-                    .for_each(|(o, (xi, di))| {
-                        for ch in 0..c {
-                            let (a, bx, c0) = coef[ch];
-                            let r = ch * hw..(ch + 1) * hw;
-                            for ((o, &v), &d) in
-                                o[r.clone()].iter_mut().zip(&xi[r.clone()]).zip(&di[r])
-                            {
-                                *o = a * d + bx * v + c0;
-                            }
-                        }
-                    });
-                (dx, dgamma, dbeta)
+                (dgamma, dbeta, coef)
             })
         });
+        // dx overwrites dy (its buffer, unless shared: then a copy of it).
+        let mut dx = contiguous(grad);
+        with_values(x, |xs| {
+            dx.storage_mut::<f32>()[..xs.len()]
+                .par_chunks_mut(c * hw)
+                .zip(xs.par_chunks(c * hw))
+                .for_each(|(o, xi)| {
+                    for (ch, &(a, bx, c0)) in coef.iter().enumerate() {
+                        let r = ch * hw..(ch + 1) * hw;
+                        for (o, &v) in o[r.clone()].iter_mut().zip(&xi[r]) {
+                            *o = a * *o + bx * v + c0;
+                        }
+                    }
+                })
+        });
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, tensor(dx, shape));
+            grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_gamma {
             let v = dgamma.iter().map(|&d| d as f32).collect();

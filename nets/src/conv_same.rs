@@ -117,12 +117,9 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
         .zip(x.par_chunks(d.c * hw))
         .for_each(|(out, img)| {
             // The image as NHWC, so that each tap copies C contiguous values.
-            let mut nhwc = vec![0f32; hw * d.c];
-            for (ch, plane) in img.chunks_exact(hw).enumerate() {
-                for (px, &v) in plane.iter().enumerate() {
-                    nhwc[px * d.c + ch] = v;
-                }
-            }
+            let nhwc: Vec<f32> = (0..hw)
+                .flat_map(|px| (0..d.c).map(move |ch| img[ch * hw + px]))
+                .collect();
             for y in 0..d.h {
                 for xx in 0..d.w {
                     let row = &mut out[(y * d.w + xx) * kc..][..kc];
