@@ -191,12 +191,15 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
     Ok(())
 }
 
-/// The legend label of a run: its directory's name.
+/// The legend label of a run: the name of the directory as given (so a symlink names its curve),
+/// or, for `.` and `..`, the name of the directory it resolves to.
 fn run_label(dir: &Path) -> String {
-    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    canonical
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+    let name = dir.file_name().map(|n| n.to_os_string()).or_else(|| {
+        dir.canonicalize()
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_os_string()))
+    });
+    name.map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| dir.display().to_string())
 }
 
@@ -587,6 +590,18 @@ fn draw_panel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_labelled_by_the_name_it_was_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("ppo_breakout__1__20261130");
+        std::fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("lr1e-3");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(run_label(&link), "lr1e-3");
+        assert_eq!(run_label(&real.join("")), "ppo_breakout__1__20261130");
+        assert_eq!(run_label(&real.join(".")), "ppo_breakout__1__20261130");
+    }
 
     fn ev(step: u64, value: f32) -> ScalarEvent {
         ScalarEvent {
