@@ -14,14 +14,13 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Backend, Dispatch, DispatchDevice, ExtensionType, Flex, FlexDevice, backend_extension,
-};
+use burn::backend::{Backend, Dispatch, ExtensionType, Flex, backend_extension};
 use burn::nn::BatchNorm;
-use burn::tensor::{DType, Shape, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
+
+use crate::flex_util::{contiguous, is_flex, tensor, with_values};
 
 /// The normalised output and the batch statistics it used.
 #[derive(ExtensionType)]
@@ -50,11 +49,11 @@ pub trait BnTrain: Backend {
 /// flag on) and `x` is f32; burn's own otherwise.
 pub fn forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
-    let flex = matches!(
-        device.as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    );
-    if !(flex && device.is_autodiff() && bn.training.is_enabled() && x.dtype() == DType::F32) {
+    if !(is_flex(&device)
+        && device.is_autodiff()
+        && bn.training.is_enabled()
+        && x.dtype() == DType::F32)
+    {
         return bn.forward(x);
     }
     let out = <Dispatch as BnTrain>::bn_train(
@@ -74,34 +73,6 @@ pub fn forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     bn.running_mean.update(running_mean.detach());
     bn.running_var.update(running_var.detach());
     Tensor::from_dispatch(out.y)
-}
-
-fn with_values<R>(t: FloatTensor<Flex>, f: impl FnOnce(&[f32]) -> R) -> R {
-    let n = t.layout().num_elements();
-    if t.layout().is_contiguous() && t.layout().start_offset() == 0 {
-        f(&t.storage::<f32>()[..n])
-    } else {
-        let v = t
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("batch norm runs on f32 tensors");
-        f(&v)
-    }
-}
-
-/// `t` itself when it is contiguous from offset 0 (so its storage is its values in order), else
-/// a contiguous copy.
-fn contiguous(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
-    if t.layout().is_contiguous() && t.layout().start_offset() == 0 {
-        return t;
-    }
-    let shape = t.layout().shape().to_vec();
-    let v = with_values(t, |v| v.to_vec());
-    tensor(v, shape)
-}
-
-fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
-    Flex::float_from_data(TensorData::new(v, Shape::from(shape)), &FlexDevice)
 }
 
 /// `[B, C, H·W]` sizes of `x`.

@@ -20,9 +20,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Dispatch, DispatchDevice, Flex, FlexDevice, backend_extension};
-use burn::tensor::{DType, Shape, Tensor, TensorData};
+use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
+
+use crate::flex_util::{is_flex, tensor, with_values};
 
 /// The backend extension: `x [B,C,H,W]`, `weight [O,C,k,k]` (odd `k`) → `[B,O,H,W]`.
 #[backend_extension(Autodiff, Flex)]
@@ -34,11 +36,7 @@ pub trait ConvSame: burn::backend::Backend {
 /// Whether [`conv_same`] can run `x` with a `k`x`k` kernel: an f32 tensor on the flex backend
 /// (with or without autodiff).
 pub fn usable(x: &Tensor<4>, k: usize) -> bool {
-    let flex = matches!(
-        x.device().as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    );
-    flex && x.dtype() == DType::F32 && k % 2 == 1
+    is_flex(&x.device()) && x.dtype() == DType::F32 && k % 2 == 1
 }
 
 /// `x [B,C,H,W]` convolved with `weight [O,C,k,k]`, stride 1, "same" zero padding →
@@ -88,30 +86,32 @@ impl Dims {
     }
 }
 
-/// Runs `f` on the tensor's values in row-major order, without a copy when the tensor is
-/// already contiguous.
-fn with_values<R>(t: FloatTensor<Flex>, f: impl FnOnce(&[f32]) -> R) -> R {
-    let n = t.layout().num_elements();
-    if t.layout().is_contiguous() && t.layout().start_offset() == 0 {
-        f(&t.storage::<f32>()[..n])
-    } else {
-        let v = t
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("conv_same runs on f32 tensors");
-        f(&v)
+/// Calls `f(pixel, tap, source)` for every output pixel `(y, x)` of one image (as `y·W + x`),
+/// every kernel tap `(i, j)` (as `i·k + j`) and the input pixel `(y+i−k/2, x+j−k/2)` it reads,
+/// skipping taps that fall outside the image (the zero padding).
+fn for_each_tap(d: Dims, mut f: impl FnMut(usize, usize, usize)) {
+    let p = d.k / 2;
+    for y in 0..d.h {
+        for x in 0..d.w {
+            for i in 0..d.k {
+                let Some(sy) = (y + i).checked_sub(p).filter(|&sy| sy < d.h) else {
+                    continue;
+                };
+                for j in 0..d.k {
+                    let Some(sx) = (x + j).checked_sub(p).filter(|&sx| sx < d.w) else {
+                        continue;
+                    };
+                    f(y * d.w + x, i * d.k + j, sy * d.w + sx);
+                }
+            }
+        }
     }
-}
-
-fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
-    // flex has one device, the CPU.
-    Flex::float_from_data(TensorData::new(v, Shape::from(shape)), &FlexDevice)
 }
 
 /// `x [B,C,H,W]` → patch rows `[B·H·W, k·k·C]`: row `(b,y,x)`, column `(i·k + j)·C + c` holds
 /// `x[b, c, y+i−k/2, x+j−k/2]` (0 outside the image).
 fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
-    let (hw, kc, p) = (d.hw(), d.kc(), (d.k / 2) as isize);
+    let (hw, kc) = (d.hw(), d.kc());
     let mut cols = vec![0f32; d.b * hw * kc];
     cols.par_chunks_mut(hw * kc)
         .zip(x.par_chunks(d.c * hw))
@@ -120,26 +120,9 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
             let nhwc: Vec<f32> = (0..hw)
                 .flat_map(|px| (0..d.c).map(move |ch| img[ch * hw + px]))
                 .collect();
-            for y in 0..d.h {
-                for xx in 0..d.w {
-                    let row = &mut out[(y * d.w + xx) * kc..][..kc];
-                    for i in 0..d.k {
-                        let sy = y as isize + i as isize - p;
-                        if sy < 0 || sy >= d.h as isize {
-                            continue;
-                        }
-                        for j in 0..d.k {
-                            let sx = xx as isize + j as isize - p;
-                            if sx < 0 || sx >= d.w as isize {
-                                continue;
-                            }
-                            let src = (sy as usize * d.w + sx as usize) * d.c;
-                            row[(i * d.k + j) * d.c..][..d.c]
-                                .copy_from_slice(&nhwc[src..src + d.c]);
-                        }
-                    }
-                }
-            }
+            for_each_tap(d, |px, tap, src| {
+                out[px * kc + tap * d.c..][..d.c].copy_from_slice(&nhwc[src * d.c..][..d.c]);
+            });
         });
     cols
 }
@@ -147,34 +130,18 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
 /// The inverse scatter of [`im2col`]: patch-row gradients `[B·H·W, k·k·C]` summed back onto
 /// the image `[B,C,H,W]`.
 fn col2im(dcols: &[f32], d: Dims) -> Vec<f32> {
-    let (hw, kc, p) = (d.hw(), d.kc(), (d.k / 2) as isize);
+    let (hw, kc) = (d.hw(), d.kc());
     let mut dx = vec![0f32; d.b * d.c * hw];
     dx.par_chunks_mut(d.c * hw)
         .zip(dcols.par_chunks(hw * kc))
         .for_each(|(img, rows)| {
             let mut nhwc = vec![0f32; hw * d.c];
-            for y in 0..d.h {
-                for xx in 0..d.w {
-                    let row = &rows[(y * d.w + xx) * kc..][..kc];
-                    for i in 0..d.k {
-                        let sy = y as isize + i as isize - p;
-                        if sy < 0 || sy >= d.h as isize {
-                            continue;
-                        }
-                        for j in 0..d.k {
-                            let sx = xx as isize + j as isize - p;
-                            if sx < 0 || sx >= d.w as isize {
-                                continue;
-                            }
-                            let dst = (sy as usize * d.w + sx as usize) * d.c;
-                            let src = &row[(i * d.k + j) * d.c..][..d.c];
-                            for (a, &g) in nhwc[dst..dst + d.c].iter_mut().zip(src) {
-                                *a += g;
-                            }
-                        }
-                    }
+            for_each_tap(d, |px, tap, dst| {
+                let src = &rows[px * kc + tap * d.c..][..d.c];
+                for (a, &g) in nhwc[dst * d.c..][..d.c].iter_mut().zip(src) {
+                    *a += g;
                 }
-            }
+            });
             for (ch, plane) in img.chunks_exact_mut(hw).enumerate() {
                 for (px, v) in plane.iter_mut().enumerate() {
                     *v = nhwc[px * d.c + ch];

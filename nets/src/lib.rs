@@ -29,6 +29,7 @@ pub mod conv_same;
 pub mod data;
 pub mod device;
 pub mod error;
+mod flex_util;
 pub mod heads;
 pub mod tensorboard;
 pub mod train;
