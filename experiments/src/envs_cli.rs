@@ -85,9 +85,11 @@ pub struct EnvsArgs {
     pub json: bool,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
     /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
+    /// A run directory instead evaluates that run: a classifier on its test set, a DQN/PPO agent
+    /// on the environment (and options) it trained on.
     pub env: String,
     /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory.
     #[arg(long, default_value = "random")]

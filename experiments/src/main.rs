@@ -77,7 +77,7 @@ fn main() {
         Cmd::Envs(a) => envs_cli::envs(&a),
         // train-cli-eval: begin (a RUN_DIR in place of ENV evaluates a trained run)
         Cmd::Eval(a) if std::path::Path::new(&a.env).join("config.toml").is_file() => {
-            train_cli::eval_run(&a.env, a.episodes, a.seed, a.json)
+            train_cli::eval_run_dir(&a)
         }
         // train-cli-eval: end
         Cmd::Eval(a) => envs_cli::eval(&a),

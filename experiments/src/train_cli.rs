@@ -70,7 +70,34 @@ pub fn train(a: &TrainArgs) -> Result<()> {
 
 /// `ember eval RUN_DIR`: a classifier run's test accuracy and confusion matrix. (`episodes` and
 /// `seed` are for RL runs; a classifier is evaluated on its whole test split.)
-pub fn eval_run(run_dir: &str, _episodes: usize, _seed: u64, json: bool) -> Result<()> {
+/// `ember eval RUN_DIR`: a classifier run on its test set; a DQN or PPO run playing the
+/// environment it trained on, with the env options of its `config.toml` (then the command's own
+/// `--set`s), as `ember eval ENV --agent RUN_DIR` would.
+pub fn eval_run_dir(a: &crate::envs_cli::EvalArgs) -> Result<()> {
+    let dir = std::path::Path::new(&a.env);
+    let exp = train::config::Experiment::load(&dir.join("config.toml"), &[])?;
+    match exp.kind {
+        train::config::Kind::Classifier => eval_run(&a.env, a.json),
+        train::config::Kind::Dqn | train::config::Kind::Ppo => {
+            if a.agent != "random" {
+                anyhow::bail!(
+                    "give the run directory either in place of ENV or as --agent, not both (got {} and --agent {})",
+                    a.env,
+                    a.agent
+                );
+            }
+            let env = train::rl::env_section(&exp)?;
+            let mut args = a.clone();
+            args.env = env.id.clone();
+            args.agent = a.env.clone();
+            args.opts.set = env.sets()?;
+            args.opts.set.extend(a.opts.set.iter().cloned());
+            crate::envs_cli::eval(&args)
+        }
+    }
+}
+
+fn eval_run(run_dir: &str, json: bool) -> Result<()> {
     let (run, exp) = train::open_run(std::path::Path::new(run_dir))?;
     let x = ClassifierExperiment::from_experiment(&exp)?;
     let ev = classifier::eval_run(&x, &run, DeviceChoice::Cpu)?;

@@ -127,6 +127,22 @@ fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
             args.extend(val);
             let e = last_json(&ember(&args));
             assert_eq!(e["policy"], policy, "{file}");
+            // The run directory alone evaluates the agent on the env it trained on.
+            if game == GAMES[0] {
+                let o = ember(&[
+                    "eval",
+                    dir_s,
+                    "--episodes",
+                    "2",
+                    "--set",
+                    "max_steps=300",
+                    "--json",
+                ]);
+                let e = last_json(&o);
+                assert_eq!(e["env"], env.as_str(), "{file}");
+                assert_eq!(e["agent"], dir_s, "{file}");
+                assert_eq!(e["episodes"], 2, "{file}");
+            }
             if kind == "dqn" && game == GAMES[0] {
                 let o = ember(&["eval", &env, "--agent", dir_s, "--stochastic"]);
                 assert!(

@@ -32,6 +32,21 @@ pub struct EnvSection {
     pub options: BTreeMap<String, toml::Value>,
 }
 
+/// The `[env]` table of a DQN or PPO experiment.
+pub fn env_section(exp: &Experiment) -> Result<EnvSection> {
+    let table = exp.table.get("env").ok_or_else(|| {
+        anyhow!(
+            "{}: a {} experiment needs an [env] table",
+            exp.origin,
+            exp.kind.name()
+        )
+    })?;
+    table
+        .clone()
+        .try_into::<EnvSection>()
+        .map_err(|e| anyhow!("{}: [env]: {e}", exp.origin))
+}
+
 /// `[env]` as written: `id` or `gym`, and the options.
 #[derive(Deserialize)]
 struct RawEnvSection {
