@@ -8,10 +8,12 @@
 #   FEATURES=cuda bash .ci/gpu-check.sh        # needs GitHub at build time (see BENCHMARKS.md, GPU)
 #   EMBER_BIN=path/to/ember BENCH_BIN=path/to/vs_pytorch bash .ci/gpu-check.sh   # prebuilt binaries
 #   FASHION_MNIST=dir bash .ci/gpu-check.sh    # the four IDX files, where Debian's package is absent
+#   GPU_DEVICE=cpu FEATURES= bash .ci/gpu-check.sh   # a dry run of the whole script on the CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
-FEATURES="${FEATURES:-wgpu}"
+FEATURES="${FEATURES-wgpu}"
+GPU="${GPU_DEVICE:-gpu}"
 DATA="${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ember-gpu/target}"
 mkdir -p "$OUT"
@@ -22,35 +24,37 @@ log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" | tee -a "$OUT/steps.log" >&2
 EMBER="${EMBER_BIN:-}"
 BENCH="${BENCH_BIN:-}"
 if [ -z "$EMBER" ] || [ -z "$BENCH" ]; then
-  log "building ember and the nets bench with --features $FEATURES"
+  log "building ember and the nets bench with features '$FEATURES'"
   start=$(date +%s)
-  cargo build --release -p ember --features "ember/$FEATURES" > "$OUT/build.log" 2>&1
-  cargo bench -p ember-nets --features "ember-nets/$FEATURES" --bench vs_pytorch --no-run \
-    >> "$OUT/build.log" 2>&1
+  feat=(); [ -n "$FEATURES" ] && feat=(--features "ember/$FEATURES")
+  nfeat=(); [ -n "$FEATURES" ] && nfeat=(--features "ember-nets/$FEATURES")
+  cargo build --release -p ember "${feat[@]}" > "$OUT/build.log" 2>&1
+  cargo bench -p ember-nets "${nfeat[@]}" --bench vs_pytorch --no-run >> "$OUT/build.log" 2>&1
   log "built in $(( $(date +%s) - start )) s"
   EMBER="$CARGO_TARGET_DIR/release/ember"
   BENCH=$(ls -t "$CARGO_TARGET_DIR"/release/deps/vs_pytorch-* | grep -v '\.d$' | head -1)
 fi
 
 # 1. Network steps/s, GPU then CPU (PyTorch is not involved here).
-for dev in gpu cpu; do
+for dev in "$GPU" cpu; do
   log "nets bench on $dev"
   "$BENCH" --bench --steps 200 --device "$dev" | tail -1 | tee "$OUT/bench_$dev.json"
 done
 
 # 2. The Fashion-MNIST classifier on the GPU: one epoch, with its accuracy and images/s.
-log "fashion_mnist, 1 epoch on the gpu"
-"$EMBER" train experiments/fashion_mnist.toml --device gpu --set train.epochs=1 \
+log "fashion_mnist, 1 epoch on the $GPU"
+"$EMBER" train experiments/fashion_mnist.toml --device "$GPU" --set train.epochs=1 \
   --set "data.path=$DATA" --run-dir "$OUT/fashion_mnist_gpu" --json \
-  > "$OUT/fashion_mnist_gpu.log" 2>&1 || log "fashion_mnist on the gpu failed (see its log)"
+  > "$OUT/fashion_mnist_gpu.log" 2>&1 || log "fashion_mnist on the $GPU failed (see its log)"
 tail -1 "$OUT/fashion_mnist_gpu.log" | tee "$OUT/fashion_mnist_gpu.json"
 
 # 3. PPO on Breakout, 250k steps, GPU then CPU: env steps/s with the experiment's network.
-for dev in gpu cpu; do
-  log "ppo_breakout, 250k steps on the $dev"
-  "$EMBER" train experiments/ppo_breakout.toml --device "$dev" --set train.total_steps=250000 \
-    --run-dir "$OUT/ppo_breakout_$dev" --json > "$OUT/ppo_breakout_$dev.log" 2>&1 \
-    || log "ppo on the $dev failed (see its log)"
-  tail -1 "$OUT/ppo_breakout_$dev.log" | tee "$OUT/ppo_breakout_$dev.json"
+for run in "1 $GPU" "2 cpu"; do
+  set -- $run
+  log "ppo_breakout, 250k steps on the $2"
+  "$EMBER" train experiments/ppo_breakout.toml --device "$2" --set train.total_steps=250000 \
+    --run-dir "$OUT/ppo_breakout_$1_$2" --json > "$OUT/ppo_breakout_$1_$2.log" 2>&1 \
+    || log "ppo on the $2 failed (see its log)"
+  tail -1 "$OUT/ppo_breakout_$1_$2.log" | tee "$OUT/ppo_breakout_$1_$2.json"
 done
 log "done"
