@@ -303,22 +303,20 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     }
     let (mr, sr) = mean_std(&rets);
     let (ml, sl) = mean_std(&lens);
+    let policy = if a.agent == "random" {
+        "uniform".to_string()
+    } else {
+        a.act.name()
+    };
     eprintln!(
-        "{}: {} episodes ({truncated} truncated), agent {} ({}): return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
-        a.env,
-        a.episodes,
-        a.agent,
-        if a.agent == "random" {
-            "uniform".to_string()
-        } else {
-            a.act.name()
-        }
+        "{}: {} episodes ({truncated} truncated), agent {} ({policy}): return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
+        a.env, a.episodes, a.agent
     );
     if a.json {
         println!(
             "{}",
             json!({"env": a.env, "agent": a.agent, "seed": a.seed, "episodes": a.episodes,
-                   "policy": if a.agent == "random" { "uniform".to_string() } else { a.act.name() },
+                   "policy": policy,
                    "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl,
                    "truncated_episodes": truncated})
         );

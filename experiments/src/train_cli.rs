@@ -68,8 +68,6 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// `ember eval RUN_DIR`: a classifier run's test accuracy and confusion matrix. (`episodes` and
-/// `seed` are for RL runs; a classifier is evaluated on its whole test split.)
 /// `ember eval RUN_DIR`: a classifier run on its test set; a DQN or PPO run playing the
 /// environment it trained on, with the env options of its `config.toml` (then the command's own
 /// `--set`s), as `ember eval ENV --agent RUN_DIR` would.
@@ -97,6 +95,7 @@ pub fn eval_run_dir(a: &crate::envs_cli::EvalArgs) -> Result<()> {
     }
 }
 
+/// A classifier run's test accuracy and confusion matrix, on its whole test split.
 fn eval_run(run_dir: &str, json: bool) -> Result<()> {
     let (run, exp) = train::open_run(std::path::Path::new(run_dir))?;
     let x = ClassifierExperiment::from_experiment(&exp)?;

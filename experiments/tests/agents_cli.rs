@@ -98,47 +98,30 @@ fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
                 .flatten()
                 .any(|e| e.file_name().to_string_lossy().contains("tfevents"));
             assert!(events, "{file}: no event file");
-            // The checkpoint loads as an agent and plays.
+            // The checkpoint loads as an agent and plays: two episodes of `eval TARGET ARGS…`,
+            // each cut at 300 steps (a greedy policy that is barely trained may never end an
+            // episode; MinAtar's games have no time limit of their own).
             let env = v["env"].as_str().unwrap().to_string();
-            let o = ember(&[
-                "eval",
-                &env,
-                "--agent",
-                dir.to_str().unwrap(),
-                "--episodes",
-                "2",
-                // A greedy policy that is barely trained may never end an episode (MinAtar's
-                // games have no time limit of their own).
-                "--set",
-                "max_steps=300",
-                "--json",
-            ]);
-            let e = last_json(&o);
+            let dir_s = dir.to_str().unwrap();
+            let eval = |target: &str, more: &[&str]| {
+                let mut args = vec!["eval", target, "--episodes", "2"];
+                args.extend(["--set", "max_steps=300", "--json"]);
+                args.extend(more);
+                last_json(&ember(&args))
+            };
+            let e = eval(&env, &["--agent", dir_s]);
             assert_eq!(e["episodes"], 2, "{file}");
             assert_eq!(e["policy"], "greedy", "{file}");
             // PPO agents also act by sampling π; DQN agents ε-greedily, and refuse sampling.
-            let (flag, val, policy) = match kind {
-                "ppo" => ("--stochastic", None, "stochastic"),
-                _ => ("--epsilon", Some("0.05"), "epsilon=0.05"),
+            let (mode, policy): (&[&str], _) = match kind {
+                "ppo" => (&["--stochastic"], "stochastic"),
+                _ => (&["--epsilon", "0.05"], "epsilon=0.05"),
             };
-            let dir_s = dir.to_str().unwrap();
-            let mut args = vec!["eval", &env, "--agent", dir_s, "--episodes", "2"];
-            args.extend(["--set", "max_steps=300", "--json", flag]);
-            args.extend(val);
-            let e = last_json(&ember(&args));
+            let e = eval(&env, &[&["--agent", dir_s], mode].concat());
             assert_eq!(e["policy"], policy, "{file}");
             // The run directory alone evaluates the agent on the env it trained on.
             if game == GAMES[0] {
-                let o = ember(&[
-                    "eval",
-                    dir_s,
-                    "--episodes",
-                    "2",
-                    "--set",
-                    "max_steps=300",
-                    "--json",
-                ]);
-                let e = last_json(&o);
+                let e = eval(dir_s, &[]);
                 assert_eq!(e["env"], env.as_str(), "{file}");
                 assert_eq!(e["agent"], dir_s, "{file}");
                 assert_eq!(e["episodes"], 2, "{file}");

@@ -209,13 +209,20 @@ fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if plain && same && c_in <= 4 && c_out <= 16 {
         conv_im2col(conv, x)
     } else if plain && same && kh == kw && crate::conv_same::usable(&x, kh) {
-        let y = crate::conv_same::conv_same(x, conv.weight.val()); // [B, O, H, W]
-        match &conv.bias {
-            Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]), // [B, O, H, W]
-            None => y,
-        }
+        conv_same_layer(conv, x)
     } else {
         conv.forward(x)
+    }
+}
+
+/// A stride-1, "same"-padded `conv` through [`crate::conv_same`], with the conv's own bias.
+/// `[B, C, H, W] → [B, O, H, W]`.
+fn conv_same_layer(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [c_out, _, _, _] = conv.weight.dims();
+    let y = crate::conv_same::conv_same(x, conv.weight.val()); // [B, O, H, W]
+    match &conv.bias {
+        Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]), // [B, O, H, W]
+        None => y,
     }
 }
 
@@ -415,13 +422,7 @@ mod tests {
         compare_with(cin, cout, k, bias, [b, h, w], &|conv, x| {
             conv_im2col(conv, x)
         });
-        compare_with(cin, cout, k, bias, [b, h, w], &|conv, x| {
-            let y = crate::conv_same::conv_same(x, conv.weight.val());
-            match &conv.bias {
-                Some(bias) => y + bias.val().reshape([1, cout, 1, 1]),
-                None => y,
-            }
-        });
+        compare_with(cin, cout, k, bias, [b, h, w], &conv_same_layer);
     }
 
     /// Values and gradients (input, weight, bias) of `f` and of burn's `Conv2d::forward`.
