@@ -22,7 +22,7 @@
 //! built by default with no setup. On it the trunk's hot layers run Ember's own kernels, added
 //! through burn's backend-extension API with hand-written backward passes: [`conv_same`] (the
 //! classifier's convs as one batch-wide matmul per pass) and [`batch_norm`] (fused training batch
-//! norm). Every other backend, and every other layer, is plain burn. GPUs come from the cargo features `wgpu` and `cuda`; without
+//! norm) and [`relu_pool`] (ReLU and 2x2 max-pool in one pass). Every other backend, and every other layer, is plain burn. GPUs come from the cargo features `wgpu` and `cuda`; without
 //! them, asking for a GPU is an error that says which feature to build with.
 
 pub mod alloc;
@@ -34,6 +34,7 @@ pub mod device;
 pub mod error;
 mod flex_util;
 pub mod heads;
+pub mod relu_pool;
 pub mod tensorboard;
 pub mod train;
 pub mod trunk;

@@ -179,7 +179,7 @@ impl ConvBlock {
         let y = conv(&self.conv1, x.clone()); // [B, Cout, H, W]
         let y = norm(&self.norm1, y); // [B, Cout, H, W]
         let y = match &self.conv2 {
-            None => relu(y), // [B, Cout, H, W]: plain block
+            None => y, // [B, Cout, H, W]: plain block, before its ReLU
             Some(conv2) => {
                 let y = conv(conv2, relu(y)); // [B, Cout, H, W]
                 let y = norm(&self.norm2, y); // [B, Cout, H, W]
@@ -187,12 +187,14 @@ impl ConvBlock {
                     Some(p) => p.forward(x), // [B, Cout, H, W]: 1x1 projection
                     None => x,               // [B, Cout, H, W]: Cin == Cout
                 };
-                relu(y + skip) // [B, Cout, H, W]
+                y + skip // [B, Cout, H, W]: before the block's last ReLU
             }
         };
         match &self.pool {
-            Some(pool) => pool.forward(y), // [B, Cout, H/2, W/2]
-            None => y,                     // [B, Cout, H, W]
+            // One fused pass on the CPU (same values and gradients).
+            Some(_) if crate::relu_pool::usable(&y) => crate::relu_pool::relu_max_pool_2x2(y), // [B, Cout, H/2, W/2]
+            Some(pool) => pool.forward(relu(y)), // [B, Cout, H/2, W/2]
+            None => relu(y),                     // [B, Cout, H, W]
         }
     }
 }
