@@ -20,7 +20,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use crate::flex_util::{contiguous, is_flex, tensor, with_values};
+use crate::flex_util::{contiguous, is_flex, lane_sums, tensor, with_values};
 
 /// The normalised output and the batch statistics it used.
 #[derive(ExtensionType)]
@@ -83,15 +83,32 @@ fn dims(x: &FloatTensor<Flex>) -> (usize, usize, usize) {
 }
 
 /// Per-channel sums over the batch of `f(channel, offset)`, where `offset` starts one image's
-/// `H·W` values of that channel; in f64, channels in parallel.
-fn per_channel(
+/// `H·W` values of that channel; channels in parallel.
+fn per_channel<T: Send + Copy + std::ops::Add<Output = T> + std::iter::Sum>(
     (b, c, hw): (usize, usize, usize),
-    f: impl Fn(usize, usize) -> f64 + Sync,
-) -> Vec<f64> {
+    f: impl Fn(usize, usize) -> T + Sync,
+) -> Vec<T> {
     (0..c)
         .into_par_iter()
         .map(|ch| (0..b).map(|i| f(ch, (i * c + ch) * hw)).sum())
         .collect()
+}
+
+/// A pair of f64 sums, added component-wise (for [`per_channel`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Pair(f64, f64);
+
+impl std::ops::Add for Pair {
+    type Output = Pair;
+    fn add(self, o: Pair) -> Pair {
+        Pair(self.0 + o.0, self.1 + o.1)
+    }
+}
+
+impl std::iter::Sum for Pair {
+    fn sum<I: Iterator<Item = Pair>>(it: I) -> Pair {
+        it.fold(Pair::default(), |a, b| a + b)
+    }
 }
 
 fn forward_flex(
@@ -106,15 +123,15 @@ fn forward_flex(
     let g = with_values(gamma, |v| v.to_vec());
     let be = with_values(beta, |v| v.to_vec());
     let (y, mean, var) = with_values(x, |xs| {
+        let map = |at: usize| &xs[at..at + hw];
         let sums = per_channel((b, c, hw), |_, at| {
-            xs[at..at + hw].iter().map(|&v| v as f64).sum()
+            lane_sums(map(at), map(at), |v, _| (v, 0.0)).0
         });
         let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        // Squared deviations from the f32 mean (two passes: no cancellation).
         let sq = per_channel((b, c, hw), |ch, at| {
-            xs[at..at + hw]
-                .iter()
-                .map(|&v| (v as f64 - mean[ch]).powi(2))
-                .sum()
+            let m = mean[ch] as f32;
+            lane_sums(map(at), map(at), |v, _| ((v - m) * (v - m), 0.0)).0
         });
         let var: Vec<f64> = sq.iter().map(|s| s / n).collect();
         // y = x·scale + shift per channel.
@@ -183,18 +200,15 @@ impl Backward<Flex, 3> for BnTrainBackward {
         });
         let (dgamma, dbeta, coef) = with_values(x.clone(), |xs| {
             with_values(grad.clone(), |dy| {
-                // Σ dy and Σ dy·x̂ per channel.
-                let dbeta = per_channel((b, c, hw), |_, at| {
-                    dy[at..at + hw].iter().map(|&v| v as f64).sum()
+                // Σ dy and Σ dy·x̂ per channel, in one pass.
+                let sums = per_channel((b, c, hw), |ch, at| {
+                    let m = mean[ch];
+                    let (d, dxc) =
+                        lane_sums(&dy[at..at + hw], &xs[at..at + hw], |d, v| (d, d * (v - m)));
+                    Pair(d, dxc)
                 });
-                let dgamma = per_channel((b, c, hw), |ch, at| {
-                    let (m, s) = (mean[ch] as f64, inv_std[ch]);
-                    xs[at..at + hw]
-                        .iter()
-                        .zip(&dy[at..at + hw])
-                        .map(|(&v, &d)| d as f64 * (v as f64 - m) * s)
-                        .sum()
-                });
+                let dbeta: Vec<f64> = sums.iter().map(|p| p.0).collect();
+                let dgamma: Vec<f64> = sums.iter().zip(&inv_std).map(|(p, s)| p.1 * s).collect();
                 // dx = γ·s/N · (N·dy − Σdy − x̂·Σdy·x̂) = a·dy + b·x + c per channel.
                 let coef: Vec<(f32, f32, f32)> = (0..c)
                     .map(|ch| {

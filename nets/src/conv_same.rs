@@ -3,14 +3,17 @@
 //!
 //! burn_flex convolves one image (and one 512-pixel tile) at a time, so a 7x7 feature map meets
 //! its matrix multiply as 49 columns, and it takes the weight gradient as a convolution over
-//! transposed tensors. Here every pass is one large matmul over the whole batch:
+//! transposed tensors. Here the patches of the whole batch are built once, and every product
+//! has all `k·k·C` patch values as its inner dimension:
 //!
-//! - forward: `cols = im2col(x)` `[B·H·W, k·k·C]` (NHWC patches), `y = cols · Wm` with
-//!   `Wm` `[k·k·C, O]`;
-//! - weight gradient: `dWm = colsᵀ · dy` (the forward's `cols` are kept for it);
-//! - input gradient: `dcols = dy · Wmᵀ`, then `col2im` adds the `k·k` shifted taps back.
+//! - forward: `cols = im2col(x)` `[B·H·W, k·k·C]` (NHWC patches); per image, `y = bias +
+//!   Wmᵀ · colsᵀ` (`Wm` `[k·k·C, O]`) written straight into the image's `[O, H·W]` output planes
+//!   ([`crate::gemm`]), so there is no NCHW transpose and no separate bias pass;
+//! - backward, per image: `dWm += colsᵀ · dyᵀ` into a partial sum per rayon task (the forward's
+//!   `cols` are kept for it), the bias gradient as plane sums of `dy`, and `dcols = dyᵀ · Wmᵀ`
+//!   into a per-task scratch that `col2im` adds straight back onto the image's input gradient.
 //!
-//! The layout passes (NCHW ↔ rows, im2col, col2im) run in parallel over the batch with rayon.
+//! Images run in parallel with rayon, each product on its task's thread.
 //! Only `flex` tensors take this path ([`usable`]); other backends use burn's `conv2d`.
 
 use burn::backend::autodiff::Autodiff;
@@ -18,19 +21,24 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use crate::flex_util::{is_flex, tensor, with_values};
+use crate::flex_util::{is_flex, lane_sums, tensor, with_values};
+use crate::gemm::{Mat, matmul_into};
 
-/// The backend extension: `x [B,C,H,W]`, `weight [O,C,k,k]` (odd `k`) → `[B,O,H,W]`.
+/// The backend extension: `x [B,C,H,W]`, `weight [O,C,k,k]` (odd `k`), `bias [O]` →
+/// `[B,O,H,W]`.
 #[backend_extension(Autodiff, Flex)]
 pub trait ConvSame: burn::backend::Backend {
-    /// Stride 1, zero padding `k/2` on every side, no bias, one group.
-    fn conv_same(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Stride 1, zero padding `k/2` on every side, one group, plus the bias.
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether [`conv_same`] can run `x` with a `k`x`k` kernel: an f32 tensor on the flex backend
@@ -39,12 +47,13 @@ pub fn usable(x: &Tensor<4>, k: usize) -> bool {
     is_flex(&x.device()) && x.dtype() == DType::F32 && k % 2 == 1
 }
 
-/// `x [B,C,H,W]` convolved with `weight [O,C,k,k]`, stride 1, "same" zero padding →
-/// `[B,O,H,W]`. Differentiable in both. Call only where [`usable`] says so.
-pub fn conv_same(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+/// `x [B,C,H,W]` convolved with `weight [O,C,k,k]`, stride 1, "same" zero padding, plus `bias
+/// [O]` → `[B,O,H,W]`. Differentiable in all three. Call only where [`usable`] says so.
+pub fn conv_same(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as ConvSame>::conv_same(
         x.into_dispatch(),
         weight.into_dispatch(),
+        bias.into_dispatch(),
     ))
 }
 
@@ -127,28 +136,23 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
     cols
 }
 
-/// The inverse scatter of [`im2col`]: patch-row gradients `[B·H·W, k·k·C]` summed back onto
-/// the image `[B,C,H,W]`.
-fn col2im(dcols: &[f32], d: Dims) -> Vec<f32> {
+/// The inverse scatter of [`im2col`] for one image: patch-row gradients `[H·W, k·k·C]` summed
+/// back onto the image `[C,H,W]` (`img`, every element written; `nhwc` is scratch).
+fn col2im_image(rows: &[f32], d: Dims, img: &mut [f32], nhwc: &mut Vec<f32>) {
     let (hw, kc) = (d.hw(), d.kc());
-    let mut dx = vec![0f32; d.b * d.c * hw];
-    dx.par_chunks_mut(d.c * hw)
-        .zip(dcols.par_chunks(hw * kc))
-        .for_each(|(img, rows)| {
-            let mut nhwc = vec![0f32; hw * d.c];
-            for_each_tap(d, |px, tap, dst| {
-                let src = &rows[px * kc + tap * d.c..][..d.c];
-                for (a, &g) in nhwc[dst * d.c..][..d.c].iter_mut().zip(src) {
-                    *a += g;
-                }
-            });
-            for (ch, plane) in img.chunks_exact_mut(hw).enumerate() {
-                for (px, v) in plane.iter_mut().enumerate() {
-                    *v = nhwc[px * d.c + ch];
-                }
-            }
-        });
-    dx
+    nhwc.clear();
+    nhwc.resize(hw * d.c, 0.0);
+    for_each_tap(d, |px, tap, dst| {
+        let src = &rows[px * kc + tap * d.c..][..d.c];
+        for (a, &g) in nhwc[dst * d.c..][..d.c].iter_mut().zip(src) {
+            *a += g;
+        }
+    });
+    for (ch, plane) in img.chunks_exact_mut(hw).enumerate() {
+        for (px, v) in plane.iter_mut().enumerate() {
+            *v = nhwc[px * d.c + ch];
+        }
+    }
 }
 
 /// `weight [O,C,k,k]` → `Wm [k·k·C, O]` (row `(i·k + j)·C + c`).
@@ -179,43 +183,15 @@ fn weight_from_matrix(m: &[f32], d: Dims) -> Vec<f32> {
     w
 }
 
-/// Rows `[B·H·W, O]` → `[B,O,H,W]`.
-fn rows_to_nchw(rows: &[f32], d: Dims) -> Vec<f32> {
-    let hw = d.hw();
-    let mut out = vec![0f32; d.b * d.o * hw];
-    out.par_chunks_mut(d.o * hw)
-        .zip(rows.par_chunks(hw * d.o))
-        .for_each(|(img, r)| {
-            for (px, row) in r.chunks_exact(d.o).enumerate() {
-                for (oc, &v) in row.iter().enumerate() {
-                    img[oc * hw + px] = v;
-                }
-            }
-        });
-    out
-}
+/// Images per rayon task, so that a task is worth its scheduling (and its scratch buffers).
+const IMAGES_PER_TASK: usize = 4;
 
-/// `[B,O,H,W]` → rows `[B·H·W, O]`.
-fn nchw_to_rows(t: &[f32], d: Dims) -> Vec<f32> {
-    let hw = d.hw();
-    let mut rows = vec![0f32; d.b * hw * d.o];
-    rows.par_chunks_mut(hw * d.o)
-        .zip(t.par_chunks(d.o * hw))
-        .for_each(|(r, img)| {
-            for (oc, plane) in img.chunks_exact(hw).enumerate() {
-                for (px, &v) in plane.iter().enumerate() {
-                    r[px * d.o + oc] = v;
-                }
-            }
-        });
-    rows
-}
-
-/// The forward pass: the output `[B,O,H,W]`, and the patch matrix and weight matrix the backward
-/// pass needs.
+/// The forward pass: the output `[B,O,H,W]` (the bias, plus `Wmᵀ · colsᵀ` written straight into
+/// each image's `[O, H·W]` planes), and the patch and weight matrices the backward pass needs.
 fn forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
+    bias: FloatTensor<Flex>,
 ) -> (
     FloatTensor<Flex>,
     FloatTensor<Flex>,
@@ -223,67 +199,184 @@ fn forward(
     Dims,
 ) {
     let d = Dims::of(&x, &weight);
-    let cols = tensor(with_values(x, |v| im2col(v, d)), vec![d.b * d.hw(), d.kc()]); // [BHW, kkC]
-    let wm = tensor(
-        with_values(weight, |v| weight_matrix(v, d)),
-        vec![d.kc(), d.o],
-    ); // [kkC, O]
-    let rows = Flex::float_matmul(cols.clone(), wm.clone()); // [BHW, O]
-    let y = tensor(
-        with_values(rows, |v| rows_to_nchw(v, d)),
-        vec![d.b, d.o, d.h, d.w],
-    ); // [B, O, H, W]
-    (y, cols, wm, d)
+    let (hw, kc) = (d.hw(), d.kc());
+    let cols = with_values(x, |v| im2col(v, d)); // [BHW, kkC]
+    let wm = with_values(weight, |v| weight_matrix(v, d)); // [kkC, O]
+    let mut y = with_values(bias, |bias| {
+        assert_eq!(
+            bias.len(),
+            d.o,
+            "conv_same: bias of {} for {} channels",
+            bias.len(),
+            d.o
+        );
+        let mut y = Vec::with_capacity(d.b * d.o * hw);
+        for _ in 0..d.b {
+            for &v in bias {
+                y.extend(std::iter::repeat_n(v, hw));
+            }
+        }
+        y
+    }); // [B, O, HW]: the bias
+    y.par_chunks_mut(d.o * hw)
+        .zip(cols.par_chunks(hw * kc))
+        .with_min_len(IMAGES_PER_TASK)
+        .for_each(|(y, cols)| {
+            // y [O, HW] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]
+            let lhs = Mat::row_major(&wm, kc, d.o).t();
+            let rhs = Mat::row_major(cols, hw, kc).t();
+            matmul_into(y, (hw, 1), lhs, rhs, true, false);
+        });
+    (
+        tensor(y, vec![d.b, d.o, d.h, d.w]),
+        tensor(cols, vec![d.b * hw, kc]),
+        tensor(wm, vec![kc, d.o]),
+        d,
+    )
+}
+
+/// The backward pass from the output's gradient `dy [B,O,H,W]`: the gradients of the input
+/// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image, in parallel: `dWm +=
+/// colsᵀ · dyᵀ` (one partial sum per task, added up at the end), `dcols = dyᵀ · Wmᵀ` into a
+/// scratch `[H·W, k·k·C]` that `col2im` folds straight into the image's input gradient.
+fn backward(
+    dy: &[f32],
+    cols: &[f32],
+    wm: &[f32],
+    d: Dims,
+    want_dx: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let (hw, kc) = (d.hw(), d.kc());
+    // Without an input gradient, one unused element per image keeps the zip below uniform.
+    let (mut dx, dx_per_image) = if want_dx {
+        (vec![0f32; d.b * d.c * hw], d.c * hw)
+    } else {
+        (vec![0f32; d.b], 1)
+    };
+    let partials = dy
+        .par_chunks(d.o * hw)
+        .zip(cols.par_chunks(hw * kc))
+        .zip(dx.par_chunks_mut(dx_per_image))
+        .with_min_len(IMAGES_PER_TASK)
+        .fold(
+            || {
+                (
+                    vec![0f32; kc * d.o],
+                    vec![0f64; d.o],
+                    Vec::new(),
+                    Vec::new(),
+                )
+            },
+            |(mut dwm, mut db, mut dcols, mut nhwc), ((dy, cols), dx)| {
+                let dy_t = Mat::row_major(dy, d.o, hw).t(); // [HW, O]
+                // dWm [kkC, O] += colsᵀ [kkC, HW] · dyᵀ [HW, O]
+                matmul_into(
+                    &mut dwm,
+                    (d.o, 1),
+                    Mat::row_major(cols, hw, kc).t(),
+                    dy_t,
+                    true,
+                    false,
+                );
+                for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
+                    *db += lane_sums(plane, plane, |g, _| (g, 0.0)).0;
+                }
+                if want_dx {
+                    // dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]
+                    dcols.resize(hw * kc, 0.0);
+                    matmul_into(
+                        &mut dcols,
+                        (kc, 1),
+                        dy_t,
+                        Mat::row_major(wm, kc, d.o).t(),
+                        false,
+                        false,
+                    );
+                    col2im_image(&dcols, d, dx, &mut nhwc);
+                }
+                (dwm, db, dcols, nhwc)
+            },
+        )
+        .map(|(dwm, db, _, _)| (dwm, db))
+        .reduce(
+            || (vec![0f32; kc * d.o], vec![0f64; d.o]),
+            |(mut a, mut ab), (b, bb)| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+                (a, ab)
+            },
+        );
+    let (dwm, db) = partials;
+    let dw = weight_from_matrix(&dwm, d); // [O, C, k, k]
+    let db = db.iter().map(|&v| v as f32).collect(); // [O]
+    (want_dx.then_some(dx), dw, db)
 }
 
 impl ConvSame for Flex {
-    fn conv_same(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        forward(x, weight).0
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward(x, weight, bias).0
     }
 }
 
 #[derive(Debug)]
 struct ConvSameBackward;
 
-impl Backward<Flex, 2> for ConvSameBackward {
+impl Backward<Flex, 3> for ConvSameBackward {
     /// The patch matrix `[B·H·W, k·k·C]`, the weight matrix `[k·k·C, O]`, the sizes.
     type State = (FloatTensor<Flex>, FloatTensor<Flex>, Dims);
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node); // [B, O, H, W]
         let (cols, wm, d) = ops.state;
-        let dy = tensor(
-            with_values(grad, |v| nchw_to_rows(v, d)),
-            vec![d.b * d.hw(), d.o],
-        ); // [BHW, O]
+        let (dx, dw, db) = with_values(grad, |dy| {
+            with_values(cols, |cols| {
+                with_values(wm, |wm| backward(dy, cols, wm, d, node_x.is_some()))
+            })
+        });
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<Flex>(node.id, tensor(dx, vec![d.b, d.c, d.h, d.w]));
+        }
         if let Some(node) = node_w {
-            let dwm = Flex::float_matmul(Flex::float_transpose(cols), dy.clone()); // [kkC, O]
-            let dw = with_values(dwm, |v| weight_from_matrix(v, d)); // [O, C, k, k]
             grads.register::<Flex>(node.id, tensor(dw, vec![d.o, d.c, d.k, d.k]));
         }
-        if let Some(node) = node_x {
-            let dcols = Flex::float_matmul(dy, Flex::float_transpose(wm)); // [BHW, kkC]
-            let dx = with_values(dcols, |v| col2im(v, d)); // [B, C, H, W]
-            grads.register::<Flex>(node.id, tensor(dx, vec![d.b, d.c, d.h, d.w]));
+        if let Some(node) = node_b {
+            grads.register::<Flex>(node.id, tensor(db, vec![d.o]));
         }
     }
 }
 
 impl<C: CheckpointStrategy> ConvSame for Autodiff<Flex, C> {
-    fn conv_same(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         match ConvSameBackward
-            .prepare::<C>([x.node(), weight.node()])
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, cols, wm, d) = forward(x.primitive().clone(), weight.primitive().clone());
+                let (y, cols, wm, d) = forward(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                );
                 prep.finish((cols, wm, d), y)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(forward(x.into_primitive(), weight.into_primitive()).0)
-            }
+            OpsKind::UnTracked(prep) => prep.finish(
+                forward(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                )
+                .0,
+            ),
         }
     }
 }

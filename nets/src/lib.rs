@@ -33,6 +33,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 mod flex_util;
+mod gemm;
 pub mod heads;
 pub mod relu_pool;
 pub mod tensorboard;

@@ -221,11 +221,11 @@ fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `[B, C, H, W] → [B, O, H, W]`.
 fn conv_same_layer(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [c_out, _, _, _] = conv.weight.dims();
-    let y = crate::conv_same::conv_same(x, conv.weight.val()); // [B, O, H, W]
-    match &conv.bias {
-        Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]), // [B, O, H, W]
-        None => y,
-    }
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),                    // [O]
+        None => Tensor::zeros([c_out], &x.device()), // [O]
+    };
+    crate::conv_same::conv_same(x, conv.weight.val(), bias) // [B, O, H, W]
 }
 
 /// A stride-1, "same"-padded, ungrouped, undilated `conv` (odd kernel) as im2col + one batched

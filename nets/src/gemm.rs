@@ -1,0 +1,240 @@
+//! A checked, safe entry to the `gemm` crate (the same matrix-multiply kernels burn_flex uses) for
+//! Ember's own CPU kernels ([`crate::conv_same`]).
+//!
+//! burn_flex's matmul always returns a fresh tensor built by `FlexTensor::empty`, which zeroes a
+//! byte buffer and then copies it into a second, aligned allocation; for the classifier that
+//! was ≈ 12% of a training step (zeroing, copying, and faulting in the copy's pages). Here the
+//! caller gives the destination and its strides, so a product can be written straight into the
+//! layout it is needed in (a `[O, H·W]` plane of an NCHW tensor), added onto what is there (a
+//! bias, a partial sum).
+//!
+//! Every matrix is a slice with row and column strides ([`Mat`]). Before calling into `gemm`
+//! (an `unsafe fn` over raw pointers) the wrapper checks that every element each matrix
+//! addresses lies inside its slice and that no two destination elements share an address; the
+//! borrow checker already keeps the destination apart from the inputs, and the destination is
+//! initialised (it is a `&mut [f32]`). That is the whole safety argument; tests check the
+//! products against a naive one and the refusals.
+
+use gemm::Parallelism;
+
+/// A read-only `rows x cols` matrix in `data`: element `(i, j)` at `data[i·rs + j·cs]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major matrix: `rs = cols`, `cs = 1`.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose (a view: strides swapped).
+    pub fn t(self) -> Self {
+        Mat {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+/// Offset one past the last element a `rows x cols` matrix with these strides addresses.
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+fn check_in_bounds(what: &str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
+    assert!(
+        extent(rows, cols, rs, cs) <= len,
+        "gemm: {what} ({rows}x{cols}, strides {rs}, {cs}) reaches past its {len} elements"
+    );
+}
+
+/// Whether distinct `(i, j)` map to distinct offsets: one stride steps over the whole extent of
+/// the other (as every dense row- or column-major layout, or a plane of a larger tensor, does).
+fn injective(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    rows <= 1 && (cols <= 1 || cs >= 1)
+        || cols <= 1 && rs >= 1
+        || rs >= 1 && cs >= rs * rows
+        || cs >= 1 && rs >= cs * cols
+}
+
+/// Threads: burn_flex's rule (rayon above ~2M multiply-adds, else the calling thread), or the
+/// calling thread alone when the caller already runs products in parallel.
+fn parallelism(m: usize, n: usize, k: usize, parallel: bool) -> Parallelism {
+    if parallel && m.saturating_mul(n).saturating_mul(k) >= 2_000_000 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    }
+}
+
+/// `dst = lhs · rhs` (or `dst += lhs · rhs` when `accumulate`), `dst` being the
+/// `lhs.rows x rhs.cols` matrix at `dst[i·rs + j·cs]`. `parallel` lets `gemm` use rayon's threads
+/// for a large product (pass `false` from inside a parallel loop).
+///
+/// Panics if the shapes do not fit, a matrix reaches outside its slice, or two destination
+/// elements would share an address.
+#[allow(unsafe_code)]
+pub(crate) fn matmul_into(
+    dst: &mut [f32],
+    (rs, cs): (usize, usize),
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(
+        rhs.rows, k,
+        "gemm: lhs is {m}x{k} but rhs is {}x{n}",
+        rhs.rows
+    );
+    check_in_bounds("lhs", lhs.data.len(), m, k, lhs.rs, lhs.cs);
+    check_in_bounds("rhs", rhs.data.len(), k, n, rhs.rs, rhs.cs);
+    check_in_bounds("dst", dst.len(), m, n, rs, cs);
+    assert!(
+        injective(m, n, rs, cs),
+        "gemm: destination strides {rs}, {cs} overlap for {m}x{n}"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let stride = |s: usize| isize::try_from(s).expect("gemm: stride overflows isize");
+    // SAFETY: the checks above: every element the three matrices address is inside its slice,
+    // the destination's elements are distinct, and `&mut dst` cannot alias `lhs` or `rhs`.
+    // `gemm` reads `dst` only when `read_dst` (then it is initialised: it is a `&mut [f32]`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            stride(cs),
+            stride(rs),
+            accumulate,
+            lhs.data.as_ptr(),
+            stride(lhs.cs),
+            stride(lhs.rs),
+            rhs.data.as_ptr(),
+            stride(rhs.cs),
+            stride(rhs.rs),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m, n, k, parallel),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &Mat, b: &Mat) -> Vec<f32> {
+        let mut out = vec![0f32; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                out[i * b.cols + j] = (0..a.cols)
+                    .map(|p| a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs])
+                    .sum();
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 17) as f32 - 8.0)
+            .collect()
+    }
+
+    fn product(lhs: Mat, rhs: Mat) -> Vec<f32> {
+        let mut out = vec![f32::NAN; lhs.rows * rhs.cols];
+        matmul_into(&mut out, (rhs.cols, 1), lhs, rhs, false, true);
+        out
+    }
+
+    #[test]
+    fn matmul_matches_naive_for_strided_and_transposed_inputs() {
+        for (m, k, n) in [(3, 4, 5), (64, 33, 17), (1, 7, 1), (5, 0, 3), (200, 96, 70)] {
+            let a = values(m * k, 1);
+            let b = values(k * n, 2);
+            let (am, bm) = (Mat::row_major(&a, m, k), Mat::row_major(&b, k, n));
+            // Every element written (the NaNs it starts with are gone), also for k = 0.
+            assert_eq!(product(am, bm), naive(&am, &bm), "{m}x{k}·{k}x{n}");
+            // The same product from transposed storage.
+            let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+            let at = Mat::row_major(&at, k, m).t();
+            assert_eq!(product(at, bm), naive(&am, &bm));
+        }
+    }
+
+    #[test]
+    fn matmul_into_writes_strided_planes_and_accumulates() {
+        let (m, k, n) = (6, 5, 4);
+        let (a, b) = (values(m * k, 3), values(k * n, 4));
+        let (am, bm) = (Mat::row_major(&a, m, k), Mat::row_major(&b, k, n));
+        let want = naive(&am, &bm);
+        // Column-major into a larger buffer (the transposed layout), on top of 1.0 everywhere.
+        let mut dst = vec![1f32; n * m + 3];
+        matmul_into(&mut dst, (1, m), am, bm, true, true);
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(dst[i + j * m], want[i * n + j] + 1.0);
+            }
+        }
+        assert_eq!(&dst[n * m..], &[1.0; 3]);
+        matmul_into(&mut dst, (1, m), am, bm, false, false);
+        assert_eq!(dst[m + 1], want[n + 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches past")]
+    fn out_of_bounds_destination_is_refused() {
+        let a = values(6, 1);
+        let mut dst = vec![0f32; 3];
+        matmul_into(
+            &mut dst,
+            (2, 1),
+            Mat::row_major(&a, 2, 3),
+            Mat::row_major(&a, 3, 2),
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn overlapping_destination_is_refused() {
+        let a = values(6, 1);
+        let mut dst = vec![0f32; 8];
+        matmul_into(
+            &mut dst,
+            (1, 1),
+            Mat::row_major(&a, 2, 3),
+            Mat::row_major(&a, 3, 2),
+            false,
+            false,
+        );
+    }
+}
