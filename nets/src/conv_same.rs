@@ -8,7 +8,7 @@
 //!
 //! - forward: `cols = im2col(x)` `[B·H·W, k·k·C]` (NHWC patches); per image, `y = bias +
 //!   Wmᵀ · colsᵀ` (`Wm` `[k·k·C, O]`) written straight into the image's `[O, H·W]` output planes
-//!   ([`crate::gemm`]), so there is no NCHW transpose and no separate bias pass;
+//!   (`nets::gemm`), so there is no NCHW transpose and no separate bias pass;
 //! - backward, per image: `dWm += colsᵀ · dyᵀ` into a partial sum per rayon task (the forward's
 //!   `cols` are kept for it), the bias gradient as plane sums of `dy`, and `dcols = dyᵀ · Wmᵀ`
 //!   into a per-task scratch that `col2im` adds straight back onto the image's input gradient.

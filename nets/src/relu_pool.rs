@@ -6,7 +6,7 @@
 //! valid range and keeps an `i64` index, which made the classifier's three pools ≈ 16% of a
 //! training step; the ReLU before them is another pass forward and backward. Here the forward
 //! reads each 2x2 window once and writes the output and a one-byte code: the window position
-//! (0..4, row-major) of the maximum, or [`NO_GRAD`] when the maximum is ≤ 0 (the ReLU zeroed it,
+//! (0..4, row-major) of the maximum, or `NO_GRAD` (4) when the maximum is ≤ 0 (the ReLU zeroed it,
 //! so no gradient flows). `max(relu(x)) = relu(max(x))`, and the first maximum of the window
 //! gets the gradient, as in burn's (and PyTorch's) pool after a ReLU, so values and gradients
 //! are the same. A NaN in a window wins, as in PyTorch's max-pool. Other backends use burn's
