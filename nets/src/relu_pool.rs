@@ -99,28 +99,44 @@ fn forward_values(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
                     let top = &x[2 * r * d.w..][..2 * ow];
                     let bottom = &x[(2 * r + 1) * d.w..][..2 * ow];
                     let (y, codes) = (&mut y[r * ow..][..ow], &mut codes[r * ow..][..ow]);
-                    for (((o, code), t), b) in y
-                        .iter_mut()
-                        .zip(codes.iter_mut())
-                        .zip(top.chunks_exact(2))
-                        .zip(bottom.chunks_exact(2))
-                    {
-                        let (mut m, mut at) = (t[0], 0u8);
-                        for (k, v) in [(1u8, t[1]), (2, b[0]), (3, b[1])] {
-                            if v > m || (v.is_nan() && !m.is_nan()) {
-                                (m, at) = (v, k);
-                            }
-                        }
-                        if m > 0.0 || m.is_nan() {
-                            (*o, *code) = (m, at);
-                        } else {
-                            (*o, *code) = (0.0, NO_GRAD);
-                        }
-                    }
+                    pool_row(top, bottom, y, codes);
                 }
             }
         });
     (y, codes)
+}
+
+/// One output row from the two input rows `top` and `bottom` (`2·ow` values each).
+///
+/// The first maximum in row-major order wins, as in burn's scan: each row's pair first (the
+/// left one unless the right one is larger), then the bottom row only if strictly larger.
+/// Written as selects without a loop-carried chain, so it compiles to SIMD blends; a row with a
+/// NaN takes the exact scan instead, so the NaN wins as in PyTorch.
+fn pool_row(top: &[f32], bottom: &[f32], y: &mut [f32], codes: &mut [u8]) {
+    let has_nan = top.iter().chain(bottom).fold(false, |a, v| a | v.is_nan());
+    for (((o, code), t), b) in y
+        .iter_mut()
+        .zip(codes.iter_mut())
+        .zip(top.chunks_exact(2))
+        .zip(bottom.chunks_exact(2))
+    {
+        let (m, at) = if has_nan {
+            let (mut m, mut at) = (t[0], 0u8);
+            for (k, v) in [(1u8, t[1]), (2, b[0]), (3, b[1])] {
+                if v > m || (v.is_nan() && !m.is_nan()) {
+                    (m, at) = (v, k);
+                }
+            }
+            (m, at)
+        } else {
+            let (tm, tc) = if t[1] > t[0] { (t[1], 1u8) } else { (t[0], 0) };
+            let (bm, bc) = if b[1] > b[0] { (b[1], 3u8) } else { (b[0], 2) };
+            if bm > tm { (bm, bc) } else { (tm, tc) }
+        };
+        let live = m > 0.0 || m.is_nan();
+        *o = if live { m } else { 0.0 };
+        *code = if live { at } else { NO_GRAD };
+    }
 }
 
 /// The input gradient `[maps, H·W]`: each output's gradient at its window's maximum, zero
