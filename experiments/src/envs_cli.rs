@@ -91,9 +91,10 @@ pub struct EvalArgs {
     /// A run directory instead evaluates that run: a classifier on its test set, a DQN/PPO agent
     /// on the environment (and options) it trained on.
     pub env: String,
-    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory.
-    #[arg(long, default_value = "random")]
-    pub agent: String,
+    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory
+    /// [default: random; with a run directory as ENV, that run's agent].
+    #[arg(long)]
+    pub agent: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
     /// Seeds the environment (episode i of the run continues the seeded generator) and the agent.
@@ -274,6 +275,13 @@ pub fn envs(a: &EnvsArgs) -> Result<()> {
     Ok(())
 }
 
+impl EvalArgs {
+    /// Who acts (`--agent`, `random` when not given).
+    pub fn agent(&self) -> &str {
+        self.agent.as_deref().unwrap_or("random")
+    }
+}
+
 pub fn eval(a: &EvalArgs) -> Result<()> {
     if a.episodes == 0 {
         bail!("--episodes must be at least 1");
@@ -284,7 +292,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         cap => Box::new(TimeLimit::new(inner, cap)),
     };
     let mut env = EpisodeStatistics::new(inner);
-    let mut agent = Agent::parse(&a.agent, a.seed, &a.act)?;
+    let mut agent = Agent::parse(a.agent(), a.seed, &a.act)?;
     let (mut rets, mut lens) = (
         Vec::with_capacity(a.episodes),
         Vec::with_capacity(a.episodes),
@@ -303,19 +311,21 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     }
     let (mr, sr) = mean_std(&rets);
     let (ml, sl) = mean_std(&lens);
-    let policy = if a.agent == "random" {
+    let policy = if a.agent() == "random" {
         "uniform".to_string()
     } else {
         a.act.name()
     };
     eprintln!(
         "{}: {} episodes ({truncated} truncated), agent {} ({policy}): return {mr:.3} ± {sr:.3}, length {ml:.1} ± {sl:.1}",
-        a.env, a.episodes, a.agent
+        a.env,
+        a.episodes,
+        a.agent()
     );
     if a.json {
         println!(
             "{}",
-            json!({"env": a.env, "agent": a.agent, "seed": a.seed, "episodes": a.episodes,
+            json!({"env": a.env, "agent": a.agent(), "seed": a.seed, "episodes": a.episodes,
                    "policy": policy,
                    "mean_return": mr, "std_return": sr, "mean_length": ml, "std_length": sl,
                    "truncated_episodes": truncated})

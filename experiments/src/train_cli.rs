@@ -70,24 +70,34 @@ pub fn train(a: &TrainArgs) -> Result<()> {
 
 /// `ember eval RUN_DIR`: a classifier run on its test set; a DQN or PPO run playing the
 /// environment it trained on, with the env options of its `config.toml` (then the command's own
-/// `--set`s), as `ember eval ENV --agent RUN_DIR` would.
+/// `--set`s), as `ember eval ENV --agent RUN_DIR` would. `--agent random` plays the random
+/// baseline on that same environment instead.
 pub fn eval_run_dir(a: &crate::envs_cli::EvalArgs) -> Result<()> {
     let dir = std::path::Path::new(&a.env);
     let exp = train::config::Experiment::load(&dir.join("config.toml"), &[])?;
     match exp.kind {
-        train::config::Kind::Classifier => eval_run(&a.env, a.json),
-        train::config::Kind::Dqn | train::config::Kind::Ppo => {
-            if a.agent != "random" {
+        train::config::Kind::Classifier => {
+            if let Some(agent) = &a.agent {
                 anyhow::bail!(
-                    "give the run directory either in place of ENV or as --agent, not both (got {} and --agent {})",
-                    a.env,
-                    a.agent
+                    "{} is a classifier run: it is evaluated on its test set, without --agent (got --agent {agent})",
+                    a.env
                 );
             }
+            eval_run(&a.env, a.json)
+        }
+        train::config::Kind::Dqn | train::config::Kind::Ppo => {
+            let agent = match a.agent.as_deref() {
+                None => a.env.clone(),
+                Some("random") => "random".to_string(),
+                Some(other) => anyhow::bail!(
+                    "give the run directory either in place of ENV or as --agent, not both (got {} and --agent {other}); --agent random plays the random baseline on the run's environment",
+                    a.env
+                ),
+            };
             let env = train::rl::env_section(&exp)?;
             let mut args = a.clone();
             args.env = env.id.clone();
-            args.agent = a.env.clone();
+            args.agent = Some(agent);
             args.opts.set = env.sets()?;
             args.opts.set.extend(a.opts.set.iter().cloned());
             crate::envs_cli::eval(&args)

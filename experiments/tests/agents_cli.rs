@@ -125,6 +125,20 @@ fn every_experiment_file_trains_briefly_and_leaves_a_loadable_agent() {
                 assert_eq!(e["env"], env.as_str(), "{file}");
                 assert_eq!(e["agent"], dir_s, "{file}");
                 assert_eq!(e["episodes"], 2, "{file}");
+                // `--agent random` plays the random baseline on that same env.
+                let e = eval(dir_s, &["--agent", "random"]);
+                assert_eq!(e["env"], env.as_str(), "{file}");
+                assert_eq!(
+                    (&e["agent"], &e["policy"]),
+                    (&"random".into(), &"uniform".into())
+                );
+                // Another run as --agent is ambiguous, and refused.
+                let o = ember(&["eval", dir_s, "--agent", dir_s]);
+                assert!(
+                    !o.status.success() && stderr(&o).contains("not both"),
+                    "{}",
+                    stderr(&o)
+                );
             }
             if kind == "dqn" && game == GAMES[0] {
                 let o = ember(&["eval", &env, "--agent", dir_s, "--stochastic"]);

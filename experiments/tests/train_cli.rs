@@ -205,6 +205,13 @@ fn train_writes_a_complete_run_that_resumes_exactly_and_evaluates() {
         human.contains("Ankle boot") && human.contains("recall"),
         "{human}"
     );
+    // A classifier has no agent to choose.
+    let o = ember(&["eval", run_a.to_str().unwrap(), "--agent", "random"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("classifier run"),
+        "{}",
+        stderr(&o)
+    );
 
     // A run directory cannot be started over.
     let o = ember(&args(&a));
