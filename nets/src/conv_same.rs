@@ -95,23 +95,23 @@ impl Dims {
     }
 }
 
-/// Calls `f(pixel, tap, source)` for every output pixel `(y, x)` of one image (as `y·W + x`),
-/// every kernel tap `(i, j)` (as `i·k + j`) and the input pixel `(y+i−k/2, x+j−k/2)` it reads,
-/// skipping taps that fall outside the image (the zero padding).
-fn for_each_tap(d: Dims, mut f: impl FnMut(usize, usize, usize)) {
+/// Calls `f(pixel, tap, source, n)` for every output pixel `(y, x)` of one image (as `y·W + x`)
+/// and every kernel row `i` that stays inside the image, with the run of `n` taps `(i, j₀..j₀+n)`
+/// of that row that read inside it (`tap = i·k + j₀`), starting at input pixel `source =
+/// (y+i−k/2, x+j₀−k/2)`. Taps outside the image are the zero padding and are skipped. A run's
+/// taps are adjacent both in the patch row (`tap·C ..`) and in the NHWC image (`source·C ..`),
+/// so each is one copy of `n·C` values.
+fn for_each_tap_run(d: Dims, mut f: impl FnMut(usize, usize, usize, usize)) {
     let p = d.k / 2;
     for y in 0..d.h {
         for x in 0..d.w {
+            // Taps j with 0 ≤ x + j − p < W.
+            let (j0, j1) = (p.saturating_sub(x), (d.w + p - x).min(d.k));
             for i in 0..d.k {
                 let Some(sy) = (y + i).checked_sub(p).filter(|&sy| sy < d.h) else {
                     continue;
                 };
-                for j in 0..d.k {
-                    let Some(sx) = (x + j).checked_sub(p).filter(|&sx| sx < d.w) else {
-                        continue;
-                    };
-                    f(y * d.w + x, i * d.k + j, sy * d.w + sx);
-                }
+                f(y * d.w + x, i * d.k + j0, sy * d.w + x + j0 - p, j1 - j0);
             }
         }
     }
@@ -129,8 +129,9 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
             let nhwc: Vec<f32> = (0..hw)
                 .flat_map(|px| (0..d.c).map(move |ch| img[ch * hw + px]))
                 .collect();
-            for_each_tap(d, |px, tap, src| {
-                out[px * kc + tap * d.c..][..d.c].copy_from_slice(&nhwc[src * d.c..][..d.c]);
+            for_each_tap_run(d, |px, tap, src, n| {
+                out[px * kc + tap * d.c..][..n * d.c]
+                    .copy_from_slice(&nhwc[src * d.c..][..n * d.c]);
             });
         });
     cols
@@ -142,9 +143,9 @@ fn col2im_image(rows: &[f32], d: Dims, img: &mut [f32], nhwc: &mut Vec<f32>) {
     let (hw, kc) = (d.hw(), d.kc());
     nhwc.clear();
     nhwc.resize(hw * d.c, 0.0);
-    for_each_tap(d, |px, tap, dst| {
-        let src = &rows[px * kc + tap * d.c..][..d.c];
-        for (a, &g) in nhwc[dst * d.c..][..d.c].iter_mut().zip(src) {
+    for_each_tap_run(d, |px, tap, dst, n| {
+        let src = &rows[px * kc + tap * d.c..][..n * d.c];
+        for (a, &g) in nhwc[dst * d.c..][..n * d.c].iter_mut().zip(src) {
             *a += g;
         }
     });
