@@ -51,18 +51,21 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// Offset one past the last element a `rows x cols` matrix with these strides addresses.
-fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+/// Offset one past the last element a `rows x cols` matrix with these strides addresses, or
+/// `None` if it overflows.
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
+        return Some(0);
     }
+    (rows - 1)
+        .checked_mul(rs)?
+        .checked_add((cols - 1).checked_mul(cs)?)?
+        .checked_add(1)
 }
 
 fn check_in_bounds(what: &str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
     assert!(
-        extent(rows, cols, rs, cs) <= len,
+        extent(rows, cols, rs, cs).is_some_and(|e| e <= len),
         "gemm: {what} ({rows}x{cols}, strides {rs}, {cs}) reaches past its {len} elements"
     );
 }
@@ -72,8 +75,8 @@ fn check_in_bounds(what: &str, len: usize, rows: usize, cols: usize, rs: usize, 
 fn injective(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
     rows <= 1 && (cols <= 1 || cs >= 1)
         || cols <= 1 && rs >= 1
-        || rs >= 1 && cs >= rs * rows
-        || cs >= 1 && rs >= cs * cols
+        || rs >= 1 && cs >= rs.saturating_mul(rows)
+        || cs >= 1 && rs >= cs.saturating_mul(cols)
 }
 
 /// Threads: burn_flex's rule (rayon above ~2M multiply-adds, else the calling thread), or the
@@ -218,6 +221,28 @@ mod tests {
             (2, 1),
             Mat::row_major(&a, 2, 3),
             Mat::row_major(&a, 3, 2),
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches past")]
+    fn overflowing_strides_are_refused() {
+        let a = values(6, 1);
+        let huge = Mat {
+            data: &a,
+            rows: 3,
+            cols: 2,
+            rs: usize::MAX / 2 + 1,
+            cs: 1,
+        };
+        let mut dst = vec![0f32; 9];
+        matmul_into(
+            &mut dst,
+            (3, 1),
+            huge,
+            Mat::row_major(&a, 2, 3),
             false,
             false,
         );
