@@ -21,9 +21,11 @@
 //! Backends: CPU is burn's pure-Rust `flex` backend (with its SIMD kernels and rayon threads),
 //! built by default with no setup. On it the trunk's hot layers run Ember's own kernels, added
 //! through burn's backend-extension API with hand-written backward passes: [`conv_same`] (the
-//! classifier's convs as one batch-wide matmul per pass) and [`batch_norm`] (fused training batch
-//! norm) and [`relu_pool`] (ReLU and 2x2 max-pool in one pass). Every other backend, and every other layer, is plain burn. GPUs come from the cargo features `wgpu` and `cuda`; without
-//! them, asking for a GPU is an error that says which feature to build with.
+//! classifier's and AlphaZero's convs, per image one matmul into the output planes),
+//! [`batch_norm`] (fused training batch norm) and [`relu_pool`] (ReLU and the 2x2 max-pool in one
+//! pass). Every other backend, and every other layer, is plain burn. GPUs come from the cargo
+//! features `wgpu` and `cuda`; without them, asking for a GPU is an error that says which feature
+//! to build with.
 
 pub mod alloc;
 pub mod batch_norm;

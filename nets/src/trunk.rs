@@ -201,7 +201,7 @@ impl ConvBlock {
 
 /// The trunk's convolution on the CPU: [`conv_im2col`] for the convs that burn's flex backend
 /// sends to its direct small-channel loops (`C_in ≤ 4`, `C_out ≤ 16`, as MinAtar's first conv),
-/// [`crate::conv_same`] (one batch-wide matmul per pass, hand-written backward) for the other
+/// [`crate::conv_same`] (per image one matmul into the output planes, hand-written backward) for the other
 /// "same" convs (the classifier's), and burn's `conv.forward(x)` elsewhere (other backends,
 /// strides, dilation, groups).
 fn conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
