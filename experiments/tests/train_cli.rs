@@ -9,8 +9,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn experiment() -> String {
+    experiment_file("fashion_mnist.toml")
+}
+
+fn experiment_file(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fashion_mnist.toml")
+        .join(name)
         .display()
         .to_string()
 }
@@ -270,4 +274,38 @@ fn train_errors_name_the_problem() {
     assert!(stderr(&o).contains("tpu"), "{}", stderr(&o));
     let o = ember(&["train", "--resume", tmp.path().to_str().unwrap()]);
     assert!(stderr(&o).contains("not a run directory"), "{}", stderr(&o));
+}
+
+/// The 94% recipe's own trunk (four convs, two pools) and flips train for a few steps and
+/// evaluate: only the data, the epochs and the batch are overridden.
+#[test]
+fn four_conv_file_trains_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_dataset(&data);
+    let run = tmp.path().join("run");
+    let a = vec![
+        "train".to_string(),
+        experiment_file("fashion_mnist_4conv.toml"),
+        "--set".into(),
+        format!("data.path={}", data.display()),
+        "--set".into(),
+        "train.epochs=1".into(),
+        "--set".into(),
+        "train.batch_size=64".into(),
+        "--set".into(),
+        "train.warmup_steps=2".into(),
+        "--run-dir".into(),
+        run.display().to_string(),
+        "--json".into(),
+    ];
+    let s = last_json(&ember(&args(&a)));
+    assert_eq!(s["steps"], 6, "1 epoch of 384/64 steps: {s}");
+    assert!(s["test_accuracy"].as_f64().is_some(), "{s}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("depth = 4") && config.contains("hflip = true"),
+        "{config}"
+    );
 }
