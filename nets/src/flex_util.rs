@@ -72,3 +72,29 @@ pub(crate) fn lane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)
     let total = |s: [f32; LANES]| s.iter().map(|&v| v as f64).sum::<f64>();
     (total(s0) + t0, total(s1) + t1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both sums agree with f64 ones, for lengths around the lane count (the remainder path)
+    /// and for a 28x28 map of values with an offset (where one f32 running sum would drift).
+    #[test]
+    fn lane_sums_match_f64_sums() {
+        for n in [0, 1, 15, 16, 17, 49, 196, 784] {
+            let a: Vec<f32> = (0..n).map(|i| 100.0 + (i % 7) as f32 * 0.37).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+            let (s0, s1) = lane_sums(&a, &b, |x, y| (x, x * y));
+            let e0: f64 = a.iter().map(|&x| x as f64).sum();
+            let e1: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            assert!(
+                (s0 - e0).abs() <= 1e-6 * e0.abs().max(1.0),
+                "n={n}: {s0} vs {e0}"
+            );
+            assert!(
+                (s1 - e1).abs() <= 1e-5 * e0.abs().max(1.0),
+                "n={n}: {s1} vs {e1}"
+            );
+        }
+    }
+}
