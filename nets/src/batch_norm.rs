@@ -20,7 +20,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use crate::flex_util::{contiguous, is_flex, lane_sums, tensor, with_values};
+use crate::flex_util::{contiguous, is_flex, lane_sum, lane_sums, tensor, with_values};
 
 /// The normalised output and the batch statistics it used.
 #[derive(ExtensionType)]
@@ -124,14 +124,12 @@ fn forward_flex(
     let be = with_values(beta, |v| v.to_vec());
     let (y, mean, var) = with_values(x, |xs| {
         let map = |at: usize| &xs[at..at + hw];
-        let sums = per_channel((b, c, hw), |_, at| {
-            lane_sums(map(at), map(at), |v, _| (v, 0.0)).0
-        });
+        let sums = per_channel((b, c, hw), |_, at| lane_sum(map(at), |v| v));
         let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
         // Squared deviations from the f32 mean (two passes: no cancellation).
         let sq = per_channel((b, c, hw), |ch, at| {
             let m = mean[ch] as f32;
-            lane_sums(map(at), map(at), |v, _| ((v - m) * (v - m), 0.0)).0
+            lane_sum(map(at), |v| (v - m) * (v - m))
         });
         let var: Vec<f64> = sq.iter().map(|s| s / n).collect();
         // y = x·scale + shift per channel.
@@ -258,34 +256,23 @@ impl<C: CheckpointStrategy> BnTrain for Autodiff<Flex, C> {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> BnOut<Self> {
-        match BnTrainBackward
+        let kind = BnTrainBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
-            .stateful()
-        {
+            .stateful();
+        let (xp, gp) = (x.into_primitive(), gamma.into_primitive());
+        let out = forward_flex(xp.clone(), gp.clone(), beta.into_primitive(), epsilon);
+        let y = match kind {
             OpsKind::Tracked(prep) => {
-                let (xp, gp) = (x.primitive().clone(), gamma.primitive().clone());
-                let out = forward_flex(xp.clone(), gp.clone(), beta.into_primitive(), epsilon);
                 let state = (xp, gp, out.mean.clone(), out.var.clone(), epsilon);
-                BnOut {
-                    y: prep.finish(state, out.y),
-                    mean: FloatTensor::<Self>::new(out.mean),
-                    var: FloatTensor::<Self>::new(out.var),
-                }
+                prep.finish(state, out.y)
             }
-            OpsKind::UnTracked(prep) => {
-                let out = forward_flex(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                BnOut {
-                    y: prep.finish(out.y),
-                    mean: FloatTensor::<Self>::new(out.mean),
-                    var: FloatTensor::<Self>::new(out.var),
-                }
-            }
+            OpsKind::UnTracked(prep) => prep.finish(out.y),
+        };
+        BnOut {
+            y,
+            mean: FloatTensor::<Self>::new(out.mean),
+            var: FloatTensor::<Self>::new(out.var),
         }
     }
 }
@@ -332,15 +319,7 @@ mod tests {
         };
         let (ours, burns) = (run(true), run(false));
         for (k, (a, e)) in ours.into_iter().zip(burns).enumerate() {
-            assert_eq!(a.shape(), e.shape(), "output {k}");
-            let a: Vec<f32> = crate::train::read(a).unwrap();
-            let e: Vec<f32> = crate::train::read(e).unwrap();
-            for (i, (u, v)) in a.iter().zip(&e).enumerate() {
-                assert!(
-                    (u - v).abs() <= 2e-4 * (1.0 + v.abs()),
-                    "output {k}[{i}]: {u} vs burn's {v}"
-                );
-            }
+            crate::flex_util::assert_close(a, e, 2e-4, &format!("output {k}"));
         }
     }
 }

@@ -27,7 +27,7 @@ use burn::backend::{Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use crate::flex_util::{is_flex, lane_sums, tensor, with_values};
+use crate::flex_util::{is_flex, lane_sum, tensor, with_values};
 use crate::gemm::{Mat, matmul_into};
 
 /// The backend extension: `x [B,C,H,W]`, `weight [O,C,k,k]` (odd `k`), `bias [O]` →
@@ -164,31 +164,30 @@ fn col2im_image(rows: &[f32], d: Dims, img: &mut [f32], nhwc: &mut Vec<f32>) {
     }
 }
 
-/// `weight [O,C,k,k]` → `Wm [k·k·C, O]` (row `(i·k + j)·C + c`).
-fn weight_matrix(w: &[f32], d: Dims) -> Vec<f32> {
-    let (kk, kc) = (d.k * d.k, d.kc());
-    let mut m = vec![0f32; kc * d.o];
+/// Calls `f(w, m)` for every weight entry: its offset `w` in `weight [O,C,k,k]` and its offset
+/// `m` in the weight matrix `Wm [k·k·C, O]` (row `(i·k + j)·C + c`, column `o`).
+fn for_each_weight(d: Dims, mut f: impl FnMut(usize, usize)) {
+    let kk = d.k * d.k;
     for oc in 0..d.o {
         for ch in 0..d.c {
             for t in 0..kk {
-                m[(t * d.c + ch) * d.o + oc] = w[(oc * d.c + ch) * kk + t];
+                f((oc * d.c + ch) * kk + t, (t * d.c + ch) * d.o + oc);
             }
         }
     }
+}
+
+/// `weight [O,C,k,k]` → `Wm [k·k·C, O]`.
+fn weight_matrix(w: &[f32], d: Dims) -> Vec<f32> {
+    let mut m = vec![0f32; d.kc() * d.o];
+    for_each_weight(d, |wi, mi| m[mi] = w[wi]);
     m
 }
 
 /// `dWm [k·k·C, O]` → the weight's gradient `[O,C,k,k]`.
 fn weight_from_matrix(m: &[f32], d: Dims) -> Vec<f32> {
-    let (kk, kc) = (d.k * d.k, d.kc());
-    let mut w = vec![0f32; kc * d.o];
-    for oc in 0..d.o {
-        for ch in 0..d.c {
-            for t in 0..kk {
-                w[(oc * d.c + ch) * kk + t] = m[(t * d.c + ch) * d.o + oc];
-            }
-        }
-    }
+    let mut w = vec![0f32; d.kc() * d.o];
+    for_each_weight(d, |wi, mi| w[wi] = m[mi]);
     w
 }
 
@@ -281,7 +280,7 @@ fn backward(
                     false,
                 );
                 for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
-                    *db += lane_sums(plane, plane, |g, _| (g, 0.0)).0;
+                    *db += lane_sum(plane, |g| g);
                 }
                 if want_dx {
                     // dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]
@@ -358,24 +357,15 @@ impl<C: CheckpointStrategy> ConvSame for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match ConvSameBackward
+        let kind = ConvSameBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let x = x.into_primitive();
-                let (y, wm, d) = forward(x.clone(), weight.into_primitive(), bias.into_primitive());
-                prep.finish((x, wm, d), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(
-                forward(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                )
-                .0,
-            ),
+            .stateful();
+        let x = x.into_primitive();
+        let (y, wm, d) = forward(x.clone(), weight.into_primitive(), bias.into_primitive());
+        match kind {
+            OpsKind::Tracked(prep) => prep.finish((x, wm, d), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }

@@ -45,11 +45,17 @@ pub(crate) fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
     Flex::float_from_data(TensorData::new(v, Shape::from(shape)), &FlexDevice)
 }
 
-/// Lanes of the partial sums below: independent f32 accumulators the compiler keeps in one SIMD
-/// register, where one f64 running sum is a chain of dependent adds (in the batch norm's statistics it
-/// was ≈ 15% of a classifier step). Each lane sums at most a map's `H·W / LANES` values (49 for 28x28), so f32
-/// loses nothing that matters; the lanes, and the maps, are added in f64.
+/// Lanes of the partial sums below: independent f32 accumulators the compiler keeps in SIMD
+/// registers, where one f64 running sum is a chain of dependent adds (in the batch norm's
+/// statistics it was ≈ 15% of a classifier step). Each lane sums at most a map's `H·W / LANES`
+/// values (49 for 28x28), so f32 loses nothing that matters; the lanes, and the maps, are added
+/// in f64.
 const LANES: usize = 16;
+
+/// `Σ f(a[i])`, summed as [`lane_sums`] does.
+pub(crate) fn lane_sum(a: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lane_sums(a, a, |v, _| (f(v), 0.0)).0
+}
 
 /// `Σ f(a[i], b[i])` over two equally long slices, as `(Σ first, Σ second)` of `f`'s pair.
 pub(crate) fn lane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
@@ -71,6 +77,21 @@ pub(crate) fn lane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)
     }
     let total = |s: [f32; LANES]| s.iter().map(|&v| v as f64).sum::<f64>();
     (total(s0) + t0, total(s1) + t1)
+}
+
+/// Test support: `ours` and burn's `expected` have the same shape and agree element-wise within
+/// `tol · (1 + |expected|)`; `what` names them in the failure.
+#[cfg(test)]
+pub(crate) fn assert_close(ours: TensorData, expected: TensorData, tol: f32, what: &str) {
+    assert_eq!(ours.shape(), expected.shape(), "{what}");
+    let a: Vec<f32> = crate::train::read(ours).unwrap();
+    let e: Vec<f32> = crate::train::read(expected).unwrap();
+    for (i, (u, v)) in a.iter().zip(&e).enumerate() {
+        assert!(
+            (u - v).abs() <= tol * (1.0 + v.abs()),
+            "{what}[{i}]: {u} vs burn's {v}"
+        );
+    }
 }
 
 #[cfg(test)]

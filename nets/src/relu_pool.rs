@@ -47,11 +47,11 @@ pub fn relu_max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as ReluPool>::relu_max_pool_2x2(x.into_dispatch()))
 }
 
-/// Sizes of one pool.
+/// Sizes of one pool: the input `[B,C,H,W]`.
 #[derive(Debug, Clone, Copy)]
 struct Dims {
-    /// Maps: `B·C`.
-    maps: usize,
+    b: usize,
+    c: usize,
     h: usize,
     w: usize,
 }
@@ -64,10 +64,15 @@ impl Dims {
             "relu_max_pool_2x2 takes [B,C,H,W], got {s:?}"
         );
         Dims {
-            maps: s[0] * s[1],
+            b: s[0],
+            c: s[1],
             h: s[2],
             w: s[3],
         }
+    }
+    /// Maps: `B·C`.
+    fn maps(&self) -> usize {
+        self.b * self.c
     }
     fn out_hw(&self) -> (usize, usize) {
         (self.h / 2, self.w / 2)
@@ -84,8 +89,8 @@ fn maps_per_task(d: Dims) -> usize {
 fn forward_values(x: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
     let (oh, ow) = d.out_hw();
     let per = maps_per_task(d);
-    let mut y = vec![0f32; d.maps * oh * ow];
-    let mut codes = vec![0u8; d.maps * oh * ow];
+    let mut y = vec![0f32; d.maps() * oh * ow];
+    let mut codes = vec![0u8; d.maps() * oh * ow];
     y.par_chunks_mut(per * oh * ow)
         .zip(codes.par_chunks_mut(per * oh * ow))
         .zip(x.par_chunks(per * d.h * d.w))
@@ -144,7 +149,7 @@ fn pool_row(top: &[f32], bottom: &[f32], y: &mut [f32], codes: &mut [u8]) {
 fn backward_values(dy: &[f32], codes: &[u8], d: Dims) -> Vec<f32> {
     let (oh, ow) = d.out_hw();
     let per = maps_per_task(d);
-    let mut dx = vec![0f32; d.maps * d.h * d.w];
+    let mut dx = vec![0f32; d.maps() * d.h * d.w];
     dx.par_chunks_mut(per * d.h * d.w)
         .zip(dy.par_chunks(per * oh * ow))
         .zip(codes.par_chunks(per * oh * ow))
@@ -168,10 +173,9 @@ fn backward_values(dy: &[f32], codes: &[u8], d: Dims) -> Vec<f32> {
 
 fn forward(x: FloatTensor<Flex>) -> (FloatTensor<Flex>, Vec<u8>, Dims) {
     let d = Dims::of(&x);
-    let shape = x.layout().shape().to_vec();
     let (y, codes) = with_values(x, |v| forward_values(v, d));
     let (oh, ow) = d.out_hw();
-    (tensor(y, vec![shape[0], shape[1], oh, ow]), codes, d)
+    (tensor(y, vec![d.b, d.c, oh, ow]), codes, d)
 }
 
 impl ReluPool for Flex {
@@ -184,34 +188,30 @@ impl ReluPool for Flex {
 struct ReluPoolBackward;
 
 impl Backward<Flex, 1> for ReluPoolBackward {
-    /// One code per output, the input's shape `[B,C,H,W]` and sizes.
-    type State = (Vec<u8>, Vec<usize>, Dims);
+    /// One code per output and the input's sizes.
+    type State = (Vec<u8>, Dims);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node); // [B, C, H/2, W/2]
-        let (codes, shape, d) = ops.state;
+        let (codes, d) = ops.state;
         if let Some(node) = node_x {
             let dx = with_values(grad, |dy| backward_values(dy, &codes, d)); // [B, C, H, W]
-            grads.register::<Flex>(node.id, tensor(dx, shape));
+            grads.register::<Flex>(node.id, tensor(dx, vec![d.b, d.c, d.h, d.w]));
         }
     }
 }
 
 impl<C: CheckpointStrategy> ReluPool for Autodiff<Flex, C> {
     fn relu_max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match ReluPoolBackward
+        let kind = ReluPoolBackward
             .prepare::<C>([x.node()])
             .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let xp = x.into_primitive();
-                let shape = xp.layout().shape().to_vec();
-                let (y, codes, d) = forward(xp);
-                prep.finish((codes, shape, d), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive()).0),
+            .stateful();
+        let (y, codes, d) = forward(x.into_primitive());
+        match kind {
+            OpsKind::Tracked(prep) => prep.finish((codes, d), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }

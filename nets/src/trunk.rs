@@ -462,15 +462,8 @@ mod tests {
             .iter()
             .zip(ours.into_iter().zip(burns))
         {
-            assert_eq!(a.shape(), e.shape(), "{what}");
-            let a: Vec<f32> = crate::train::read(a).unwrap();
-            let e: Vec<f32> = crate::train::read(e).unwrap();
-            for (i, (u, v)) in a.iter().zip(&e).enumerate() {
-                assert!(
-                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
-                    "{what}[{i}] of a {cin}->{cout} {k}x{k} conv: {u} vs burn's {v}"
-                );
-            }
+            let what = format!("{what} of a {cin}->{cout} {k}x{k} conv");
+            crate::flex_util::assert_close(a, e, 1e-4, &what);
         }
     }
 
