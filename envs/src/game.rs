@@ -24,6 +24,8 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::rng::Rng;
+
 /// Misuse of a [`Game`]: every rejected call leaves the state unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum GameError {
@@ -188,13 +190,43 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
     fn action_name(&self, action: usize) -> String;
     /// A plain-text picture of the state.
     fn render(&self) -> String;
+
+    /// A random action for the player to move, as a light playout policy draws it: uniform over
+    /// the legal actions by default (Go: over the legal points that do not fill one of the mover's
+    /// own one-point eyes, passing only when there is none). `None` once terminal. `buf` is
+    /// scratch space, so drawing allocates nothing once it has grown.
+    fn random_action(&self, rng: &mut Rng, buf: &mut Vec<usize>) -> Option<usize> {
+        self.legal_actions(buf);
+        (!buf.is_empty()).then(|| buf[rng.below(buf.len())])
+    }
+
+    /// Plays [`Game::random_action`]s from here to the end (at most `max_actions`) and returns
+    /// the final values per player, leaving `self` as it was (apply, then undo). A game may
+    /// override it with a faster path that gives the same kind of estimate (Go plays its
+    /// playouts on a bare board copy with simple ko). A playout stopped by `max_actions` before
+    /// the end is worth `[0, 0]` unless the game scores unfinished positions itself.
+    fn playout(&mut self, rng: &mut Rng, buf: &mut Vec<usize>, max_actions: usize) -> [f32; 2] {
+        let mut n = 0;
+        while n < max_actions {
+            let Some(a) = self.random_action(rng, buf) else {
+                break;
+            };
+            self.apply(a).expect("a legal action is accepted");
+            n += 1;
+        }
+        let r = self.returns();
+        for _ in 0..n {
+            self.undo().expect("an applied action can be undone");
+        }
+        r
+    }
 }
 
 /// Plays uniformly random legal actions from `game` to the end (at most `max_actions`), with
 /// `rng`; returns the number of actions played. Generic over any [`Game`].
 pub fn random_rollout<G: Game>(
     game: &mut G,
-    rng: &mut crate::rng::Rng,
+    rng: &mut Rng,
     max_actions: usize,
 ) -> usize {
     let mut buf = Vec::with_capacity(game.num_actions());

@@ -20,6 +20,7 @@ pub mod games;
 pub mod go;
 pub mod minatar;
 mod options;
+pub mod player;
 pub mod registry;
 pub mod render;
 pub mod rng;
@@ -30,6 +31,7 @@ pub use check::{CheckConfig, CheckError, CheckReport, check_env, check_env_with}
 pub use env::{Env, EpisodeStats, Info, LegendEntry, Phase, RgbFrame, Step};
 pub use error::EnvError;
 pub use game::{Game, GameError, Symmetry};
+pub use player::{Analysis, Candidate, Decision, Player, PlayerError};
 pub use options::{OptKind, OptSpec, OptValue, Options};
 pub use registry::{EnvSpec, Registry, make, register};
 pub use space::Space;

@@ -12,13 +12,32 @@ pub const COLS: usize = 7;
 
 /// A Connect Four position. Row 0 is the top of the grid; discs fall to the highest free row
 /// index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ConnectFour {
     /// `0` empty, `1` first player, `2` second player.
     cells: [[u8; COLS]; ROWS],
     heights: [u8; COLS],
     moves: Vec<u8>,
     winner: Option<usize>,
+}
+
+impl Clone for ConnectFour {
+    fn clone(&self) -> ConnectFour {
+        ConnectFour {
+            cells: self.cells,
+            heights: self.heights,
+            moves: self.moves.clone(),
+            winner: self.winner,
+        }
+    }
+    /// Keeps the move list's capacity: a search copying its root into a scratch state allocates
+    /// nothing.
+    fn clone_from(&mut self, source: &ConnectFour) {
+        self.cells = source.cells;
+        self.heights = source.heights;
+        self.moves.clone_from(&source.moves);
+        self.winner = source.winner;
+    }
 }
 
 impl Default for ConnectFour {

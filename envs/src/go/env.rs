@@ -14,7 +14,7 @@
 //! whole episode.
 
 use super::board::Color;
-use super::player::{GoPlayer, parse_player};
+use super::player::{GoPlayer, genmove, parse_player};
 use super::state::{CHANNELS, GoState, Move};
 use crate::env::Phase;
 use crate::game::Game;
@@ -99,10 +99,7 @@ impl GoEnv {
             return Ok(());
         }
         let c = self.state.to_play();
-        let mv = self
-            .opponent
-            .genmove(&self.state)
-            .map_err(|e| e.to_string())?;
+        let mv = genmove(&mut *self.opponent, &self.state).map_err(|e| e.to_string())?;
         self.state.play(c, mv).map_err(|e| {
             format!(
                 "the opponent ({}) played an illegal move {}: {e}",

@@ -16,7 +16,7 @@
 use std::io::{self, BufRead, Write};
 
 use super::board::{Color, EMPTY, MAX_SIZE, MIN_SIZE, parse_vertex};
-use super::player::GoPlayer;
+use super::player::{GoPlayer, genmove};
 use super::sgf::{GameRecord, today};
 use super::state::{GoState, Move, fmt_num};
 
@@ -167,10 +167,7 @@ impl GtpEngine {
     fn genmove(&mut self, args: &[&str], commit: bool) -> Answer {
         let c = self.color(args.first())?;
         self.state.set_to_play(c);
-        let mv = self
-            .player
-            .genmove(&self.state)
-            .map_err(|e| e.to_string())?;
+        let mv = genmove(&mut *self.player, &self.state).map_err(|e| e.to_string())?;
         if !self.state.is_legal(c, mv) {
             return Err(format!(
                 "the player chose an illegal move {}",

@@ -8,8 +8,8 @@
 //! - [`playout`]: uniform random playouts that never fill one's own one-point eye (simple ko
 //!   only), and the `ember bench go` loop.
 //! - [`sgf`]: SGF FF\[4\] reading (main line) and writing.
-//! - [`player`]: the [`player::GoPlayer`] trait (random, external GTP engines; search agents plug
-//!   in from other crates) and matches between players.
+//! - [`player`]: Go's kinds of the game-generic [`crate::player::Player`] (random, external GTP
+//!   engines; search agents plug in from other crates) and the Go game loop.
 //! - [`gtp`]: a GTP v2 engine around any player.
 //! - [`env`]: `Go5x5-v0` … `Go19x19-v0`, a single-agent view against an opponent.
 

@@ -1,56 +1,49 @@
-//! Go players behind one trait, and matches between them.
+//! Go's players: the Go-specific kinds of the game-generic [`Player`] trait, and Go matches.
 //!
-//! A [`GoPlayer`] is asked for a move given the whole [`GoState`]; it keeps whatever state it
-//! needs itself. That one method is enough for every kind of player: `random` (uniform over legal
-//! moves that do not fill its own one-point eyes, superko respected), an external engine over
-//! GTP (`gtp:"COMMAND LINE"`, which replays the game to the engine as needed), and search agents
-//! (`uct:SIMS`, `az:RUN_DIR`), which live in the `agents` crate and plug in through the same trait
-//! from the command line, which tries its own forms before [`parse_player`].
-//!
-//! [`play_game`] runs one game between two players under the full rules; [`elo`] turns a match
-//! result into an Elo difference with a 95% interval.
+//! [`RandomPlayer`] (uniform over legal moves that do not fill its own one-point eyes, superko
+//! respected) and [`GtpPlayer`] (an external engine over GTP, `gtp:"COMMAND LINE"`, which replays
+//! the game to the engine as needed) implement [`Player<GoState>`]; the search players of the
+//! `agents` crate (`uct:SIMS`, `az:RUN_DIR`) do too, through the same trait, and are made by the
+//! runner, which tries its own forms before [`parse_player`]. [`genmove`] turns a player's
+//! [`Decision`] into a Go [`Move`]; [`play_game`] runs one game under the full rules and records
+//! a resignation in the state, so that SGF and GTP see it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use thiserror::Error;
-
 use super::board::{Color, EMPTY, parse_vertex};
 use super::state::{GoState, Move};
+pub use crate::player::{Decision, PlayerError, elo};
+use crate::player::Player;
 use crate::rng::Rng;
 
 /// The player specs `ember` accepts, for error messages.
 pub const ACCEPTED_SPECS: &str =
     "random, uct:SIMS, az:RUN_DIR[:SIMS], gtp:\"COMMAND LINE\" (e.g. gtp:\"gnugo --mode gtp\")";
 
-/// What can go wrong with a player.
-#[derive(Debug, Error)]
-pub enum PlayerError {
-    #[error("unknown player `{spec}`; accepted forms: {ACCEPTED_SPECS}")]
-    UnknownSpec { spec: String },
-    #[error("player `{spec}` is not available here: {why}")]
-    Unavailable { spec: String, why: String },
-    #[error("could not start GTP engine `{cmd}`: {msg}")]
-    Spawn { cmd: String, msg: String },
-    #[error("GTP engine `{cmd}`: {msg}")]
-    Engine { cmd: String, msg: String },
-    #[error("{player} played an illegal move {mv} as {color}: {why}")]
-    IllegalMove {
-        player: String,
-        color: Color,
-        mv: String,
-        why: String,
-    },
+/// A player of Go: any [`Player<GoState>`] (a name kept for the GTP engine and matches).
+pub trait GoPlayer: Player<GoState> {}
+impl<T: Player<GoState> + ?Sized> GoPlayer for T {}
+
+/// Asks `player` for a move in `state`: its decision as a Go [`Move`].
+pub fn genmove<P: Player<GoState> + ?Sized>(
+    player: &mut P,
+    state: &GoState,
+) -> Result<Move, PlayerError> {
+    Ok(match player.decide(state)? {
+        Decision::Resign => Move::Resign,
+        Decision::Act(a) => state.move_of(a).ok_or_else(|| PlayerError::Failed {
+            player: player.name(),
+            msg: format!("chose action {a}, not a move on a {0}x{0} board", state.size()),
+        })?,
+    })
 }
 
-/// Something that chooses Go moves.
-pub trait GoPlayer: Send {
-    /// A short description, used in results and as the SGF player name.
-    fn name(&self) -> String;
-    /// A move for `state.to_play()`: a legal point, a pass or a resignation.
-    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError>;
-    /// Re-seeds the player's randomness (a no-op for deterministic players).
-    fn seed(&mut self, _seed: u64) {}
+fn unknown(spec: &str) -> PlayerError {
+    PlayerError::UnknownSpec {
+        spec: spec.into(),
+        accepted: ACCEPTED_SPECS.into(),
+    }
 }
 
 /// Uniform over the legal moves (positional superko respected) that do not fill one of its own
@@ -89,12 +82,13 @@ impl RandomPlayer {
     }
 }
 
-impl GoPlayer for RandomPlayer {
+impl Player<GoState> for RandomPlayer {
     fn name(&self) -> String {
         "random".into()
     }
-    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError> {
-        Ok(RandomPlayer::pick(state, &mut self.rng, &mut self.buf))
+    fn decide(&mut self, state: &GoState) -> Result<Decision, PlayerError> {
+        let mv = RandomPlayer::pick(state, &mut self.rng, &mut self.buf);
+        Ok(Decision::Act(state.action_of(mv).expect("a point or a pass")))
     }
     fn seed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
@@ -222,11 +216,26 @@ impl GtpPlayer {
     }
 }
 
-impl GoPlayer for GtpPlayer {
+impl Player<GoState> for GtpPlayer {
     fn name(&self) -> String {
         format!("gtp:{}", self.cmd)
     }
-    fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError> {
+    fn decide(&mut self, state: &GoState) -> Result<Decision, PlayerError> {
+        Ok(match self.genmove(state)? {
+            Move::Resign => Decision::Resign,
+            m => Decision::Act(state.action_of(m).expect("a point or a pass")),
+        })
+    }
+    fn new_game(&mut self) {
+        // The next `decide` finds the game diverged and starts the engine's anew.
+        self.synced = None;
+        self.moves.clear();
+    }
+}
+
+impl GtpPlayer {
+    /// The engine's move in `state` (synchronising its game first).
+    pub fn genmove(&mut self, state: &GoState) -> Result<Move, PlayerError> {
         self.sync(state)?;
         let c = state.to_play();
         let ans = self.command(&format!("genmove {}", c.letter()))?;
@@ -273,7 +282,7 @@ pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>, PlayerEr
     if let Some(cmd) = s.strip_prefix("gtp:") {
         let cmd = cmd.trim().trim_matches(|c| c == '"' || c == '\'').trim();
         if cmd.is_empty() {
-            return Err(PlayerError::UnknownSpec { spec: spec.into() });
+            return Err(unknown(spec));
         }
         return Ok(Box::new(GtpPlayer::spawn(cmd)?));
     }
@@ -283,7 +292,7 @@ pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>, PlayerEr
             why: "search players come from the agents crate (ember's command line)".into(),
         });
     }
-    Err(PlayerError::UnknownSpec { spec: spec.into() })
+    Err(unknown(spec))
 }
 
 /// Plays one game from `state` to its end (two passes, a resignation, or the state's move
@@ -298,11 +307,11 @@ pub fn play_game(
     while !state.is_over() {
         let c = state.to_play();
         let p: &mut dyn GoPlayer = if c == Color::Black { black } else { white };
-        let mv = p.genmove(state)?;
+        let mv = genmove(p, state)?;
         if let Err(e) = state.play(c, mv) {
             return Err(PlayerError::IllegalMove {
                 player: p.name(),
-                color: c,
+                color: c.to_string(),
                 mv: state.move_name(mv),
                 why: e.to_string(),
             });
@@ -310,25 +319,6 @@ pub fn play_game(
         on_move(state);
     }
     Ok(())
-}
-
-/// The Elo difference of a player who scored `wins`, `losses` and `draws`, with a 95% interval
-/// (normal approximation on the score; a score of 0 or 1 is moved half a game inwards, so the
-/// figures stay finite).
-pub fn elo(wins: u64, losses: u64, draws: u64) -> (f64, f64, f64) {
-    let n = (wins + losses + draws) as f64;
-    if n == 0.0 {
-        return (0.0, f64::NEG_INFINITY, f64::INFINITY);
-    }
-    let eps = 0.5 / n;
-    let p = ((wins as f64 + 0.5 * draws as f64) / n).clamp(eps, 1.0 - eps);
-    // Per-game variance of the score (win 1, draw 1/2, loss 0).
-    let mean_sq = (wins as f64 + 0.25 * draws as f64) / n;
-    let var = (mean_sq - p * p).max(1e-12);
-    let se = (var / n).sqrt();
-    // `+ 0.0` turns an even score's -0 into 0.
-    let to_elo = |q: f64| -400.0 * (1.0 / q.clamp(eps, 1.0 - eps) - 1.0).log10() + 0.0;
-    (to_elo(p), to_elo(p - 1.96 * se), to_elo(p + 1.96 * se))
 }
 
 #[cfg(test)]
@@ -361,16 +351,5 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("/nonexistent/engine"), "{e}");
-    }
-
-    #[test]
-    fn elo_is_symmetric_and_zero_at_even() {
-        let (e, lo, hi) = elo(50, 50, 0);
-        assert!(e.abs() < 1e-9 && lo < 0.0 && hi > 0.0);
-        let (a, _, _) = elo(75, 25, 0);
-        let (b, _, _) = elo(25, 75, 0);
-        assert!((a + b).abs() < 1e-9 && (a - 190.8).abs() < 1.0, "{a}");
-        let (e, lo, hi) = elo(10, 0, 0);
-        assert!(e.is_finite() && lo.is_finite() && hi.is_finite() && lo <= e && e <= hi);
     }
 }

@@ -25,6 +25,7 @@ use std::fmt;
 
 use super::board::{Board, COLUMNS, Color, EMPTY, Entry, Illegal, MAX_POINTS, Point, vertex_name};
 use crate::game::{Game, GameError, Symmetry};
+use crate::rng::Rng;
 
 /// A move: a stone on a point, a pass, or a resignation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -655,6 +656,47 @@ impl Game for GoState {
     }
     fn render(&self) -> String {
         self.render_board()
+    }
+    /// Uniform over the legal points that do not fill one of the mover's own one-point eyes
+    /// (positional superko respected), passing when there is none: the draws of
+    /// `player::RandomPlayer::pick`, so both give the same games from the same seed.
+    fn random_action(&self, rng: &mut Rng, buf: &mut Vec<usize>) -> Option<usize> {
+        if self.is_over() {
+            return None;
+        }
+        let b = &self.board;
+        let c = self.to_play;
+        buf.clear();
+        buf.extend(b.points().filter(|&p| b.at(p) == EMPTY).map(usize::from));
+        let mut m = buf.len();
+        while m > 0 {
+            let i = rng.below(m);
+            let p = buf[i] as Point;
+            if !b.is_eye(p, c) && self.check(c, p).is_ok() {
+                return Some(b.index(p));
+            }
+            m -= 1;
+            buf.swap(i, m);
+        }
+        Some(self.size() * self.size())
+    }
+    /// The fast path: a random playout ([`super::playout::playout`]) on a copy of the bare board
+    /// with simple ko only, to two passes or the playout cap, scored by area with komi.
+    fn playout(&mut self, rng: &mut Rng, _buf: &mut Vec<usize>, max_actions: usize) -> [f32; 2] {
+        if self.is_over() {
+            return self.returns();
+        }
+        let mut b = self.board.clone();
+        let cap = super::playout::default_cap(self.size()).min(max_actions.min(u32::MAX as usize) as u32);
+        let r = super::playout::playout(&mut b, self.to_play, rng, cap);
+        let margin = r.score as f32 - self.komi;
+        if margin > 0.0 {
+            [1.0, -1.0]
+        } else if margin < 0.0 {
+            [-1.0, 1.0]
+        } else {
+            [0.0, 0.0]
+        }
     }
 }
 
