@@ -34,7 +34,7 @@
 //!
 //! Run by `cargo test` (no `--bench` argument), it only smoke-tests both loops on tiny settings.
 
-// The allocator the `ember` binary uses (see experiments/src/main.rs), so both measure the same.
+// The allocator the `ember` binary uses (see cli/src/main.rs), so both measure the same.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -352,7 +352,7 @@ pub fn fingerprint<M: ember_nets::burn::module::Module>(model: &M) -> Result<u32
                 Ok(v) => {
                     for x in v {
                         self.crc =
-                            ember_nets::tensorboard::crc32c_update(self.crc, &x.to_le_bytes());
+                            ember_nets::crc::crc32c_update(self.crc, &x.to_le_bytes());
                     }
                 }
                 Err(e) => self.err = Some(e.to_string()),
@@ -381,45 +381,57 @@ pub struct EvalResult {
     pub std_return: f64,
     /// Mean episode length.
     pub mean_length: f64,
+    /// Sample standard deviation of the length.
+    #[serde(default)]
+    pub std_length: f64,
+    /// Episodes that ended truncated (by the env's time limit or by the step cap), not terminated.
+    #[serde(default)]
+    pub truncated: usize,
 }
 
-/// Plays `episodes` episodes of `env` with `act` (observation → action), episode `k` seeded with
-/// `child_seed(seed, k)`, each cut at `max_steps`.
-pub fn evaluate(
+/// Ember's one evaluation rule, used by the in-training `eval/mean_return`, `ember eval ENV` and
+/// `ember eval RUN_DIR` alike: plays `episodes` episodes of `env`, episode `i` starting from
+/// `env.reset(Some(child_seed(seed, i)))`, each action chosen by `act` (which sees the env: its
+/// observation and action mask), each episode cut as truncated after `max_steps` steps (0: no cap;
+/// the env's own time limit still applies).
+pub fn evaluate<E: From<ember_envs::EnvError>>(
     env: &mut dyn Env,
     episodes: usize,
     seed: u64,
     max_steps: u64,
-    act: &mut dyn FnMut(&[f32]) -> Result<usize>,
-) -> Result<EvalResult> {
+    act: &mut dyn FnMut(&dyn Env) -> Result<usize, E>,
+) -> Result<EvalResult, E> {
     let mut rets = Vec::with_capacity(episodes);
     let mut lens = Vec::with_capacity(episodes);
-    let mut obs = Vec::new();
-    for k in 0..episodes {
-        obs.clear();
-        obs.extend_from_slice(env.reset(Some(child_seed(seed, k as u64))));
+    let mut truncated = 0;
+    for i in 0..episodes {
+        env.reset(Some(child_seed(seed, i as u64)));
         let (mut ret, mut len) = (0f64, 0u64);
         loop {
-            let a = act(&obs)?;
+            let a = act(&*env)?;
             let s = env.step(a)?;
             ret += s.reward as f64;
             len += 1;
-            if s.done() || len >= max_steps {
+            if s.terminated {
                 break;
             }
-            obs.clear();
-            obs.extend_from_slice(s.obs);
+            if s.truncated || (max_steps > 0 && len >= max_steps) {
+                truncated += 1;
+                break;
+            }
         }
         rets.push(ret);
         lens.push(len as f64);
     }
     let (mean_return, std_return) = mean_std(&rets);
-    let (mean_length, _) = mean_std(&lens);
+    let (mean_length, std_length) = mean_std(&lens);
     Ok(EvalResult {
         episodes,
         mean_return,
         std_return,
         mean_length,
+        std_length,
+        truncated,
     })
 }
 

@@ -304,12 +304,12 @@ pub fn train<E: Env>(
             cfg.eval_episodes,
             stream(seed, TAG_EVAL, index).next_u64(),
             cfg.eval_max_steps,
-            &mut |obs| {
+            &mut |env: &dyn Env| {
                 if cfg.eval_epsilon > 0.0 && rng.chance(cfg.eval_epsilon) {
                     return Ok(rng.below(num_actions));
                 }
                 Ok(argmax(&read(online.forward(matrix(
-                    obs.to_vec(),
+                    env.obs().to_vec(),
                     1,
                     l,
                     &infer,

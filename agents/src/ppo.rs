@@ -242,8 +242,8 @@ pub fn train<E: Env>(
                 cfg.eval_episodes,
                 stream(seed, TAG_EVAL, index).next_u64(),
                 cfg.eval_max_steps,
-                &mut |obs| {
-                    let (logits, _) = online.forward(matrix(obs.to_vec(), 1, l, &infer));
+                &mut |env: &dyn Env| {
+                    let (logits, _) = online.forward(matrix(env.obs().to_vec(), 1, l, &infer));
                     Ok(argmax(&read(logits)?))
                 },
             )

@@ -219,7 +219,7 @@ impl Replay {
         for a in &self.actions {
             out.extend_from_slice(&a.to_le_bytes());
         }
-        let crc = ember_nets::tensorboard::crc32c(&out);
+        let crc = ember_nets::crc::crc32c(&out);
         out.write_all(&crc.to_le_bytes())
             .map_err(|e| AgentError::Io {
                 path: path.into(),
@@ -243,7 +243,7 @@ impl Replay {
             return Err(bad("not a replay buffer file".into()));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if ember_nets::tensorboard::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4")) {
+        if ember_nets::crc::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4")) {
             return Err(bad("checksum mismatch (damaged file)".into()));
         }
         let word =

@@ -17,7 +17,7 @@
 //! Run by `cargo test` (no `--bench` argument), it only smoke-tests both steps for two steps.
 //! `--device gpu` runs Ember's side on the GPU backend of a `--features wgpu` (or `cuda`) build.
 
-// The allocator the `ember` binary uses (see experiments/src/main.rs), so both measure the same.
+// The allocator the `ember` binary uses (see cli/src/main.rs), so both measure the same.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::tensorboard::{crc32c, crc32c_update};
+use crate::crc::{crc32c, crc32c_update};
 
 const MAGIC: &[u8; 8] = b"EMBERCKP";
 const VERSION: u32 = 1;

@@ -31,6 +31,7 @@ pub mod alloc;
 pub mod batch_norm;
 pub mod checkpoint;
 pub mod conv_same;
+pub mod crc;
 pub mod data;
 pub mod device;
 pub mod error;

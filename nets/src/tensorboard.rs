@@ -5,15 +5,17 @@
 //! needs three kinds of event: the `file_version` header, scalar summaries, and a
 //! `SessionLog(START)` written when a run resumes, which tells TensorBoard to drop the steps the
 //! killed process logged after its last checkpoint. That is a few dozen lines of protobuf, so
-//! they are written (and, for `ember plot`, read back by [`read_scalars`]) here rather than through `tensorboard-rs` 0.5.9, which works (see
-//! `shared/NOTES.md`) but panics on any I/O error (`expect("")` in its writer thread), cannot
-//! report a failed write to the caller, and pulls in `image` 0.23 and `protobuf` 2.
+//! they are written (and, for `ember plot`, read back by [`read_scalars`]) here rather than
+//! through `tensorboard-rs` 0.5.9, which works but panics on any I/O error (`expect("")` in its
+//! writer thread), cannot report a failed write to the caller, and pulls in `image` 0.23 and
+//! `protobuf` 2.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::crc::crc32c;
 use crate::error::{NetsError, Result};
 
 /// Writes one `events.out.tfevents.*` file in a log directory.
@@ -432,42 +434,6 @@ impl<'a> Iterator for Fields<'a> {
 
 // --- CRC32C (Castagnoli), as TFRecord masks it -----------------------------------------------
 
-const fn crc32c_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0x82F6_3B78 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-static CRC32C: [u32; 256] = crc32c_table();
-
-/// CRC-32C of `data` (also what checkpoints use to detect corruption).
-pub fn crc32c(data: &[u8]) -> u32 {
-    crc32c_update(0, data)
-}
-
-/// Continues a CRC-32C over more data: `crc32c_update(crc32c(a), b) == crc32c(a ++ b)`.
-pub fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &b in data {
-        c = CRC32C[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
-}
-
 fn masked_crc32c(data: &[u8]) -> u32 {
     let c = crc32c(data);
     c.rotate_right(15).wrapping_add(0xA282_EAD8)
@@ -476,14 +442,6 @@ fn masked_crc32c(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32c_matches_the_standard_check_value() {
-        // The CRC-32C check value (RFC 3720, B.4): "123456789" → 0xE3069283.
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
-        assert_eq!(crc32c_update(crc32c(b"1234"), b"56789"), 0xE306_9283);
-        assert_eq!(crc32c(b""), 0);
-    }
 
     #[test]
     fn varints_encode_as_protobuf() {

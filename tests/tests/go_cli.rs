@@ -1,5 +1,5 @@
 //! The Go verbs of the built `ember` binary, end to end: `bench go --json` and `match go --json`
-//! print the keys of `shared/CONTRACT.md` as the last stdout line, matches write SGF files that
+//! print the keys `docs/cli.md` lists as the last stdout line, matches write SGF files that
 //! replay to their recorded result, `ember gtp` survives garbage input, and bad arguments are
 //! errors that say what is accepted.
 

@@ -24,7 +24,7 @@
 //! Observation (MinAtar's channel order): 0 `player`, 1 `enemy`, 2 `trail` (the cell each object
 //! just came from, showing its direction), 3 `gold`.
 
-use super::{Action, Game, Grid, N};
+use super::{Action, Rules, Grid, N};
 use crate::rng::Rng;
 
 /// The random draws a game's rules make: `Rng` in play; in tests, also a replay of the draws
@@ -199,7 +199,7 @@ impl Asterix {
         self.place();
     }
 
-    /// One action of the rules (`Game::act`), with the random draws from `rng`.
+    /// One action of the rules (`Rules::act`), with the random draws from `rng`.
     fn advance(&mut self, action: Action, rng: &mut impl Draws) -> (f32, bool) {
         let (mut reward, mut over) = (0.0, false);
         if self.spawn_timer == 0 {
@@ -241,7 +241,7 @@ impl Asterix {
     }
 }
 
-impl Game for Asterix {
+impl Rules for Asterix {
     const CHANNELS: &'static [&'static str] = &["player", "enemy", "trail", "gold"];
     const MINIMAL_ACTIONS: &'static [Action] = &[
         Action::Noop,
@@ -603,7 +603,7 @@ mod tests {
 pub(super) mod trace {
     use std::collections::VecDeque;
 
-    use super::super::{Action, Game, N};
+    use super::super::{Action, Rules, N};
     use super::Draws;
 
     /// Prints `E obs` at each episode start and `S action reward terminal draws obs` per frame,
@@ -705,7 +705,7 @@ print("\n".join(lines))
 
     /// Replays `episodes` of MinAtar's `name` on `G` through `advance` (the game's rules with
     /// explicit draws); panics at the first difference. Returns `(episodes, frames, reward)`.
-    pub fn replay<G: Game>(
+    pub fn replay<G: Rules>(
         name: &str,
         episodes: usize,
         seed: u64,

@@ -22,7 +22,7 @@
 //! State is a handful of bytes plus the bricks as one `u128` bitboard (bit `10*y + x`), so a frame
 //! is a few compares and one bit test, and drawing walks only the set bits.
 
-use super::{Action, Game, Grid, N};
+use super::{Action, Rules, Grid, N};
 use crate::rng::Rng;
 
 /// Bit of cell `(y, x)` in a 10x10 bitboard.
@@ -67,7 +67,7 @@ impl Breakout {
     }
 }
 
-impl Game for Breakout {
+impl Rules for Breakout {
     const CHANNELS: &'static [&'static str] = &["paddle", "ball", "trail", "brick"];
     const MINIMAL_ACTIONS: &'static [Action] = &[Action::Noop, Action::Left, Action::Right];
     const SPRITES: usize = 3;
@@ -352,7 +352,7 @@ mod tests {
 /// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_trace -- --ignored`.
 #[cfg(test)]
 pub(super) mod test_support {
-    use super::super::{Action, Game, MinAtar, N};
+    use super::super::{Action, Rules, MinAtar, N};
     use crate::Env;
     use crate::rng::Rng;
 
@@ -450,7 +450,7 @@ print("\n".join(lines))
     }
 
     /// Replays MinAtar's trajectories of `name` on `G`; returns `(episodes, frames, reward)`.
-    pub fn replay<G: Game>(
+    pub fn replay<G: Rules>(
         name: &str,
         episodes: usize,
         seed: u64,

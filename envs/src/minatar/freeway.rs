@@ -19,7 +19,7 @@
 //! MinAtar). Each car is drawn as itself (channel `car`) and a trail cell just behind it in
 //! channel `speed<s>`, telling the agent its speed and direction.
 
-use super::{Action, Game, Grid};
+use super::{Action, Rules, Grid};
 use crate::rng::Rng;
 
 /// Frames the chicken waits after each move.
@@ -78,7 +78,7 @@ pub struct Freeway {
     cars: [Car; LANES],
 }
 
-impl Game for Freeway {
+impl Rules for Freeway {
     const CHANNELS: &'static [&'static str] = &[
         "chicken", "car", "speed1", "speed2", "speed3", "speed4", "speed5",
     ];

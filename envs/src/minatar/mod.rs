@@ -1,7 +1,7 @@
 //! MinAtar-style games: 10x10 grids of 0/1 channels, six actions, sticky actions and difficulty
 //! ramping, behaving like MinAtar 1.0.15 (Young & Tian, 2019) so that published results compare.
 //!
-//! Each game implements the small `Game` trait (its rules on a 10x10 grid); `MinAtar<G>` wraps a
+//! Each game implements the small `Rules` trait (its rules on a 10x10 grid); `MinAtar<G>` wraps a
 //! game into an `Env`: seeding, sticky actions, the minimal action set, the observation buffer,
 //! the episode phase and rendering are written once here. MinAtar is GPL: these games were written
 //! from its documented and observed behaviour, not translated from its code.
@@ -64,7 +64,7 @@ pub const MAX_SPRITES: usize = 32;
 /// observation (Seaquest's is 1000 floats). A cell marked with `set` is recorded (once) and
 /// cleared before the next frame. A sprite (`sprite`) is an object of which there is always
 /// exactly one, like Breakout's ball: slot `k` holds its cell, cleared before the next frame
-/// without any bookkeeping; a game with `Game::SPRITES` slots draws each of them in every frame
+/// without any bookkeeping; a game with `Rules::SPRITES` slots draws each of them in every frame
 /// (off the grid when the object is absent). A channel given whole as a bitboard with `set_channel` is kept
 /// from frame to frame and only its cells that differ from the previous frame are written: right
 /// for things that rarely change, like Breakout's bricks. A game draws each channel with one of
@@ -103,7 +103,7 @@ impl Grid<'_> {
         cv.len += fresh as usize;
     }
 
-    /// Draws sprite `k` (`k < Game::SPRITES`) at cell `(y, x)` of channel `c`, or nowhere when the
+    /// Draws sprite `k` (`k < Rules::SPRITES`) at cell `(y, x)` of channel `c`, or nowhere when the
     /// cell is off the grid. Branch-free.
     #[inline(always)]
     pub fn sprite(&mut self, k: usize, c: usize, y: i32, x: i32) {
@@ -223,7 +223,7 @@ impl Canvas {
 
     /// Brings the observation from the previous frame to the game's current state.
     #[inline(always)]
-    fn redraw<G: Game>(&mut self, game: &G) {
+    fn redraw<G: Rules>(&mut self, game: &G) {
         // In whole chunks of 8 cells, so that the loop count rarely changes and its branch is
         // predicted. Entries past `len` are stale cells drawn with `set` in earlier frames (or
         // the spare cell): clearing them again before drawing is harmless.
@@ -257,7 +257,7 @@ impl Canvas {
 
 /// Draws `game` into a zeroed `obs` (for tests that inspect a game's planes without the shell).
 #[cfg(test)]
-pub(crate) fn draw_planes<G: Game>(game: &G, obs: &mut [f32]) {
+pub(crate) fn draw_planes<G: Rules>(game: &G, obs: &mut [f32]) {
     let mut canvas = Canvas::new();
     canvas.redraw(game);
     obs.copy_from_slice(&canvas.obs[..obs.len()]);
@@ -284,7 +284,7 @@ pub(crate) fn check_game(id: &str, channels: usize, minimal: usize) -> [crate::C
 }
 
 /// The rules of one MinAtar-style game.
-pub trait Game: Send + 'static {
+pub trait Rules: Send + 'static {
     /// Channel names, in observation order (their count is the channel count).
     const CHANNELS: &'static [&'static str];
     /// MinAtar's minimal action set for this game.
@@ -301,8 +301,8 @@ pub trait Game: Send + 'static {
     fn draw(&self, grid: &mut Grid<'_>);
 }
 
-/// A `Game` as an `Env`.
-pub struct MinAtar<G: Game> {
+/// A game (its `Rules`) as an `Env`.
+pub struct MinAtar<G: Rules> {
     id: String,
     game: G,
     rng: Rng,
@@ -316,7 +316,7 @@ pub struct MinAtar<G: Game> {
     symbols: Vec<char>,
 }
 
-impl<G: Game> MinAtar<G> {
+impl<G: Rules> MinAtar<G> {
     /// A game with explicit settings (MinAtar's defaults: `0.1, true, false`).
     pub fn new(
         id: &str,
@@ -369,7 +369,7 @@ impl<G: Game> MinAtar<G> {
     }
 }
 
-impl<G: Game> Env for MinAtar<G> {
+impl<G: Rules> Env for MinAtar<G> {
     fn id(&self) -> &str {
         &self.id
     }
@@ -446,7 +446,7 @@ fn minatar_options(spec: EnvSpec) -> EnvSpec {
     ))
 }
 
-fn spec_for<G: Game>(id: &'static str, description: &str) -> EnvSpec {
+fn spec_for<G: Rules>(id: &'static str, description: &str) -> EnvSpec {
     minatar_options(EnvSpec::new(id, description, move |o: &Options| {
         Ok(Box::new(MinAtar::<G>::new(
             id,
@@ -490,7 +490,7 @@ mod tests {
 
     /// The shell clears only the cells it set last frame: its observation must always equal a
     /// full redraw of the game state.
-    fn incremental_redraw_matches_full<G: Game>(id: &str) {
+    fn incremental_redraw_matches_full<G: Rules>(id: &str) {
         let mut env = MinAtar::<G>::new(id, 0.1, true, false);
         let mut rng = Rng::new(5);
         let mut full = vec![0.0; G::CHANNELS.len() * N * N];

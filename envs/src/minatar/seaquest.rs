@@ -46,7 +46,7 @@
 //! oxygen), 8 `diver_guage` (row 9, columns 8, 7, ... one per diver on board), 9 `diver`.
 
 use super::asterix::Draws;
-use super::{Action, Game, Grid, N};
+use super::{Action, Rules, Grid, N};
 use crate::rng::Rng;
 
 const MAX_OXYGEN: i16 = 200;
@@ -426,7 +426,7 @@ impl Seaquest {
         }
     }
 
-    /// One action of the rules (`Game::act`), with the random draws from `rng`.
+    /// One action of the rules (`Rules::act`), with the random draws from `rng`.
     fn advance(&mut self, action: Action, rng: &mut impl Draws) -> (f32, bool) {
         let (mut reward, mut over) = (0.0, false);
         if self.spawn_timer == 0 {
@@ -496,7 +496,7 @@ impl Seaquest {
     }
 }
 
-impl Game for Seaquest {
+impl Rules for Seaquest {
     const CHANNELS: &'static [&'static str] = &[
         "sub_front",
         "sub_back",

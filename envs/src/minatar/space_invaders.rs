@@ -23,7 +23,7 @@
 //! one shift, collisions are one `&`, the score is a popcount.
 
 use super::breakout::draw_bits;
-use super::{Action, Game, Grid, N};
+use super::{Action, Rules, Grid, N};
 use crate::rng::Rng;
 
 /// Frames the gun stays hot after a shot.
@@ -121,7 +121,7 @@ impl SpaceInvaders {
     }
 }
 
-impl Game for SpaceInvaders {
+impl Rules for SpaceInvaders {
     const CHANNELS: &'static [&'static str] = &[
         "cannon",
         "alien",

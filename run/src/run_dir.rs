@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Context, Result, bail};
 use ember_nets::checkpoint::{CheckpointDir, write_atomic};
 use ember_nets::tensorboard::EventWriter;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::config::Experiment;
+use crate::config::Experiment;
 
 /// The files of one run.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use std::process::Output;
 
 fn experiment(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../experiments")
         .join(file)
         .display()
         .to_string()

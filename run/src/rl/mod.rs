@@ -1,24 +1,24 @@
 //! The `dqn` and `ppo` experiment kinds: what they share (the `[env]` table, the `[model]`
-//! network table, logging to TensorBoard and the progress bar, `summary.json`, loading a trained
-//! run's policy for `ember eval`/`ember watch`). The algorithms themselves live in
-//! `ember-agents`; this is the glue between them and the run directory.
+//! network table, logging to TensorBoard and the progress bar, `summary.json`). The algorithms
+//! themselves live in `ember-agents`; this is the glue between them and the run directory.
 
 pub mod dqn;
 pub mod ppo;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::{Context, Result, bail, invalid};
 use ember_agents::common::{Logger, RunIo, TrainSummary};
-use ember_agents::{AgentError, NetConfig, Policy};
+use ember_agents::{AgentError, NetConfig};
 use ember_envs::Env;
 use ember_nets::DeviceChoice;
 use ember_nets::tensorboard::EventWriter;
 use serde::{Deserialize, Serialize};
 
-use super::config::Experiment;
-use super::run::{Progress, RunDir};
+use crate::config::Experiment;
+use crate::env::make_env;
+use crate::error::error_chain;
+use crate::run_dir::{Progress, RunDir};
 
 /// `[env]`: the environment id and its options (every other key, e.g. `sticky_action_prob`).
 /// `gym = "ID"` is accepted in place of `id = "gym:ID"` (a Python Gymnasium environment).
@@ -35,7 +35,7 @@ pub struct EnvSection {
 /// The `[env]` table of a DQN or PPO experiment.
 pub fn env_section(exp: &Experiment) -> Result<EnvSection> {
     let table = exp.table.get("env").ok_or_else(|| {
-        anyhow!(
+        invalid!(
             "{}: a {} experiment needs an [env] table",
             exp.origin,
             exp.kind.name()
@@ -44,7 +44,7 @@ pub fn env_section(exp: &Experiment) -> Result<EnvSection> {
     table
         .clone()
         .try_into::<EnvSection>()
-        .map_err(|e| anyhow!("{}: [env]: {e}", exp.origin))
+        .map_err(|e| invalid!("{}: [env]: {e}", exp.origin))
 }
 
 /// `[env]` as written: `id` or `gym`, and the options.
@@ -101,20 +101,17 @@ impl EnvSection {
 
     /// Makes one environment (checked once before the run directory is created).
     pub fn make(&self) -> Result<Box<dyn Env>> {
-        let opts = crate::envs_cli::EnvOpts { set: self.sets()? };
-        opts.make(&self.id)
-            .with_context(|| format!("env.id = {:?}", self.id))
+        make_env(&self.id, &self.sets()?).with_context(|| format!("env.id = {:?}", self.id))
     }
 
     /// A factory for the agents (`make(i)` for environment `i`).
     pub fn factory(
         &self,
     ) -> Result<impl FnMut(usize) -> ember_agents::Result<Box<dyn Env>> + use<>> {
-        let opts = crate::envs_cli::EnvOpts { set: self.sets()? };
+        let sets = self.sets()?;
         let id = self.id.clone();
         Ok(move |_i: usize| {
-            opts.make(&id)
-                .map_err(|e| AgentError::Unsupported(format!("{e:#}")))
+            make_env(&id, &sets).map_err(|e| AgentError::Unsupported(error_chain(&e)))
         })
     }
 }
@@ -160,7 +157,7 @@ impl<T: serde::de::DeserializeOwned + Serialize> RlExperiment<T> {
 
     /// The resolved config as TOML.
     pub fn to_toml(&self) -> Result<String> {
-        super::config::to_toml(self)
+        crate::config::to_toml(self)
     }
 }
 
@@ -209,7 +206,6 @@ impl Logger for RunLogger {
     }
 }
 
-/// `summary.json` for an RL run.
 /// The signature the algorithms' `train` functions share (`ember_agents::{dqn, ppo}::train`).
 pub type TrainFn<C> = fn(
     &C,
@@ -249,6 +245,7 @@ pub fn run_training<C>(
     Ok(summary)
 }
 
+/// `summary.json` for an RL run.
 pub fn summary_json(
     name: &str,
     kind: &str,
@@ -278,33 +275,4 @@ pub fn summary_json(
         "device": device.to_string(),
         "backend": device.backend_name(),
     })
-}
-
-/// The policy of a trained DQN or PPO run (its newest checkpoint that loads), on the CPU.
-pub fn load_policy(
-    dir: &Path,
-    mode: ember_agents::policy::ActMode,
-    seed: u64,
-) -> Result<Box<dyn Policy>> {
-    let run = RunDir::open(dir)?;
-    let exp = Experiment::load(&run.config_path(), &[])?;
-    let kind = exp.kind.name();
-    if !["dqn", "ppo"].contains(&kind) {
-        bail!("{} is a {kind} run, not a DQN or PPO agent", dir.display());
-    }
-    let (found, skipped) = run.checkpoints(usize::MAX).latest()?;
-    for e in skipped {
-        eprintln!("warning: skipping a damaged checkpoint: {e}");
-    }
-    let (step, ck) = found.ok_or_else(|| anyhow!("{} has no checkpoint yet", dir.display()))?;
-    eprintln!(
-        "agent: {} ({kind}, checkpoint of step {step})",
-        dir.display()
-    );
-    Ok(ember_agents::policy::from_checkpoint(
-        &ck,
-        &DeviceChoice::Cpu.device()?,
-        mode,
-        seed,
-    )?)
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::{Context, Result, bail, invalid};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
@@ -82,13 +82,13 @@ impl Experiment {
     pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<Self> {
         let mut table: Table = text
             .parse()
-            .map_err(|e| anyhow!("{origin}: malformed TOML: {e}"))?;
+            .map_err(|e| invalid!("{origin}: malformed TOML: {e}"))?;
         for s in sets {
             apply_set(&mut table, s).with_context(|| format!("--set {s}"))?;
         }
         let header: Header =
-            typed(&Value::Table(header_only(&table)), "").map_err(|e| anyhow!("{origin}: {e}"))?;
-        let kind = Kind::parse(&header.kind).map_err(|e| anyhow!("{origin}: {e}"))?;
+            typed(&Value::Table(header_only(&table)), "").map_err(|e| invalid!("{origin}: {e}"))?;
+        let kind = Kind::parse(&header.kind).map_err(|e| invalid!("{origin}: {e}"))?;
         if header.name.is_empty()
             || !header
                 .name
@@ -139,7 +139,7 @@ impl Experiment {
         if !v.is_table() {
             bail!("{}: `{name}` must be a table ([{name}])", self.origin);
         }
-        typed(&v, name).map_err(|e| anyhow!("{}: {e}", self.origin))
+        typed(&v, name).map_err(|e| invalid!("{}: {e}", self.origin))
     }
 }
 
@@ -168,7 +168,7 @@ fn typed<T: DeserializeOwned>(v: &Value, prefix: &str) -> Result<T> {
             (false, true) => prefix.to_string(),
             (false, false) => format!("{prefix}.{inner}"),
         };
-        anyhow!("{path}: {}", e.into_inner())
+        invalid!("{path}: {}", e.into_inner())
     })
 }
 
@@ -177,7 +177,7 @@ fn typed<T: DeserializeOwned>(v: &Value, prefix: &str) -> Result<T> {
 pub fn apply_set(table: &mut Table, set: &str) -> Result<()> {
     let (key, raw) = set
         .split_once('=')
-        .ok_or_else(|| anyhow!("expected key=value"))?;
+        .ok_or_else(|| invalid!("expected key=value"))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(str::is_empty) {
         bail!("bad key {key:?}");
@@ -194,7 +194,7 @@ pub fn apply_set(table: &mut Table, set: &str) -> Result<()> {
             .or_insert_with(|| Value::Table(Table::new()));
         t = entry
             .as_table_mut()
-            .ok_or_else(|| anyhow!("`{}` is not a table", walked.join(".")))?;
+            .ok_or_else(|| invalid!("`{}` is not a table", walked.join(".")))?;
     }
     t.insert(last.to_string(), value);
     Ok(())

@@ -1,4 +1,4 @@
-//! The `ember` binary end to end: the verbs of CONTRACT.md, their JSON, and their errors.
+//! The `ember` binary end to end: the verbs of `docs/cli.md`, their JSON, and their errors.
 
 mod common;
 
@@ -241,7 +241,7 @@ fn train_ppo_on_a_python_gymnasium_env() {
     let dir = std::env::temp_dir().join(format!("ember-gym-train-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let base =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ppo_cartpole.toml")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/ppo_cartpole.toml")).unwrap();
     let toml = base.replace("id = \"CartPole-v1\"", "gym = \"CartPole-v1\"");
     assert_ne!(
         toml, base,

@@ -1,18 +1,14 @@
 //! `ember`: Ember's one command line.
 //!
-//! Each verb is a small function over the library crates; this file only parses arguments and
-//! dispatches. Human-readable output goes to stderr (or precedes the JSON); with `--json` the last
-//! line of stdout is exactly one JSON object, as `shared/CONTRACT.md` specifies.
+//! A thin layer: each verb parses its arguments (clap), makes one library call (`ember_run` for
+//! train, eval, watch, bench env and plot; `ember_envs::go` for the Go verbs) and prints what it
+//! returns. Human-readable output goes to stderr (or precedes the JSON); with `--json` the last
+//! line of stdout is exactly one JSON object. `docs/cli.md` lists every verb, flag and JSON shape.
 
 mod envs_cli;
-// go-cli: begin (owned by the Go work: `ember gtp`, `ember match go`, `ember bench go`)
 mod go_cli;
-// go-cli: end
 mod plot_cli;
-// train-cli: begin (owned by the nets/experiments work: `ember train`, evaluating runs)
-mod train;
 mod train_cli;
-// train-cli: end
 
 use anyhow::Result;
 
@@ -45,17 +41,13 @@ enum Cmd {
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCmd),
-    // go-cli-verbs: begin
     /// A GTP v2 Go engine on stdin/stdout (for GoGui, Sabaki, twogtp, GNU Go).
     Gtp(go_cli::GtpArgs),
     /// Play matches between players.
     #[command(subcommand)]
     Match(go_cli::MatchCmd),
-    // go-cli-verbs: end
-    // train-cli-verbs: begin
     /// Run an experiment (TOML): train, log to TensorBoard, checkpoint; or --resume a run.
     Train(train_cli::TrainArgs),
-    // train-cli-verbs: end
     /// Draw learning curves (return vs steps, runs overlaid) from runs' TensorBoard event files.
     Plot(plot_cli::PlotArgs),
 }
@@ -64,10 +56,8 @@ enum Cmd {
 enum BenchCmd {
     /// Single-thread stepping with uniformly random actions.
     Env(envs_cli::BenchEnvArgs),
-    // go-cli-bench: begin
     /// Random Go playouts on one thread (uniform over legal non-eye-filling moves, to two passes).
     Go(go_cli::BenchGoArgs),
-    // go-cli-bench: end
 }
 
 fn main() {
@@ -75,22 +65,13 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<()> = match cli.cmd {
         Cmd::Envs(a) => envs_cli::envs(&a),
-        // train-cli-eval: begin (a RUN_DIR in place of ENV evaluates a trained run)
-        Cmd::Eval(a) if std::path::Path::new(&a.env).join("config.toml").is_file() => {
-            train_cli::eval_run_dir(&a)
-        }
-        // train-cli-eval: end
         Cmd::Eval(a) => envs_cli::eval(&a),
         Cmd::Watch(a) => envs_cli::watch(&a),
         Cmd::Bench(BenchCmd::Env(a)) => envs_cli::bench_env(&a),
-        // go-cli-dispatch: begin
         Cmd::Gtp(a) => go_cli::gtp(&a),
         Cmd::Match(go_cli::MatchCmd::Go(a)) => go_cli::match_go(&a),
         Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
-        // go-cli-dispatch: end
-        // train-cli-dispatch: begin
         Cmd::Train(a) => train_cli::train(&a),
-        // train-cli-dispatch: end
         Cmd::Plot(a) => plot_cli::plot(&a),
     };
     if let Err(e) = result {

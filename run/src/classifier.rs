@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Context, Result, bail};
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use ember_nets::data::{
@@ -16,8 +16,8 @@ use ember_nets::train::{
 use ember_nets::{BlockKind, Checkpoint, ClassifierConfig, ConvTrunkConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 
-use super::config::{Experiment, to_toml};
-use super::run::{Progress, RunDir};
+use crate::config::{Experiment, to_toml};
+use crate::run_dir::{Progress, RunDir};
 
 /// The model kind stored in checkpoints.
 pub const KIND: &str = "classifier";

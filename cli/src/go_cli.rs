@@ -1,7 +1,7 @@
 //! The Go verbs: `ember gtp`, `ember match go`, `ember bench go`.
 //!
 //! Thin layers over `ember_envs::go`: argument parsing, player specs, terminal drawing, files and
-//! the one-line JSON summaries of `shared/CONTRACT.md`. Players are made by [`make_player`], the
+//! the one-line JSON summaries `docs/cli.md` lists. Players are made by [`make_player`], the
 //! one place where search agents (`uct:SIMS`, `az:RUN_DIR`) will be added.
 
 use std::io::{IsTerminal, Write};

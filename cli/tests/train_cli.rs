@@ -14,6 +14,7 @@ fn experiment() -> String {
 
 fn experiment_file(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../experiments")
         .join(name)
         .display()
         .to_string()

@@ -1,13 +1,13 @@
 //! `kind = "dqn"`: `[env]`, `[model]` ([`NetConfig`](ember_agents::NetConfig)) and `[train]`
 //! ([`DqnConfig`]), trained by [`ember_agents::dqn::train`].
 
-use anyhow::Result;
+use crate::error::Result;
 use ember_agents::dqn::{self, DqnConfig};
 use ember_nets::DeviceChoice;
 
 use super::{RlExperiment, TrainFn, run_training};
-use crate::train::config::Experiment;
-use crate::train::run::RunDir;
+use crate::config::Experiment;
+use crate::run_dir::RunDir;
 
 /// A DQN experiment with every default filled in.
 pub type DqnExperiment = RlExperiment<DqnConfig>;

@@ -1,13 +1,13 @@
 //! `kind = "ppo"`: `[env]`, `[model]` ([`NetConfig`](ember_agents::NetConfig)) and `[train]`
 //! ([`PpoConfig`]), trained by [`ember_agents::ppo::train`].
 
-use anyhow::Result;
+use crate::error::Result;
 use ember_agents::ppo::{self, PpoConfig};
 use ember_nets::DeviceChoice;
 
 use super::{RlExperiment, TrainFn, run_training};
-use crate::train::config::Experiment;
-use crate::train::run::RunDir;
+use crate::config::Experiment;
+use crate::run_dir::RunDir;
 
 /// A PPO experiment with every default filled in.
 pub type PpoExperiment = RlExperiment<PpoConfig>;
