@@ -40,6 +40,9 @@ pub mod watch;
 
 use std::path::{Path, PathBuf};
 
+use ember_agents::dqn::DqnConfig;
+use ember_agents::ppo::PpoConfig;
+
 pub use config::{Experiment, Kind};
 pub use ember_agents::policy::ActMode;
 pub use ember_nets::DeviceChoice;
@@ -95,22 +98,8 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<RunSummary> {
             let summary = classifier::train(&x, &data, &run, device, false)?;
             (run, summary)
         }
-        Kind::Dqn => {
-            let x = rl::dqn::parse(exp)?;
-            let run = RunDir::create(run_dir, exp)?;
-            run.write_config(&x.to_toml()?)?;
-            eprintln!("run directory: {}", run.path().display());
-            let summary = rl::dqn::train(&x, &run, device, false)?;
-            (run, summary)
-        }
-        Kind::Ppo => {
-            let x = rl::ppo::parse(exp)?;
-            let run = RunDir::create(run_dir, exp)?;
-            run.write_config(&x.to_toml()?)?;
-            eprintln!("run directory: {}", run.path().display());
-            let summary = rl::ppo::train(&x, &run, device, false)?;
-            (run, summary)
-        }
+        Kind::Dqn => start_rl(&rl::parse::<DqnConfig>(exp)?, exp, run_dir, device)?,
+        Kind::Ppo => start_rl(&rl::parse::<PpoConfig>(exp)?, exp, run_dir, device)?,
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),
@@ -129,11 +118,25 @@ pub fn resume(dir: &Path, device: DeviceChoice) -> Result<RunSummary> {
             let data = classifier::load_data(&x)?;
             classifier::train(&x, &data, &run, device, true)?
         }
-        Kind::Dqn => rl::dqn::train(&rl::dqn::parse(&exp)?, &run, device, true)?,
-        Kind::Ppo => rl::ppo::train(&rl::ppo::parse(&exp)?, &run, device, true)?,
+        Kind::Dqn => rl::train(&rl::parse::<DqnConfig>(&exp)?, &run, device, true)?,
+        Kind::Ppo => rl::train(&rl::parse::<PpoConfig>(&exp)?, &run, device, true)?,
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),
         summary,
     })
+}
+
+/// A new DQN or PPO run of the parsed experiment `x`.
+fn start_rl<A: rl::Algorithm>(
+    x: &rl::RlExperiment<A>,
+    exp: &Experiment,
+    run_dir: Option<&Path>,
+    device: DeviceChoice,
+) -> Result<(RunDir, serde_json::Value)> {
+    let run = RunDir::create(run_dir, exp)?;
+    run.write_config(&x.to_toml()?)?;
+    eprintln!("run directory: {}", run.path().display());
+    let summary = rl::train(x, &run, device, false)?;
+    Ok((run, summary))
 }

@@ -1,18 +1,19 @@
-//! The `dqn` and `ppo` experiment kinds: what they share (the `[env]` table, the `[model]`
+//! The `dqn` and `ppo` experiment kinds (`[env]`, `[model]` as [`NetConfig`], `[train]` as the
+//! algorithm's config, trained by `ember_agents::{dqn, ppo}::train`): what they share (the `[env]` table, the `[model]`
 //! network table, logging to TensorBoard and the progress bar, `summary.json`). The algorithms
 //! themselves live in `ember-agents`; this is the glue between them and the run directory.
-
-pub mod dqn;
-pub mod ppo;
 
 use std::collections::BTreeMap;
 
 use crate::error::{Context, Result, bail, invalid};
 use ember_agents::common::{Logger, RunIo, TrainSummary};
+use ember_agents::dqn::{self, DqnConfig};
+use ember_agents::ppo::{self, PpoConfig};
 use ember_agents::{AgentError, NetConfig};
 use ember_envs::Env;
 use ember_nets::DeviceChoice;
 use ember_nets::tensorboard::EventWriter;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Experiment;
@@ -135,7 +136,7 @@ pub struct RlExperiment<T> {
     pub train: T,
 }
 
-impl<T: serde::de::DeserializeOwned + Serialize> RlExperiment<T> {
+impl<T: DeserializeOwned + Serialize> RlExperiment<T> {
     /// The typed experiment; errors name the bad key.
     pub fn from_experiment(e: &Experiment, kind: &str) -> Result<Self> {
         e.only_sections(&["env", "model", "train"])?;
@@ -216,21 +217,67 @@ pub type TrainFn<C> = fn(
     RunIo<'_>,
 ) -> ember_agents::Result<TrainSummary>;
 
-/// Trains (or, with `resume`, continues) experiment `x` in `run` with `algo`: TensorBoard logging,
+/// An algorithm's `[train]` table, and what the runner needs to know of it. The `dqn` and `ppo`
+/// kinds are this trait's two implementations; everything else about them is shared.
+pub trait Algorithm: Serialize + DeserializeOwned {
+    /// The experiment kind, also the model kind of its checkpoints.
+    const KIND: &'static str;
+    /// The algorithm's training loop.
+    const TRAIN: TrainFn<Self>;
+    /// Checks every value; errors name the key under `prefix`.
+    fn validate(&self, prefix: &str) -> ember_agents::Result<()>;
+    /// Environment steps to train for.
+    fn total_steps(&self) -> u64;
+    /// Checkpoints kept.
+    fn keep_checkpoints(&self) -> usize;
+}
+
+impl Algorithm for DqnConfig {
+    const KIND: &'static str = dqn::KIND;
+    const TRAIN: TrainFn<Self> = dqn::train::<Box<dyn Env>>;
+    fn validate(&self, prefix: &str) -> ember_agents::Result<()> {
+        DqnConfig::validate(self, prefix)
+    }
+    fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+    fn keep_checkpoints(&self) -> usize {
+        self.keep_checkpoints
+    }
+}
+
+impl Algorithm for PpoConfig {
+    const KIND: &'static str = ppo::KIND;
+    const TRAIN: TrainFn<Self> = ppo::train::<Box<dyn Env>>;
+    fn validate(&self, prefix: &str) -> ember_agents::Result<()> {
+        PpoConfig::validate(self, prefix)
+    }
+    fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+    fn keep_checkpoints(&self) -> usize {
+        self.keep_checkpoints
+    }
+}
+
+/// Parses and checks an experiment of algorithm `A` (and that its environment can be made).
+pub fn parse<A: Algorithm>(e: &Experiment) -> Result<RlExperiment<A>> {
+    let x = RlExperiment::<A>::from_experiment(e, A::KIND)?;
+    x.train.validate("train.")?;
+    x.env.make()?;
+    Ok(x)
+}
+
+/// Trains (or, with `resume`, continues) experiment `x` in `run`: TensorBoard logging,
 /// checkpoints and the summary are the same for every algorithm. Returns `summary.json`'s contents.
-#[allow(clippy::too_many_arguments)]
-pub fn run_training<C>(
-    x: &RlExperiment<C>,
-    kind: &str,
-    algo: TrainFn<C>,
-    total_steps: u64,
-    keep_checkpoints: usize,
+pub fn train<A: Algorithm>(
+    x: &RlExperiment<A>,
     run: &RunDir,
     device: DeviceChoice,
     resume: bool,
 ) -> Result<serde_json::Value> {
-    let mut logger = RunLogger::new(run, total_steps)?;
-    let ckpts = run.checkpoints(keep_checkpoints);
+    let mut logger = RunLogger::new(run, x.train.total_steps())?;
+    let ckpts = run.checkpoints(x.train.keep_checkpoints());
     let mut make = x.env.factory()?;
     let io = RunIo {
         logger: &mut logger,
@@ -238,9 +285,9 @@ pub fn run_training<C>(
         resume,
         stop_after: None,
     };
-    let s = algo(&x.train, &x.model, x.seed, &mut make, device, io);
+    let s = A::TRAIN(&x.train, &x.model, x.seed, &mut make, device, io);
     logger.finish();
-    let summary = summary_json(&x.name, kind, x.seed, &x.env.id, &s?, device);
+    let summary = summary_json(&x.name, A::KIND, x.seed, &x.env.id, &s?, device);
     run.write_summary(&summary)?;
     Ok(summary)
 }
