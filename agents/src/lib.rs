@@ -17,6 +17,7 @@ pub mod common;
 pub mod dqn;
 pub mod envs;
 pub mod error;
+pub mod mcts;
 pub mod policy;
 pub mod ppo;
 pub mod replay;

@@ -173,6 +173,12 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
     fn undo(&mut self) -> Result<(), GameError>;
     /// Actions played so far.
     fn history_len(&self) -> usize;
+    /// The `i`-th action played (`i < history_len()`), so a search can tell which of its
+    /// branches the game took and keep that subtree; `None` when the game cannot say (then
+    /// searches start afresh every move).
+    fn action_at(&self, _i: usize) -> Option<usize> {
+        None
+    }
     /// Final value per player (`+1` win, `-1` loss, `0` draw); `[0, 0]` while running.
     fn returns(&self) -> [f32; 2];
     /// Writes the `[C, H, W]` observation from the view of the player to move.
@@ -200,25 +206,29 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
         (!buf.is_empty()).then(|| buf[rng.below(buf.len())])
     }
 
-    /// Plays [`Game::random_action`]s from here to the end (at most `max_actions`) and returns
-    /// the final values per player, leaving `self` as it was (apply, then undo). A game may
-    /// override it with a faster path that gives the same kind of estimate (Go plays its
-    /// playouts on a bare board copy with simple ko). A playout stopped by `max_actions` before
+    /// Plays [`Game::random_action`]s from here to the end (at most `max_actions`) on `scratch`
+    /// (first made a copy of `self` with `clone_from`, which keeps its buffers, so a playout
+    /// allocates nothing once warmed) and returns the final values per player. A game may
+    /// override it with a faster path that gives the same kind of estimate (Go plays on a bare
+    /// board copy with simple ko and ignores `scratch`). A playout stopped by `max_actions` before
     /// the end is worth `[0, 0]` unless the game scores unfinished positions itself.
-    fn playout(&mut self, rng: &mut Rng, buf: &mut Vec<usize>, max_actions: usize) -> [f32; 2] {
+    fn playout(
+        &self,
+        scratch: &mut Self,
+        rng: &mut Rng,
+        buf: &mut Vec<usize>,
+        max_actions: usize,
+    ) -> [f32; 2] {
+        scratch.clone_from(self);
         let mut n = 0;
         while n < max_actions {
-            let Some(a) = self.random_action(rng, buf) else {
+            let Some(a) = scratch.random_action(rng, buf) else {
                 break;
             };
-            self.apply(a).expect("a legal action is accepted");
+            scratch.apply(a).expect("a legal action is accepted");
             n += 1;
         }
-        let r = self.returns();
-        for _ in 0..n {
-            self.undo().expect("an applied action can be undone");
-        }
-        r
+        scratch.returns()
     }
 }
 

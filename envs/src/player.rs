@@ -281,6 +281,7 @@ mod tests {
 
     #[test]
     fn default_playouts_leave_the_state_as_it_was() {
+        let mut scratch = ConnectFour::new();
         let mut g = ConnectFour::new();
         for a in [3, 3, 4] {
             g.apply(a).unwrap();
@@ -289,7 +290,7 @@ mod tests {
         let (mut rng, mut buf) = (Rng::new(1), Vec::new());
         let mut wins = [0; 3];
         for _ in 0..200 {
-            let r = g.playout(&mut rng, &mut buf, usize::MAX);
+            let r = g.playout(&mut scratch, &mut rng, &mut buf, usize::MAX);
             assert_eq!(g, before);
             wins[(r[0] - r[1] + 2.0) as usize / 2] += 1;
         }

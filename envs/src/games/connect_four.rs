@@ -154,6 +154,9 @@ impl Game for ConnectFour {
     fn history_len(&self) -> usize {
         self.moves.len()
     }
+    fn action_at(&self, i: usize) -> Option<usize> {
+        self.moves.get(i).map(|&c| c as usize)
+    }
     fn returns(&self) -> [f32; 2] {
         match self.winner {
             Some(0) => [1.0, -1.0],

@@ -625,6 +625,9 @@ impl Game for GoState {
     fn history_len(&self) -> usize {
         self.records.len()
     }
+    fn action_at(&self, i: usize) -> Option<usize> {
+        self.records.get(i).and_then(|r| self.action_of(r.mv))
+    }
     fn returns(&self) -> [f32; 2] {
         if !self.is_over() {
             return [0.0, 0.0];
@@ -682,7 +685,13 @@ impl Game for GoState {
     }
     /// The fast path: a random playout ([`super::playout::playout`]) on a copy of the bare board
     /// with simple ko only, to two passes or the playout cap, scored by area with komi.
-    fn playout(&mut self, rng: &mut Rng, _buf: &mut Vec<usize>, max_actions: usize) -> [f32; 2] {
+    fn playout(
+        &self,
+        _scratch: &mut GoState,
+        rng: &mut Rng,
+        _buf: &mut Vec<usize>,
+        max_actions: usize,
+    ) -> [f32; 2] {
         if self.is_over() {
             return self.returns();
         }

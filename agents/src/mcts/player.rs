@@ -1,0 +1,86 @@
+//! A search as a [`Player`]: `uct:SIMS` (random playouts), PUCT or Gumbel with a network.
+
+use ember_envs::Game;
+use ember_envs::player::{Analysis, Decision, Player, PlayerError};
+
+use super::evaluator::Evaluator;
+use super::search::{Search, SearchConfig};
+
+/// Plays the action a [`Search`] with `evaluator` finds, and keeps its analysis.
+pub struct SearchPlayer<G: Game, E: Evaluator<G>> {
+    name: String,
+    search: Search<G>,
+    evaluator: E,
+    priors: Vec<f32>,
+    analysis: Option<Analysis>,
+    /// Resign when the root value falls below this (`None`: never).
+    pub resign_below: Option<f32>,
+    /// Candidates kept in the analysis.
+    pub max_candidates: usize,
+}
+
+impl<G: Game, E: Evaluator<G>> std::fmt::Debug for SearchPlayer<G, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SearchPlayer({})", self.name)
+    }
+}
+
+impl<G: Game, E: Evaluator<G>> SearchPlayer<G, E> {
+    pub fn new(name: String, cfg: SearchConfig, evaluator: E, seed: u64) -> SearchPlayer<G, E> {
+        SearchPlayer {
+            name,
+            search: Search::new(cfg, seed),
+            evaluator,
+            priors: Vec::new(),
+            analysis: None,
+            resign_below: None,
+            max_candidates: 10,
+        }
+    }
+
+    pub fn search(&self) -> &Search<G> {
+        &self.search
+    }
+
+    pub fn evaluator_mut(&mut self) -> &mut E {
+        &mut self.evaluator
+    }
+}
+
+impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn decide(&mut self, state: &G) -> Result<Decision, PlayerError> {
+        if state.is_terminal() {
+            return Err(PlayerError::Failed {
+                player: self.name.clone(),
+                msg: "asked to move in a finished game".into(),
+            });
+        }
+        self.search.set_root(state);
+        self.search.run(&mut self.evaluator, &mut self.priors);
+        let mut a = self.search.analysis(self.max_candidates, 12);
+        a.ownership = self.evaluator.ownership(state);
+        let resign = self.resign_below.is_some_and(|t| a.value < t);
+        self.analysis = Some(a);
+        if resign {
+            return Ok(Decision::Resign);
+        }
+        Ok(Decision::Act(self.search.best_action(0.0)))
+    }
+
+    fn analysis(&self) -> Option<&Analysis> {
+        self.analysis.as_ref()
+    }
+
+    fn seed(&mut self, seed: u64) {
+        self.search.seed(seed);
+    }
+
+    fn new_game(&mut self) {
+        self.search.clear();
+        self.analysis = None;
+    }
+}

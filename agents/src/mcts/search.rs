@@ -1,0 +1,572 @@
+//! One search tree over a [`Game`], driven a simulation at a time, and many driven in lockstep.
+//!
+//! A simulation is split in two so that many searches can share one evaluator call:
+//! [`Search::select`] walks from the root to a leaf, applying actions to one working copy of the
+//! root state (no cloning per simulation); a terminal leaf is backed up at once, any other is
+//! returned for evaluation. [`Search::finish`] takes the evaluator's priors and value, expands the
+//! leaf, backs the value up the path, and undoes the walk. [`Search::run`] does both with one
+//! evaluator call per simulation; [`search_batch`] runs many searches (one per game) and
+//! evaluates their leaves together, one leaf per game per call, as mctx, Minigo and KataGo's
+//! self-play do.
+//!
+//! Values are backed up as the value for player 0 and read per node from the view of the player
+//! who chose it, so nothing assumes that turns alternate. Root noise (Dirichlet for PUCT, Gumbel
+//! for Gumbel) is drawn from the search's own seeded stream. The tree is kept between moves when
+//! the new position follows from the old one by actions the tree has ([`Search::set_root`];
+//! Gumbel searches start afresh, as sequential halving plans its visits from zero).
+
+use ember_envs::player::{Analysis, Candidate};
+use ember_envs::rng::Rng;
+use ember_envs::Game;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Gamma};
+use serde::{Deserialize, Serialize};
+
+use super::evaluator::Evaluator;
+use super::selection::{self, Selection};
+use super::tree::{NodeId, Tree};
+
+/// Dirichlet noise mixed into the root priors (AlphaZero).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootNoise {
+    /// The Dirichlet concentration summed over the legal actions (each gets `alpha_total / legal`;
+    /// KataGo's 10.83 is AlphaZero's 0.03 on 361 points).
+    pub alpha_total: f32,
+    /// Weight of the noise in the mixture.
+    pub fraction: f32,
+}
+
+impl Default for RootNoise {
+    fn default() -> Self {
+        RootNoise {
+            alpha_total: 10.83,
+            fraction: 0.25,
+        }
+    }
+}
+
+/// How a search runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// Simulations per move (new ones; a reused subtree adds its own).
+    pub simulations: u32,
+    pub selection: Selection,
+    /// Dirichlet noise at the root (PUCT self-play); `None` for play.
+    pub root_noise: Option<RootNoise>,
+    /// Keep the subtree of the position reached between moves.
+    pub reuse_tree: bool,
+}
+
+impl SearchConfig {
+    pub fn new(simulations: u32, selection: Selection) -> SearchConfig {
+        SearchConfig {
+            simulations,
+            selection,
+            root_noise: None,
+            reuse_tree: true,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.simulations == 0 {
+            return Err("a search needs at least 1 simulation".into());
+        }
+        self.selection.validate()?;
+        if let Some(n) = self.root_noise
+            && !(n.alpha_total > 0.0 && n.alpha_total.is_finite() && (0.0..=1.0).contains(&n.fraction))
+        {
+            return Err(format!(
+                "root noise needs alpha_total > 0 and fraction in [0, 1], got {n:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One search tree and the state it searches (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Search<G: Game> {
+    cfg: SearchConfig,
+    tree: Tree,
+    root_state: Option<G>,
+    work: Option<G>,
+    path: Vec<NodeId>,
+    legal: Vec<usize>,
+    scratch: Vec<f32>,
+    gumbel: Vec<f32>,
+    schedule: Vec<u32>,
+    rng: Rng,
+    /// Simulations run since `set_root`.
+    sims: u32,
+    /// A leaf awaits `finish`.
+    pending: bool,
+}
+
+impl<G: Game> Search<G> {
+    pub fn new(cfg: SearchConfig, seed: u64) -> Search<G> {
+        Search {
+            cfg,
+            tree: Tree::new(),
+            root_state: None,
+            work: None,
+            path: Vec::new(),
+            legal: Vec::new(),
+            scratch: Vec::new(),
+            gumbel: Vec::new(),
+            schedule: Vec::new(),
+            rng: Rng::new(seed),
+            sims: 0,
+            pending: false,
+        }
+    }
+
+    pub fn config(&self) -> &SearchConfig {
+        &self.cfg
+    }
+
+    /// Re-seeds the search's noise stream.
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// The position searched.
+    pub fn root_state(&self) -> Option<&G> {
+        self.root_state.as_ref()
+    }
+
+    /// Simulations run since the last [`Search::set_root`].
+    pub fn simulations_run(&self) -> u32 {
+        self.sims
+    }
+
+    /// Forgets the tree.
+    pub fn clear(&mut self) {
+        self.tree.clear();
+        self.root_state = None;
+        self.pending = false;
+    }
+
+    /// Searches `state` next. The tree is kept when `state` continues the game of the last root
+    /// by actions the tree has explored (and reuse is on); otherwise it starts afresh.
+    pub fn set_root(&mut self, state: &G) {
+        assert!(!state.is_terminal(), "a search needs a position with a move to make");
+        self.pending = false;
+        let kept = self.cfg.reuse_tree
+            && !matches!(self.cfg.selection, Selection::Gumbel { .. })
+            && self.follow(state);
+        if !kept {
+            self.tree.clear();
+        }
+        match &mut self.root_state {
+            Some(r) => r.clone_from(state),
+            None => self.root_state = Some(state.clone()),
+        }
+        match &mut self.work {
+            Some(w) => w.clone_from(state),
+            None => self.work = Some(state.clone()),
+        }
+        self.sims = 0;
+        if self.tree.root().evaluated {
+            self.prepare_root();
+        }
+    }
+
+    /// Re-roots the tree at `state` if it continues the last root's game; whether it did.
+    fn follow(&mut self, state: &G) -> bool {
+        let Some(old) = &self.root_state else {
+            return false;
+        };
+        let (lo, hi) = (old.history_len(), state.history_len());
+        if hi < lo || !self.tree.root().evaluated {
+            return false;
+        }
+        for i in 0..lo {
+            match (old.action_at(i), state.action_at(i)) {
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+        let mut cur = Tree::ROOT;
+        for i in lo..hi {
+            let Some(a) = state.action_at(i) else {
+                return false;
+            };
+            match self.tree.child_by_action(cur, a) {
+                Some(c) => cur = c,
+                None => return false,
+            }
+        }
+        let n = self.tree.node(cur);
+        if !n.evaluated || n.terminal || n.player as usize != state.current_player() {
+            return false;
+        }
+        self.tree.reroot(cur);
+        true
+    }
+
+    /// Root noise and the Gumbel plan, once the root is expanded.
+    fn prepare_root(&mut self) {
+        let k = self.tree.root().num_children as usize;
+        if let Some(noise) = self.cfg.root_noise
+            && k > 1
+            && !matches!(self.cfg.selection, Selection::Gumbel { .. })
+        {
+            let alpha = (noise.alpha_total / k as f32).max(1e-3);
+            let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(self.rng.next_u64());
+            let gamma = Gamma::new(alpha as f64, 1.0).expect("alpha > 0");
+            self.scratch.clear();
+            self.scratch
+                .extend((0..k).map(|_| gamma.sample(&mut r).max(1e-30) as f32));
+            let sum: f32 = self.scratch.iter().sum();
+            let first = self.tree.root().first_child;
+            for (j, d) in self.scratch.iter().enumerate() {
+                let n = self.tree.node_mut(first + j as u32);
+                n.prior = (1.0 - noise.fraction) * n.prior + noise.fraction * d / sum;
+            }
+        }
+        if let Selection::Gumbel {
+            max_considered,
+            gumbel_scale,
+            ..
+        } = self.cfg.selection
+        {
+            self.gumbel.clear();
+            for _ in 0..k {
+                let u = self.rng.uniform().max(1e-300);
+                self.gumbel.push(gumbel_scale * -(-(u.ln())).ln() as f32);
+            }
+            let m = (max_considered as usize).min(k);
+            selection::halving_schedule(m, self.cfg.simulations as usize, &mut self.schedule);
+        }
+    }
+
+    /// Walks to a leaf. Returns `true` when the leaf (then [`Search::leaf`]) needs an evaluation
+    /// to be passed to [`Search::finish`]; `false` when the simulation is complete (a terminal
+    /// leaf, backed up at once).
+    pub fn select(&mut self) -> bool {
+        assert!(!self.pending, "finish the pending simulation first");
+        self.path.clear();
+        let mut cur = Tree::ROOT;
+        self.path.push(cur);
+        loop {
+            let node = self.tree.node(cur);
+            if node.terminal {
+                let v0 = node.raw_value;
+                self.backup(v0);
+                return false;
+            }
+            if !node.evaluated {
+                let work = self.work.as_ref().expect("set_root first");
+                if work.is_terminal() {
+                    let r = work.returns();
+                    let n = self.tree.node_mut(cur);
+                    n.terminal = true;
+                    n.evaluated = true;
+                    n.player = 0;
+                    n.raw_value = r[0];
+                    self.backup(r[0]);
+                    return false;
+                }
+                self.pending = true;
+                return true;
+            }
+            let next = self.pick_child(cur);
+            let action = self.tree.node(next).action as usize;
+            let work = self.work.as_mut().expect("set_root first");
+            work.apply(action)
+                .expect("the tree holds only legal actions");
+            self.path.push(next);
+            cur = next;
+        }
+    }
+
+    fn pick_child(&mut self, id: NodeId) -> NodeId {
+        match self.cfg.selection {
+            Selection::Uct { c } => selection::uct(&self.tree, id, c),
+            Selection::Puct {
+                c_init,
+                c_base,
+                fpu_reduction,
+            } => {
+                let fpu = if id == Tree::ROOT { 0.0 } else { fpu_reduction };
+                selection::puct(&self.tree, id, c_init, c_base, fpu)
+            }
+            Selection::Gumbel {
+                c_visit, c_scale, ..
+            } => {
+                if id == Tree::ROOT {
+                    let k = (self.tree.root().visits as usize).saturating_sub(1);
+                    if let Some(&considered) = self.schedule.get(k)
+                        && let Some(c) = selection::gumbel_root_score(
+                            &self.tree,
+                            considered,
+                            &self.gumbel,
+                            c_visit,
+                            c_scale,
+                            &mut self.scratch,
+                        )
+                    {
+                        return c;
+                    }
+                }
+                selection::gumbel_interior(&self.tree, id, c_visit, c_scale, &mut self.scratch)
+            }
+        }
+    }
+
+    /// The state at the leaf [`Search::select`] stopped at.
+    pub fn leaf(&self) -> &G {
+        self.work.as_ref().expect("set_root first")
+    }
+
+    /// Completes the pending simulation with the leaf's evaluation: `priors` over all actions,
+    /// `value` for the leaf's player to move.
+    pub fn finish(&mut self, priors: &[f32], value: f32) {
+        assert!(self.pending, "no simulation is pending");
+        self.pending = false;
+        let leaf = *self.path.last().expect("a path");
+        let work = self.work.as_ref().expect("set_root first");
+        let player = work.current_player();
+        work.legal_actions(&mut self.legal);
+        let sum: f32 = self
+            .legal
+            .iter()
+            .map(|&a| priors[a].max(0.0))
+            .filter(|p| p.is_finite())
+            .sum();
+        let uniform = 1.0 / self.legal.len().max(1) as f32;
+        let norm = |p: f32| {
+            if sum > 0.0 && p.is_finite() {
+                p.max(0.0) / sum
+            } else {
+                uniform
+            }
+        };
+        if matches!(self.cfg.selection, Selection::Uct { .. }) {
+            // Unvisited children are tried in this order: a random one first.
+            for i in (1..self.legal.len()).rev() {
+                let j = self.rng.below(i + 1);
+                self.legal.swap(i, j);
+            }
+        }
+        self.tree
+            .expand(leaf, self.legal.iter().map(|&a| (a, norm(priors[a]))));
+        let value = if value.is_finite() { value.clamp(-1.0, 1.0) } else { 0.0 };
+        let n = self.tree.node_mut(leaf);
+        n.evaluated = true;
+        n.player = player as u8;
+        n.raw_value = value;
+        let v0 = if player == 0 { value } else { -value };
+        if leaf == Tree::ROOT {
+            self.prepare_root();
+        }
+        self.backup(v0);
+    }
+
+    /// Adds the value (for player 0) along the path and walks the working state back.
+    fn backup(&mut self, v0: f32) {
+        for w in (1..self.path.len()).rev() {
+            let (id, parent) = (self.path[w], self.path[w - 1]);
+            let chooser = self.tree.node(parent).player;
+            let n = self.tree.node_mut(id);
+            n.visits += 1;
+            n.value_sum += if chooser == 0 { v0 } else { -v0 };
+        }
+        let root = self.tree.node_mut(Tree::ROOT);
+        root.visits += 1;
+        root.value_sum += if root.player == 0 { v0 } else { -v0 };
+        let work = self.work.as_mut().expect("set_root first");
+        for _ in 1..self.path.len() {
+            work.undo().expect("the walk can be undone");
+        }
+        self.sims += 1;
+    }
+
+    /// Runs the configured number of simulations with `evaluator`, one leaf per call.
+    pub fn run<E: Evaluator<G> + ?Sized>(&mut self, evaluator: &mut E, priors: &mut Vec<f32>) {
+        let a = self.leaf().num_actions();
+        priors.resize(a, 0.0);
+        let mut value = [0.0f32];
+        while self.sims < self.cfg.simulations {
+            if self.select() {
+                evaluator.evaluate(&[self.leaf()], priors, &mut value);
+                self.finish(priors, value[0]);
+            }
+        }
+    }
+
+    /// Visits of each root child, as `(action, visits)`, in the tree's order.
+    pub fn root_visits(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.tree
+            .children(Tree::ROOT)
+            .iter()
+            .map(|n| (n.action as usize, n.visits))
+    }
+
+    /// The search's policy over all `num_actions` actions: the improved policy for Gumbel, the
+    /// visit distribution otherwise (AlphaZero's target).
+    pub fn policy(&mut self, out: &mut [f32]) {
+        out.fill(0.0);
+        let kids = self.tree.children(Tree::ROOT);
+        if let Selection::Gumbel {
+            c_visit, c_scale, ..
+        } = self.cfg.selection
+        {
+            selection::improved_policy(&self.tree, Tree::ROOT, c_visit, c_scale, &mut self.scratch);
+            for (k, p) in kids.iter().zip(&self.scratch) {
+                out[k.action as usize] = *p;
+            }
+        } else {
+            let total: u32 = kids.iter().map(|k| k.visits).sum();
+            for k in kids {
+                out[k.action as usize] = k.visits as f32 / total.max(1) as f32;
+            }
+        }
+    }
+
+    /// The action to play: for Gumbel the best of the most visited by `g + logits + σ(q̂)`;
+    /// otherwise visits^(1/τ) sampled, or the most visited (ties to the higher value) at τ = 0.
+    pub fn best_action(&mut self, temperature: f32) -> usize {
+        let kids = self.tree.children(Tree::ROOT);
+        assert!(!kids.is_empty(), "run the search first");
+        if let Selection::Gumbel {
+            c_visit, c_scale, ..
+        } = self.cfg.selection
+        {
+            let max_n = kids.iter().map(|k| k.visits).max().unwrap_or(0);
+            if let Some(c) = selection::gumbel_root_score(
+                &self.tree,
+                max_n,
+                &self.gumbel,
+                c_visit,
+                c_scale,
+                &mut self.scratch,
+            ) {
+                return self.tree.node(c).action as usize;
+            }
+        }
+        if temperature > 0.0 {
+            let max_n = kids.iter().map(|k| k.visits).max().unwrap_or(0).max(1) as f64;
+            let w: f64 = kids
+                .iter()
+                .map(|k| (k.visits as f64 / max_n).powf(1.0 / temperature as f64))
+                .sum();
+            if w > 0.0 {
+                let mut x = self.rng.uniform() * w;
+                for k in kids {
+                    x -= (k.visits as f64 / max_n).powf(1.0 / temperature as f64);
+                    if x < 0.0 {
+                        return k.action as usize;
+                    }
+                }
+            }
+        }
+        let best = kids
+            .iter()
+            .max_by(|a, b| {
+                a.visits
+                    .cmp(&b.visits)
+                    .then(a.q().total_cmp(&b.q()))
+                    .then(a.prior.total_cmp(&b.prior))
+            })
+            .expect("children");
+        best.action as usize
+    }
+
+    /// The root value for its player to move: the mean of its simulations.
+    pub fn root_value(&self) -> f32 {
+        self.tree.root().q()
+    }
+
+    /// What the search thinks: the root value and the `max_candidates` most visited actions
+    /// with their principal variations.
+    pub fn analysis(&self, max_candidates: usize, pv_len: usize) -> Analysis {
+        let root = self.tree.root();
+        let mut kids: Vec<NodeId> = root.children().collect();
+        kids.sort_by(|&a, &b| {
+            let (na, nb) = (self.tree.node(a), self.tree.node(b));
+            nb.visits
+                .cmp(&na.visits)
+                .then(nb.q().total_cmp(&na.q()))
+                .then(nb.prior.total_cmp(&na.prior))
+        });
+        let candidates = kids
+            .into_iter()
+            .take(max_candidates)
+            .map(|c| {
+                let n = self.tree.node(c);
+                let mut pv = vec![n.action as usize];
+                let mut rest = Vec::new();
+                self.tree.principal_variation(c, pv_len.saturating_sub(1), &mut rest);
+                pv.extend(rest);
+                Candidate {
+                    action: n.action as usize,
+                    visits: n.visits,
+                    value: n.q(),
+                    prior: n.prior,
+                    pv,
+                }
+            })
+            .collect();
+        Analysis {
+            player: root.player as usize,
+            value: self.root_value(),
+            visits: root.visits,
+            candidates,
+            ownership: None,
+        }
+    }
+}
+
+/// Reusable buffers of [`search_batch`].
+#[derive(Debug, Default)]
+pub struct BatchScratch {
+    need: Vec<usize>,
+    priors: Vec<f32>,
+    values: Vec<f32>,
+}
+
+/// Runs every search's configured simulations in lockstep, evaluating their leaves together:
+/// one evaluator call per round holds one leaf per search that needs one.
+pub fn search_batch<G: Game, E: Evaluator<G> + ?Sized>(
+    searches: &mut [Search<G>],
+    evaluator: &mut E,
+    scratch: &mut BatchScratch,
+) {
+    let Some(first) = searches.first() else {
+        return;
+    };
+    let a = first.leaf().num_actions();
+    loop {
+        scratch.need.clear();
+        let mut any = false;
+        for (i, s) in searches.iter_mut().enumerate() {
+            if s.sims < s.cfg.simulations {
+                any = true;
+                if s.select() {
+                    scratch.need.push(i);
+                }
+            }
+        }
+        if !any {
+            return;
+        }
+        if scratch.need.is_empty() {
+            continue;
+        }
+        let n = scratch.need.len();
+        scratch.priors.resize(n * a, 0.0);
+        scratch.values.resize(n, 0.0);
+        let states: Vec<&G> = scratch.need.iter().map(|&i| searches[i].leaf()).collect();
+        evaluator.evaluate(&states, &mut scratch.priors[..n * a], &mut scratch.values[..n]);
+        drop(states);
+        for (j, &i) in scratch.need.iter().enumerate() {
+            searches[i].finish(&scratch.priors[j * a..(j + 1) * a], scratch.values[j]);
+        }
+    }
+}
