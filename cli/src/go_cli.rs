@@ -1,8 +1,8 @@
-//! The Go verbs: `ember gtp`, `ember match go`, `ember bench go`.
+//! The two-player verbs: `ember gtp`, `ember match go`, `ember match connect_four`, `ember bench go`.
 //!
-//! Thin layers over `ember_envs::go`: argument parsing, player specs, terminal drawing, files and
-//! the one-line JSON summaries `docs/cli.md` lists. Players are made by [`make_player`], the
-//! one place where search agents (`uct:SIMS`, `az:RUN_DIR`) will be added.
+//! Thin layers over `ember_run::matches` and `ember_run::players` (player specs, the one match
+//! loop, SGF with analysis) and `ember_envs::go` (the GTP engine, playouts): argument parsing,
+//! terminal drawing, files and the one-line JSON summaries `docs/cli.md` lists.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,13 +10,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use ember_envs::go::board::{Color, MAX_SIZE, MIN_SIZE};
+use ember_envs::Game;
+use ember_envs::games::ConnectFour;
+use ember_envs::go::board::{MAX_SIZE, MIN_SIZE};
 use ember_envs::go::gtp::GtpEngine;
-use ember_envs::go::player::{GoPlayer, elo, parse_player, play_game};
 use ember_envs::go::playout;
-use ember_envs::go::sgf::{GameRecord, today};
 use ember_envs::go::state::GoState;
+use ember_envs::player::Player;
 use ember_envs::rng::child_seed;
+use ember_run::matches::{MatchEvent, MatchOptions, MatchReport, describe_analysis, go_record, play_match};
+use ember_run::players::{MatchGame, make_player};
 use serde_json::json;
 
 fn check_size(n: usize) -> Result<usize> {
@@ -26,17 +29,13 @@ fn check_size(n: usize) -> Result<usize> {
     Ok(n)
 }
 
-/// Makes a player from its spec (`random`, `gtp:"COMMAND LINE"`; search players later).
-pub fn make_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>> {
-    Ok(parse_player(spec, seed)?)
-}
-
 #[derive(Args, Debug)]
 pub struct GtpArgs {
     /// Initial board size (controllers usually send `boardsize` anyway).
     #[arg(long, default_value_t = 19)]
     pub size: usize,
-    /// Who answers `genmove`: random, or gtp:"COMMAND LINE" (relaying to another engine).
+    /// Who answers `genmove`: random, uct:SIMS, or gtp:"COMMAND LINE" (relaying to another
+    /// engine).
     #[arg(long, default_value = "random")]
     pub player: String,
     /// Seed of the player's randomness.
@@ -46,8 +45,10 @@ pub struct GtpArgs {
 
 /// `ember gtp`: a GTP v2 engine on stdin/stdout.
 pub fn gtp(a: &GtpArgs) -> Result<()> {
-    let player = make_player(&a.player, a.seed)?;
-    let mut engine = GtpEngine::new(check_size(a.size)?, player).map_err(anyhow::Error::msg)?;
+    let size = check_size(a.size)?;
+    let example = GoState::new(MAX_SIZE, 7.5).map_err(anyhow::Error::msg)?;
+    let player = make_player(&a.player, &example, a.seed).context("--player")?;
+    let mut engine = GtpEngine::new(size, Box::new(player)).map_err(anyhow::Error::msg)?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     engine
@@ -60,34 +61,20 @@ pub fn gtp(a: &GtpArgs) -> Result<()> {
 pub enum MatchCmd {
     /// Play Go games between two players and report the result with an Elo estimate.
     Go(MatchGoArgs),
+    /// Play Connect Four games between two players and report the result with an Elo estimate.
+    #[command(name = "connect_four", alias = "connect-four")]
+    ConnectFour(MatchC4Args),
 }
 
+/// What every match verb shares.
 #[derive(Args, Debug)]
-pub struct MatchGoArgs {
-    /// Black's player: random, gtp:"COMMAND LINE".
-    #[arg(long)]
-    pub black: String,
-    /// White's player. Games end after two passes and are scored by area with every stone on the
-    /// board counted, so give GNU Go `--capture-all-dead` (it otherwise passes with dead stones
-    /// still on the board).
-    #[arg(long)]
-    pub white: String,
-    #[arg(long, default_value_t = 9)]
-    pub size: usize,
+pub struct MatchCommon {
     #[arg(long, default_value_t = 1)]
     pub games: u64,
-    #[arg(long, default_value_t = 7.5, allow_hyphen_values = true)]
-    pub komi: f32,
-    /// Swap colours every other game (results stay those of the `--black` player).
+    /// Swap seats every other game (results stay those of the first player named).
     #[arg(long)]
     pub alternate: bool,
-    /// Moves after which a game is stopped and scored by area (0: no limit; default 4·N·N).
-    #[arg(long)]
-    pub max_moves: Option<u32>,
-    /// Write each game as DIR/game-NNNN.sgf.
-    #[arg(long)]
-    pub sgf_dir: Option<PathBuf>,
-    /// Draw the board in the terminal after every move.
+    /// Draw the board in the terminal after every move, with the searching player's analysis.
     #[arg(long)]
     pub watch: bool,
     /// Pause between moves when watching, in milliseconds.
@@ -100,98 +87,189 @@ pub struct MatchGoArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct MatchGoArgs {
+    /// Black's player: random, uct:SIMS, gtp:"COMMAND LINE".
+    #[arg(long)]
+    pub black: String,
+    /// White's player. Games end after two passes and are scored by area with every stone on the
+    /// board counted, so give GNU Go `--capture-all-dead` (it otherwise passes with dead stones
+    /// still on the board).
+    #[arg(long)]
+    pub white: String,
+    #[arg(long, default_value_t = 9)]
+    pub size: usize,
+    #[arg(long, default_value_t = 7.5, allow_hyphen_values = true)]
+    pub komi: f32,
+    /// Moves after which a game is stopped and scored by area (0: no limit; default 4·N·N).
+    #[arg(long)]
+    pub max_moves: Option<u32>,
+    /// Write each game as DIR/game-NNNN.sgf (search players' analysis in the move comments, and
+    /// Black's win rate as Sabaki's SBKV).
+    #[arg(long)]
+    pub sgf_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: MatchCommon,
+}
+
+#[derive(Args, Debug)]
+pub struct MatchC4Args {
+    /// The first player named (results are counted for it): random, uct:SIMS.
+    #[arg(long)]
+    pub player1: String,
+    /// The second player.
+    #[arg(long)]
+    pub player2: String,
+    #[command(flatten)]
+    pub common: MatchCommon,
+}
+
+/// Plays the match and draws it; returns the report.
+fn run_match<G: MatchGame>(
+    new_state: &mut dyn FnMut() -> G,
+    specs: [&str; 2],
+    flags: [&'static str; 2],
+    c: &MatchCommon,
+    on_end: &mut dyn FnMut(MatchEvent<'_, G>) -> Result<()>,
+) -> Result<MatchReport> {
+    if c.games == 0 {
+        bail!("--games must be at least 1");
+    }
+    let example = new_state();
+    let mut pa = make_player(specs[0], &example, child_seed(c.seed, 0)).context(flags[0])?;
+    let mut pb = make_player(specs[1], &example, child_seed(c.seed, 1)).context(flags[1])?;
+    let tty = std::io::stderr().is_terminal();
+    let delay = Duration::from_millis(c.delay_ms);
+    let mut failure = None;
+    let mut current: [String; 2] = Default::default();
+    let report = play_match(
+        new_state,
+        pa.as_mut() as &mut dyn Player<G>,
+        pb.as_mut(),
+        &MatchOptions {
+            games: c.games,
+            alternate: c.alternate,
+            seed: c.seed,
+        },
+        &mut |e| match e {
+            MatchEvent::GameStart { names, .. } => current = names.clone(),
+            MatchEvent::Move {
+                game,
+                state,
+                seat,
+                analysis,
+            } => {
+                if c.watch {
+                    let mut err = std::io::stderr().lock();
+                    if tty {
+                        let _ = write!(err, "\x1b[H\x1b[2J");
+                    }
+                    let _ = writeln!(
+                        err,
+                        "game {}/{}  first: {}  second: {}\n{}",
+                        game + 1,
+                        c.games,
+                        current[0],
+                        current[1],
+                        state.render()
+                    );
+                    if let (Some(a), Some(last)) = (analysis, state.history_len().checked_sub(1)) {
+                        // The analysis is of the position before the move.
+                        let mut before = state.clone();
+                        if before.undo().is_ok() {
+                            let _ = writeln!(
+                                err,
+                                "{} ({}) played {}: {}",
+                                current[seat],
+                                seat + 1,
+                                before.action_name(state.action_at(last).unwrap_or(usize::MAX)),
+                                describe_analysis(&before, a, 3)
+                            );
+                        }
+                    }
+                    std::thread::sleep(delay);
+                }
+            }
+            MatchEvent::GameEnd { .. } => {
+                if failure.is_none()
+                    && let Err(err) = on_end(e)
+                {
+                    failure = Some(err);
+                }
+            }
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    eprintln!(
+        "{} vs {}: {} wins, {} losses, {} draws (score {:.3}); Elo difference {:+.0} [{:+.0}, {:+.0}] (95%)",
+        specs[0],
+        specs[1],
+        report.wins,
+        report.losses,
+        report.draws,
+        report.score,
+        report.elo,
+        report.elo_low,
+        report.elo_high
+    );
+    Ok(report)
+}
+
 /// `ember match go`.
 pub fn match_go(a: &MatchGoArgs) -> Result<()> {
     let size = check_size(a.size)?;
-    if a.games == 0 {
-        bail!("--games must be at least 1");
-    }
     if !a.komi.is_finite() {
         bail!("--komi must be a number");
     }
-    let mut pa = make_player(&a.black, child_seed(a.seed, 0)).context("--black")?;
-    let mut pb = make_player(&a.white, child_seed(a.seed, 1)).context("--white")?;
     if let Some(d) = &a.sgf_dir {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     let cap = a.max_moves.unwrap_or((4 * size * size) as u32);
-    let (mut wins, mut losses, mut draws, mut black_wins, mut white_wins) = (0u64, 0, 0, 0, 0);
-    let tty = std::io::stderr().is_terminal();
-    for g in 0..a.games {
-        pa.seed(child_seed(a.seed, 2 + 2 * g));
-        pb.seed(child_seed(a.seed, 3 + 2 * g));
-        let swapped = a.alternate && g % 2 == 1;
-        let (black, white): (&mut dyn GoPlayer, &mut dyn GoPlayer) = if swapped {
-            (pb.as_mut(), pa.as_mut())
-        } else {
-            (pa.as_mut(), pb.as_mut())
-        };
-        let (bname, wname) = (black.name(), white.name());
-        let mut state = GoState::new(size, a.komi)
-            .map_err(anyhow::Error::msg)?
-            .with_max_moves(cap);
-        let watch = a.watch;
-        let delay = Duration::from_millis(a.delay_ms);
-        let mut draw = |s: &GoState| {
-            if watch {
-                let mut e = std::io::stderr().lock();
-                if tty {
-                    let _ = write!(e, "\x1b[H\x1b[2J");
-                }
-                let _ = writeln!(
-                    e,
-                    "game {}/{}  black: {bname}  white: {wname}\n{}",
-                    g + 1,
-                    a.games,
-                    s.render_board()
-                );
-                std::thread::sleep(delay);
+    let fresh = GoState::new(size, a.komi)
+        .map_err(anyhow::Error::msg)?
+        .with_max_moves(cap);
+    let report = run_match(
+        &mut || fresh.clone(),
+        [&a.black, &a.white],
+        ["--black", "--white"],
+        &a.common,
+        &mut |e| {
+            let MatchEvent::GameEnd {
+                game,
+                state,
+                end,
+                names,
+                analyses,
+                ..
+            } = e
+            else {
+                return Ok(());
+            };
+            let rec = go_record(state, end, names, analyses);
+            let capped = if state.hit_move_limit() && state.passes() < 2 && end.resigned.is_none() {
+                " (move limit)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "game {}: {}{capped} in {} moves (black {}, white {})",
+                game + 1,
+                rec.result.as_deref().unwrap_or("?"),
+                state.move_count(),
+                names[0],
+                names[1]
+            );
+            if let Some(d) = &a.sgf_dir {
+                let path = d.join(format!("game-{:04}.sgf", game + 1));
+                std::fs::write(&path, rec.to_sgf())
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
-        };
-        play_game(&mut state, black, white, &mut draw)
-            .with_context(|| format!("game {}", g + 1))?;
-        let result = state.result_string();
-        let winner = state.winner();
-        match winner {
-            Some(Color::Black) => black_wins += 1,
-            Some(Color::White) => white_wins += 1,
-            None => {}
-        }
-        let a_color = if swapped { Color::White } else { Color::Black };
-        match winner {
-            Some(c) if c == a_color => wins += 1,
-            Some(_) => losses += 1,
-            None => draws += 1,
-        }
-        let capped = if state.hit_move_limit() && state.passes() < 2 && state.resigned().is_none() {
-            " (move limit)"
-        } else {
-            ""
-        };
-        eprintln!(
-            "game {}: {result}{capped} in {} moves (black {bname}, white {wname})",
-            g + 1,
-            state.move_count()
-        );
-        if let Some(d) = &a.sgf_dir {
-            let mut rec = GameRecord::from_state(&state);
-            rec.black = Some(bname.clone());
-            rec.white = Some(wname.clone());
-            rec.date = Some(today());
-            rec.result = Some(result.clone());
-            let path = d.join(format!("game-{:04}.sgf", g + 1));
-            std::fs::write(&path, rec.to_sgf())
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
-    let n = a.games as f64;
-    let score = (wins as f64 + 0.5 * draws as f64) / n;
-    let (e, lo, hi) = elo(wins, losses, draws);
-    eprintln!(
-        "{} vs {}: {wins} wins, {losses} losses, {draws} draws (score {score:.3}); Elo difference {e:+.0} [{lo:+.0}, {hi:+.0}] (95%)",
-        a.black, a.white
-    );
-    if a.json {
+            Ok(())
+        },
+    )?;
+    if a.common.json {
         println!(
             "{}",
             json!({
@@ -199,17 +277,72 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
                 "white": a.white,
                 "size": size,
                 "komi": a.komi,
-                "games": a.games,
-                "alternate": a.alternate,
-                "wins": wins,
-                "losses": losses,
-                "draws": draws,
-                "score": score,
-                "black_wins": black_wins,
-                "white_wins": white_wins,
-                "elo": e,
-                "elo_low": lo,
-                "elo_high": hi,
+                "games": a.common.games,
+                "alternate": a.common.alternate,
+                "wins": report.wins,
+                "losses": report.losses,
+                "draws": report.draws,
+                "score": report.score,
+                "black_wins": report.seat_wins[0],
+                "white_wins": report.seat_wins[1],
+                "elo": report.elo,
+                "elo_low": report.elo_low,
+                "elo_high": report.elo_high,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// `ember match connect_four`.
+pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
+    let report = run_match(
+        &mut ConnectFour::new,
+        [&a.player1, &a.player2],
+        ["--player1", "--player2"],
+        &a.common,
+        &mut |e| {
+            if let MatchEvent::GameEnd {
+                game,
+                state,
+                end,
+                names,
+                ..
+            } = e
+            {
+                let result = match (end.winner(), end.resigned) {
+                    (Some(w), Some(_)) => format!("{} wins by resignation", names[w]),
+                    (Some(w), None) => format!("{} wins", names[w]),
+                    (None, _) => "draw".into(),
+                };
+                eprintln!(
+                    "game {}: {result} in {} moves (first {}, second {})",
+                    game + 1,
+                    state.history_len(),
+                    names[0],
+                    names[1]
+                );
+            }
+            Ok(())
+        },
+    )?;
+    if a.common.json {
+        println!(
+            "{}",
+            json!({
+                "player1": a.player1,
+                "player2": a.player2,
+                "games": a.common.games,
+                "alternate": a.common.alternate,
+                "wins": report.wins,
+                "losses": report.losses,
+                "draws": report.draws,
+                "score": report.score,
+                "first_wins": report.seat_wins[0],
+                "second_wins": report.seat_wins[1],
+                "elo": report.elo,
+                "elo_low": report.elo_low,
+                "elo_high": report.elo_high,
             })
         );
     }

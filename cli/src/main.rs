@@ -70,6 +70,7 @@ fn main() {
         Cmd::Bench(BenchCmd::Env(a)) => envs_cli::bench_env(&a),
         Cmd::Gtp(a) => go_cli::gtp(&a),
         Cmd::Match(go_cli::MatchCmd::Go(a)) => go_cli::match_go(&a),
+        Cmd::Match(go_cli::MatchCmd::ConnectFour(a)) => go_cli::match_connect_four(&a),
         Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
         Cmd::Train(a) => train_cli::train(&a),
         Cmd::Plot(a) => plot_cli::plot(&a),

@@ -44,7 +44,8 @@ pub struct Candidate {
 pub struct Analysis {
     /// The player to move when it was made (0 or 1).
     pub player: usize,
-    /// The value of the position for the player to move, in `[-1, 1]`.
+    /// The value of the position for the player to move, in `[-1, 1]`: for a search, that of the
+    /// move it would play.
     pub value: f32,
     /// Simulations behind it (tree reuse included).
     pub visits: u32,

@@ -21,6 +21,9 @@ pub enum RunError {
     /// An agent error (bad `[train]` value, diverging run, unsupported env).
     #[error(transparent)]
     Agent(#[from] ember_agents::AgentError),
+    /// A player that cannot be made or that failed in a game.
+    #[error(transparent)]
+    Player(#[from] ember_envs::PlayerError),
     /// A network, device, dataset or event-file error.
     #[error(transparent)]
     Nets(#[from] ember_nets::NetsError),

@@ -33,6 +33,8 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod eval;
+pub mod matches;
+pub mod players;
 pub mod plot;
 pub mod rl;
 pub mod run_dir;
@@ -46,7 +48,7 @@ use ember_agents::ppo::PpoConfig;
 pub use config::{Experiment, Kind};
 pub use ember_agents::policy::ActMode;
 pub use ember_nets::DeviceChoice;
-pub use error::{RunError, Result};
+pub use error::{Result, RunError};
 pub use eval::{EvalReport, EvalRequest, evaluate};
 pub use run_dir::RunDir;
 
@@ -72,7 +74,9 @@ pub struct RunSummary {
 impl RunSummary {
     /// The final evaluation's mean return (DQN/PPO runs).
     pub fn eval_mean_return(&self) -> Option<f64> {
-        self.summary.get("eval_mean_return").and_then(|v| v.as_f64())
+        self.summary
+            .get("eval_mean_return")
+            .and_then(|v| v.as_f64())
     }
 
     /// The test accuracy (classifier runs).

@@ -107,9 +107,22 @@ fn bad_arguments_are_clear_errors() {
         (vec!["bench", "go", "--size", "25"], "sizes 5 to 19"),
         (vec!["gtp", "--size", "3"], "sizes 5 to 19"),
         (
-            vec!["match", "go", "--black", "uct:100", "--white", "random"],
+            vec!["match", "go", "--black", "az:runs/none", "--white", "random"],
             "not available",
         ),
+        (
+            vec!["match", "go", "--black", "uct:0", "--white", "random"],
+            "at least 1 simulation",
+        ),
+        (
+            vec!["match", "go", "--black", "uct:lots", "--white", "random"],
+            "not a number of simulations",
+        ),
+        (
+            vec!["match", "connect_four", "--player1", "gtp:gnugo", "--player2", "random"],
+            "accepted forms: random, uct:SIMS",
+        ),
+        (vec!["gtp", "--player", "uct:x"], "--player"),
     ] {
         let out = Command::new(&ember).args(&args).output().unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -172,4 +185,98 @@ fn gtp_answers_every_line_and_survives_garbage() {
         }
     }
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn match_connect_four_runs_through_the_generic_match() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let out = Command::new(&ember)
+        .args(["match", "connect_four", "--player1", "uct:100", "--player2", "random"])
+        .args(["--games", "4", "--alternate", "--seed", "2", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let j = last_json(&out.stdout);
+    for k in [
+        "player1", "player2", "games", "alternate", "wins", "losses", "draws", "score",
+        "first_wins", "second_wins", "elo", "elo_low", "elo_high",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k}: {j}");
+    }
+    assert_eq!(j["games"], 4);
+    assert!(j["wins"].as_u64().unwrap() >= 3, "{j}");
+    assert!(err.contains("(first random, second uct:100)"), "{err}");
+}
+
+#[test]
+fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ember-uct-{}", std::process::id()));
+    let out = Command::new(&ember)
+        .args(["match", "go", "--black", "uct:300", "--white", "random", "--size", "7"])
+        .args(["--games", "2", "--alternate", "--json", "--sgf-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = last_json(&out.stdout);
+    assert_eq!(j["wins"], 2, "{j}");
+    for g in 1..=2 {
+        let f = dir.join(format!("game-{g:04}.sgf"));
+        let text = std::fs::read_to_string(&f).unwrap();
+        let rec = GameRecord::parse(text.as_bytes()).unwrap();
+        let state = rec.to_state().unwrap();
+        assert_eq!(rec.result.as_deref(), Some(state.result_string().as_str()));
+        // The searching player's moves carry its analysis and Black's win rate.
+        let seat = g - 1;
+        let m = &rec.moves[seat];
+        assert!(m.win_rate.is_some_and(|w| (0.0..=100.0).contains(&w)), "{text}");
+        assert!(m.comment.as_deref().is_some_and(|c| c.contains("visits")), "{text}");
+        assert!(rec.moves[1 - seat].comment.is_none());
+        // GNU Go loads it too.
+        if std::path::Path::new("/usr/games/gnugo").exists() {
+            let gg = Command::new("/usr/games/gnugo")
+                .args(["--mode", "gtp", "--chinese-rules"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut gg = gg;
+            writeln!(gg.stdin.as_mut().unwrap(), "loadsgf {}\nquit", f.display()).unwrap();
+            let o = gg.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(text.starts_with("= "), "GNU Go: {text}");
+        } else if common::references_required() {
+            panic!("GNU Go not found");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let mut child = Command::new(&ember)
+        .args(["gtp", "--size", "7", "--player", "uct:200"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // White's four stones in atari: Black captures at F5.
+    let mut input = String::from("boardsize 7\nclear_board\n");
+    for (c, v) in [
+        ("b", "B6"), ("w", "B5"), ("b", "C6"), ("w", "C5"), ("b", "D6"), ("w", "D5"),
+        ("b", "E6"), ("w", "E5"), ("b", "A5"), ("w", "G1"), ("b", "B4"), ("w", "G2"),
+        ("b", "C4"), ("w", "G3"), ("b", "D4"), ("w", "A1"), ("b", "E4"), ("w", "A2"),
+    ] {
+        input.push_str(&format!("play {c} {v}\n"));
+    }
+    input.push_str("genmove b\nquit\n");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answers: Vec<&str> = text.split("\n\n").map(str::trim).filter(|a| !a.is_empty()).collect();
+    assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
+    assert_eq!(answers[answers.len() - 2], "= F5", "{text}");
 }

@@ -495,7 +495,7 @@ impl<G: Game> Search<G> {
                 .then(nb.q().total_cmp(&na.q()))
                 .then(nb.prior.total_cmp(&na.prior))
         });
-        let candidates = kids
+        let candidates: Vec<Candidate> = kids
             .into_iter()
             .take(max_candidates)
             .map(|c| {
@@ -513,9 +513,16 @@ impl<G: Game> Search<G> {
                 }
             })
             .collect();
+        // The value shown is that of the move the search would play (as Leela Zero and
+        // KataGo's per-move win rates): the root's own mean also averages the moves it only
+        // explored.
+        let value = candidates
+            .first()
+            .filter(|c: &&Candidate| c.visits > 0)
+            .map_or(self.root_value(), |c| c.value);
         Analysis {
             player: root.player as usize,
-            value: self.root_value(),
+            value,
             visits: root.visits,
             candidates,
             ownership: None,

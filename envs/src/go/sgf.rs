@@ -218,6 +218,9 @@ pub struct RecordMove {
     /// `(x, y)`, `y = 0` at the top; `None` for a pass.
     pub at: Option<(usize, usize)>,
     pub comment: Option<String>,
+    /// Sabaki's `SBKV`: Black's winning chance after the move, in percent (Sabaki draws its
+    /// win-rate graph from it).
+    pub win_rate: Option<f32>,
 }
 
 /// A Go game as SGF describes it.
@@ -311,6 +314,7 @@ impl GameRecord {
         for (k, node) in nodes.iter().enumerate() {
             let mut mv: Option<RecordMove> = None;
             let mut comment = None;
+            let mut win_rate = None;
             for p in node {
                 match p.ident.as_str() {
                     "B" | "W" => {
@@ -328,6 +332,7 @@ impl GameRecord {
                             color,
                             at,
                             comment: None,
+                            win_rate: None,
                         });
                     }
                     "AB" | "AW" => {
@@ -351,11 +356,19 @@ impl GameRecord {
                         }
                     }
                     "C" if k > 0 => comment = Some(p.values[0].clone()),
+                    "SBKV" => {
+                        win_rate = p.values[0]
+                            .trim()
+                            .parse::<f32>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                    }
                     _ => {}
                 }
             }
             if let Some(mut m) = mv {
                 m.comment = comment;
+                m.win_rate = win_rate;
                 rec.moves.push(m);
             }
         }
@@ -405,11 +418,13 @@ impl GameRecord {
                     color: c,
                     at: Some(b.xy(p)),
                     comment: None,
+                    win_rate: None,
                 }),
                 Move::Pass => rec.moves.push(RecordMove {
                     color: c,
                     at: None,
                     comment: None,
+                    win_rate: None,
                 }),
                 Move::Resign => {}
             }
@@ -457,6 +472,9 @@ impl GameRecord {
         for (i, m) in self.moves.iter().enumerate() {
             let at = m.at.map(|(x, y)| point_str(x, y)).unwrap_or_default();
             s.push_str(&format!(";{}[{at}]", m.color.letter()));
+            if let Some(w) = m.win_rate {
+                s.push_str(&format!("SBKV[{:.2}]", w));
+            }
             if let Some(c) = &m.comment {
                 s.push_str(&format!("C[{}]", escape(c)));
             }

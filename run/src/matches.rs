@@ -1,0 +1,289 @@
+//! Matches between two players of any [`Game`]: colours alternated, results counted for the
+//! first player named, Elo with a 95% interval; for Go, SGF with the players' analysis.
+//!
+//! [`play_match`] is the one match loop (`ember match go`, `ember match connect_four`, and the
+//! evaluation ladders of training runs use it). It tells its caller what happens through
+//! [`MatchEvent`]s, so a terminal viewer, an SGF writer or a web page can follow a match without
+//! the loop knowing about any of them. Seeding: before game `g` the first player is re-seeded
+//! with `child_seed(seed, 2 + 2g)` and the second with `child_seed(seed, 3 + 2g)`, and both are
+//! told a new game starts (searches drop their trees), so a match is reproducible game by game.
+
+use ember_envs::Game;
+use ember_envs::go::sgf::{GameRecord, today};
+use ember_envs::go::{Color, GoState, Move};
+use ember_envs::player::{Analysis, GameEnd, Player, PlayerError, elo, play_game};
+use ember_envs::rng::child_seed;
+use serde::Serialize;
+
+/// How a match is played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchOptions {
+    pub games: u64,
+    /// Swap seats every other game (results stay those of the first player named).
+    pub alternate: bool,
+    pub seed: u64,
+}
+
+/// What a match tells its caller as it goes.
+#[derive(Debug)]
+pub enum MatchEvent<'a, G> {
+    /// Game `game` (from 0) starts; `names[seat]` plays seat 0 (moves first) and 1.
+    GameStart { game: u64, names: &'a [String; 2] },
+    /// `seat` chose an action; `state` is the position after it.
+    Move {
+        game: u64,
+        state: &'a G,
+        seat: usize,
+        analysis: Option<&'a Analysis>,
+    },
+    /// Game `game` ended. `swapped`: the first player named sat in seat 1.
+    GameEnd {
+        game: u64,
+        state: &'a G,
+        end: &'a GameEnd,
+        names: &'a [String; 2],
+        swapped: bool,
+        /// The analysis behind each move, in order (`None` for players that do not search).
+        analyses: &'a [Option<Analysis>],
+    },
+}
+
+/// A match's result, counted for the first player named.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchReport {
+    pub games: u64,
+    pub wins: u64,
+    pub losses: u64,
+    pub draws: u64,
+    /// `(wins + draws / 2) / games`.
+    pub score: f64,
+    /// Wins by the player who moved first, and by the one who moved second.
+    pub seat_wins: [u64; 2],
+    pub elo: f64,
+    pub elo_low: f64,
+    pub elo_high: f64,
+}
+
+/// Plays `opts.games` games between `a` and `b` from positions `new_state` makes.
+pub fn play_match<G: Game>(
+    new_state: &mut dyn FnMut() -> G,
+    a: &mut dyn Player<G>,
+    b: &mut dyn Player<G>,
+    opts: &MatchOptions,
+    on_event: &mut dyn FnMut(MatchEvent<'_, G>),
+) -> Result<MatchReport, PlayerError> {
+    let (mut wins, mut losses, mut draws) = (0u64, 0u64, 0u64);
+    let mut seat_wins = [0u64; 2];
+    let mut analyses: Vec<Option<Analysis>> = Vec::new();
+    for g in 0..opts.games {
+        a.seed(child_seed(opts.seed, 2 + 2 * g));
+        b.seed(child_seed(opts.seed, 3 + 2 * g));
+        a.new_game();
+        b.new_game();
+        let swapped = opts.alternate && g % 2 == 1;
+        let names = if swapped {
+            [b.name(), a.name()]
+        } else {
+            [a.name(), b.name()]
+        };
+        on_event(MatchEvent::GameStart {
+            game: g,
+            names: &names,
+        });
+        let mut state = new_state();
+        analyses.clear();
+        let players: [&mut dyn Player<G>; 2] = if swapped {
+            [&mut *b, &mut *a]
+        } else {
+            [&mut *a, &mut *b]
+        };
+        let end = play_game(&mut state, players, &mut |s, seat, p| {
+            let an = p.analysis();
+            analyses.push(an.cloned());
+            on_event(MatchEvent::Move {
+                game: g,
+                state: s,
+                seat,
+                analysis: an,
+            });
+        })?;
+        let a_seat = swapped as usize;
+        match end.winner() {
+            Some(w) => {
+                seat_wins[w] += 1;
+                if w == a_seat {
+                    wins += 1;
+                } else {
+                    losses += 1;
+                }
+            }
+            None => draws += 1,
+        }
+        on_event(MatchEvent::GameEnd {
+            game: g,
+            state: &state,
+            end: &end,
+            names: &names,
+            swapped,
+            analyses: &analyses,
+        });
+    }
+    let n = opts.games.max(1) as f64;
+    let (e, lo, hi) = elo(wins, losses, draws);
+    Ok(MatchReport {
+        games: opts.games,
+        wins,
+        losses,
+        draws,
+        score: (wins as f64 + 0.5 * draws as f64) / n,
+        seat_wins,
+        elo: e,
+        elo_low: lo,
+        elo_high: hi,
+    })
+}
+
+/// One line about an analysis: the value for the player to move and the top candidates with
+/// visits, value and prior (`D4 612 v+0.41 p0.08`), named by `state`'s action names.
+pub fn describe_analysis<G: Game>(state: &G, a: &Analysis, top: usize) -> String {
+    let mut s = format!(
+        "value {:+.2} for the player to move ({:.0}% to win), {} visits",
+        a.value,
+        50.0 * (a.value + 1.0),
+        a.visits
+    );
+    for c in a.candidates.iter().take(top) {
+        s.push_str(&format!(
+            "; {} {} v{:+.2} p{:.2}",
+            state.action_name(c.action),
+            c.visits,
+            c.value,
+            c.prior
+        ));
+        if c.pv.len() > 1 {
+            let pv: Vec<String> = c.pv.iter().take(6).map(|&m| state.action_name(m)).collect();
+            s.push_str(&format!(" [{}]", pv.join(" ")));
+        }
+    }
+    s
+}
+
+/// A finished Go game as an SGF record: players, date, result (a resignation included), and per
+/// move the player's analysis as a comment with Black's win rate in Sabaki's `SBKV`.
+pub fn go_record(
+    state: &GoState,
+    end: &GameEnd,
+    names: &[String; 2],
+    analyses: &[Option<Analysis>],
+) -> GameRecord {
+    let mut st = state.clone();
+    if let Some(seat) = end.resigned {
+        let c = if seat == 0 { Color::Black } else { Color::White };
+        let _ = st.play(c, Move::Resign);
+    }
+    let mut rec = GameRecord::from_state(&st);
+    rec.black = Some(names[0].clone());
+    rec.white = Some(names[1].clone());
+    rec.date = Some(today());
+    rec.result = Some(st.result_string());
+    // Replay to name each move from the position it was played in.
+    let mut replay = GoState::new(state.size(), state.komi())
+        .expect("a valid size")
+        .with_superko(state.superko());
+    for &(c, p) in state.setup() {
+        let _ = replay.add_setup(c, p);
+    }
+    for (i, m) in rec.moves.iter_mut().enumerate() {
+        if let Some(Some(a)) = analyses.get(i) {
+            let black_value = if a.player == 0 { a.value } else { -a.value };
+            m.win_rate = Some(50.0 * (black_value + 1.0));
+            m.comment = Some(describe_analysis(&replay, a, 5));
+        }
+        if let Some(action) = state.action_at(i) {
+            let _ = replay.apply(action);
+        }
+    }
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::players::make_player;
+    use ember_envs::games::ConnectFour;
+
+    #[test]
+    fn connect_four_matches_alternate_and_count_for_the_first_player() {
+        let c4 = ConnectFour::new();
+        let mut a = make_player("uct:100", &c4, 0).unwrap();
+        let mut b = make_player("random", &c4, 0).unwrap();
+        let opts = MatchOptions {
+            games: 4,
+            alternate: true,
+            seed: 1,
+        };
+        let mut seats = Vec::new();
+        let r = play_match(
+            &mut ConnectFour::new,
+            a.as_mut(),
+            b.as_mut(),
+            &opts,
+            &mut |e| {
+                if let MatchEvent::GameEnd { names, .. } = e {
+                    seats.push(names[0].clone());
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(seats, ["uct:100", "random", "uct:100", "random"]);
+        assert_eq!(r.wins + r.losses + r.draws, 4);
+        assert_eq!(r.seat_wins[0] + r.seat_wins[1] + r.draws, 4);
+        assert!(r.wins >= 3, "{r:?}");
+        // Same seed, same games.
+        let again = play_match(
+            &mut ConnectFour::new,
+            a.as_mut(),
+            b.as_mut(),
+            &opts,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(r, again);
+    }
+
+    #[test]
+    fn go_records_carry_the_analysis_and_read_back() {
+        let go = GoState::new(5, 0.5).unwrap().with_max_moves(60);
+        let mut a = make_player("uct:50", &go, 0).unwrap();
+        let mut b = make_player("random", &go, 0).unwrap();
+        let mut sgf = String::new();
+        play_match(
+            &mut || go.clone(),
+            a.as_mut(),
+            b.as_mut(),
+            &MatchOptions {
+                games: 1,
+                alternate: false,
+                seed: 0,
+            },
+            &mut |e| {
+                if let MatchEvent::GameEnd {
+                    state,
+                    end,
+                    names,
+                    analyses,
+                    ..
+                } = e
+                {
+                    sgf = go_record(state, end, names, analyses).to_sgf();
+                }
+            },
+        )
+        .unwrap();
+        assert!(sgf.contains("SBKV[") && sgf.contains("visits"), "{sgf}");
+        let rec = GameRecord::parse(sgf.as_bytes()).unwrap();
+        assert!(rec.moves[0].win_rate.is_some() && rec.moves[0].comment.is_some());
+        assert!(rec.moves[1].win_rate.is_none());
+        rec.to_state().unwrap();
+    }
+}
