@@ -55,26 +55,6 @@ pub struct RunIo<'a> {
     pub stop_after: Option<u64>,
 }
 
-/// The checkpoint a `--resume` continues from: the newest loadable one in `dir` when `resume`
-/// is set (damaged ones are skipped with a warning; none yet is said), else nothing.
-pub fn resume_point(
-    resume: bool,
-    dir: Option<&CheckpointDir>,
-    log: &mut dyn Logger,
-) -> Result<Option<(u64, ember_nets::Checkpoint)>> {
-    let (true, Some(dir)) = (resume, dir) else {
-        return Ok(None);
-    };
-    let (found, skipped) = dir.latest()?;
-    for e in skipped {
-        log.line(&format!("warning: skipping a damaged checkpoint: {e}"));
-    }
-    if found.is_none() {
-        log.line("no checkpoint yet: starting from the beginning");
-    }
-    Ok(found)
-}
-
 impl std::fmt::Debug for RunIo<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunIo")
@@ -351,8 +331,7 @@ pub fn fingerprint<M: ember_nets::burn::module::Module>(model: &M) -> Result<u32
             match ember_nets::train::read::<f32>(param.val().into_data()) {
                 Ok(v) => {
                     for x in v {
-                        self.crc =
-                            ember_nets::crc::crc32c_update(self.crc, &x.to_le_bytes());
+                        self.crc = ember_nets::crc::crc32c_update(self.crc, &x.to_le_bytes());
                     }
                 }
                 Err(e) => self.err = Some(e.to_string()),

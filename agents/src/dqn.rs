@@ -2,23 +2,22 @@
 //! 2016), a dueling head (Wang et al. 2016), n-step returns, a Huber loss and gradient clipping.
 //! Reads top to bottom like CleanRL's `dqn.py`: config, network, loop.
 
-use std::time::Instant;
-
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::nn::loss::{HuberLossConfig, Reduction};
 use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
-use ember_nets::{Checkpoint, DeviceChoice, QNetConfig};
+use ember_nets::{DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, fingerprint, indices, linear, matrix, positive, read,
-    resume_point, spaces, stream, vector, within,
+    EvalResult, NetConfig, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
+    clip_global_norm, due, evaluate, indices, linear, matrix, positive, read, spaces, stream,
+    vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
 use crate::replay::{Batch, NStep, ObsCodec, Replay};
+use crate::trainer::{Counters, Schedule, TrainState, Trainer};
 
 /// The model kind in DQN checkpoints.
 pub const KIND: &str = "dqn";
@@ -166,16 +165,22 @@ impl DqnConfig {
 /// What a DQN checkpoint records besides the network and the optimizer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
-    step: u64,
+    #[serde(flatten)]
+    run: Counters,
     iterations: u64,
     updates: u64,
-    episodes: u64,
     envs: EnvsState,
     nstep: NStep,
-    recent: Recent,
-    last_eval: Option<EvalResult>,
-    wall_seconds: f64,
     replay_saved: bool,
+}
+
+impl TrainState for State {
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.run
+    }
+    fn updates(&self) -> u64 {
+        self.updates
+    }
 }
 
 fn replay_path(dir: &std::path::Path, step: u64) -> std::path::PathBuf {
@@ -197,8 +202,6 @@ pub fn train<E: Env>(
     io: RunIo<'_>,
 ) -> Result<TrainSummary> {
     cfg.validate("")?;
-    let started = Instant::now();
-    let log = io.logger;
 
     // ---- Environments --------------------------------------------------------------------
     let n = cfg.num_envs;
@@ -215,72 +218,68 @@ pub fn train<E: Env>(
     let qcfg = QNetConfig::new(net.encoder(&shape)?, num_actions)
         .with_hidden(net.hidden)
         .with_dueling(cfg.dueling);
-    let mut model = qcfg.init(&dev)?;
-    let mut optim = adam(cfg.adam_eps);
+    let model = qcfg.init(&dev)?;
+    let optim = adam(cfg.adam_eps);
     let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
     let mut replay = Replay::new(cfg.buffer_size, l, codec);
     let mut state = State {
-        step: 0,
+        run: Counters::default(),
         iterations: 0,
         updates: 0,
-        episodes: 0,
         envs: envs.state(),
         nstep: NStep::new(cfg.n_step, cfg.gamma as f32, n),
-        recent: Recent::default(),
-        last_eval: None,
-        wall_seconds: 0.0,
         replay_saved: false,
     };
+    let schedule = Schedule {
+        eval_every: cfg.eval_every,
+        checkpoint_every: cfg.checkpoint_every,
+        end: cfg.total_steps,
+    };
+    let mut trainer = Trainer::new(KIND, qcfg.clone(), io, schedule);
 
     // ---- Resume ---------------------------------------------------------------------------
-    let mut last_checkpoint = None;
-    if let Some((step, ck)) = resume_point(io.resume, io.checkpoints, &mut *log)? {
-        ck.check(KIND, &qcfg)?;
-        model = ck.apply_model(model)?;
-        optim = ck.apply_optimizer(optim)?;
-        state = ck.state()?;
+    let (mut model, mut optim, resumed) = trainer.resume(model, optim)?;
+    if let Some((step, saved)) = resumed {
+        state = saved;
         envs.restore(&state.envs)?;
-        if let (true, Some(dir)) = (state.replay_saved, io.checkpoints) {
+        if let (true, Some(dir)) = (state.replay_saved, trainer.checkpoints()) {
             match Replay::load(&replay_path(dir.path(), step), cfg.buffer_size, l, codec) {
                 Ok(r) => replay = r,
-                Err(e) => log.line(&format!(
+                Err(e) => trainer.log.line(&format!(
                     "warning: {e}; continuing with an empty replay buffer (the run will not \
                      repeat the uninterrupted one exactly)"
                 )),
             }
         }
-        last_checkpoint = Some(step);
-        log.line(&format!(
+        trainer.log.line(&format!(
             "resuming from step {step} ({} updates)",
             state.updates
         ));
-        log.session_start(step)?;
     }
     let mut target = model.valid();
     let mut online = model.valid();
-    let base_wall = state.wall_seconds;
-    let session_start_step = state.step;
 
-    let save = |model: &ember_nets::QNet,
+    // A checkpoint with the replay buffer beside it (the files of pruned checkpoints removed).
+    let save = |trainer: &mut Trainer<'_, QNetConfig>,
+                model: &ember_nets::QNet,
                 optim: &ModuleOptimizer,
                 state: &mut State,
+                envs: &Envs<E>,
                 replay: &Replay|
-     -> Result<Option<u64>> {
-        let Some(dir) = io.checkpoints else {
-            return Ok(None);
+     -> Result<()> {
+        state.envs = envs.state();
+        let Some(dir) = trainer.checkpoints() else {
+            return Ok(());
         };
-        state.wall_seconds = base_wall + started.elapsed().as_secs_f64();
         state.replay_saved = cfg.save_replay;
         if cfg.save_replay {
             std::fs::create_dir_all(dir.path()).map_err(|e| AgentError::Io {
                 path: dir.path().into(),
                 source: e,
             })?;
-            replay.save(&replay_path(dir.path(), state.step))?;
+            replay.save(&replay_path(dir.path(), state.run.step))?;
         }
-        let ck = Checkpoint::new(KIND, &qcfg, model, Some(optim), &*state)?;
-        dir.save(state.step, &ck)?;
-        // Drop the replay files of checkpoints that were pruned.
+        trainer.save(model, optim, state)?;
         let kept: Vec<u64> = dir.list()?.into_iter().map(|(s, _)| s).collect();
         if let Ok(entries) = std::fs::read_dir(dir.path()) {
             for e in entries.flatten() {
@@ -294,7 +293,7 @@ pub fn train<E: Env>(
                 }
             }
         }
-        Ok(Some(state.step))
+        Ok(())
     };
 
     let greedy_eval = |online: &ember_nets::QNet, env: &mut E, index: u64| -> Result<EvalResult> {
@@ -323,15 +322,23 @@ pub fn train<E: Env>(
     let mut batch = Batch::default();
     let mut actions = vec![0usize; n];
     let (mut loss_sum, mut q_sum, mut norm_sum, mut logged_updates) = (0f64, 0f64, 0f64, 0u64);
-    let session = Instant::now();
-    while state.step < cfg.total_steps {
+    trainer.begin(&state.run);
+    let mut prev = state.run.step;
+    loop {
+        let eval = |step| greedy_eval(&online, &mut eval_env, step);
+        let ckpt =
+            |t: &mut Trainer<'_, _>, s: &mut State| save(t, &model, &optim, s, &envs, &replay);
+        if let Some(summary) = trainer.between(prev, &model, &mut state, eval, ckpt)? {
+            return Ok(summary);
+        }
+
         // Act: ε-greedy over the batch of environments.
         let mut rng = stream(seed, TAG_ACT, state.iterations);
         let eps = linear(
             cfg.start_epsilon,
             cfg.end_epsilon,
             cfg.exploration_steps,
-            state.step,
+            state.run.step,
         );
         let explore: Vec<bool> = (0..n).map(|_| rng.chance(eps)).collect();
         let q = if explore.iter().all(|&e| e) {
@@ -362,19 +369,14 @@ pub fn train<E: Env>(
                 &mut |t| replay.push(&t),
             )?;
         }
-        let prev = state.step;
-        state.step += n as u64;
+        prev = state.run.step;
+        state.run.step += n as u64;
         state.iterations += 1;
-        for &(_, ret, len) in &tr.finished {
-            state.episodes += 1;
-            state.recent.push(ret);
-            log.scalar("charts/episodic_return", state.step, ret)?;
-            log.scalar("charts/episodic_length", state.step, len as f64)?;
-        }
+        trainer.episodes(&mut state.run, &tr.finished)?;
 
         // Learn: TD(n) regression on sampled transitions.
-        if state.step > cfg.learning_starts && !replay.is_empty() {
-            for _ in 0..due(prev, state.step, cfg.train_frequency) * cfg.gradient_steps {
+        if state.run.step > cfg.learning_starts && !replay.is_empty() {
+            for _ in 0..due(prev, state.run.step, cfg.train_frequency) * cfg.gradient_steps {
                 let mut rng = stream(seed, TAG_SAMPLE, state.updates);
                 replay.sample(cfg.batch_size, &mut rng, &mut batch);
                 let b = cfg.batch_size;
@@ -398,7 +400,12 @@ pub fn train<E: Env>(
                     .flatten::<1>(0, 1); // [B]
                 let loss = huber.forward(q_a.clone(), vector(targets, &dev), Reduction::Mean);
                 let loss_value = read(loss.clone().detach())?[0];
-                check_finite("the TD loss", loss_value, state.step, last_checkpoint)?;
+                check_finite(
+                    "the TD loss",
+                    loss_value,
+                    state.run.step,
+                    trainer.last_checkpoint,
+                )?;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
                 model = optim.step(cfg.lr, model, grads);
@@ -410,104 +417,36 @@ pub fn train<E: Env>(
                 logged_updates += 1;
             }
         }
-        if due(prev, state.step, cfg.target_update_period) > 0 {
+        if due(prev, state.run.step, cfg.target_update_period) > 0 {
             target = model.valid();
         }
 
         // Log, evaluate, checkpoint.
-        if due(prev, state.step, cfg.log_every) > 0 {
-            let sps = (state.step - session_start_step) as f64
-                / session.elapsed().as_secs_f64().max(1e-9);
+        if due(prev, state.run.step, cfg.log_every) > 0 {
+            let sps = trainer.steps_per_sec(state.run.step);
             if logged_updates > 0 {
-                log.scalar(
-                    "losses/td_loss",
-                    state.step,
-                    loss_sum / logged_updates as f64,
-                )?;
-                log.scalar("losses/q_values", state.step, q_sum / logged_updates as f64)?;
-                log.scalar(
-                    "losses/grad_norm",
-                    state.step,
-                    norm_sum / logged_updates as f64,
+                let k = logged_updates as f64;
+                trainer.scalars(
+                    state.run.step,
+                    &[
+                        ("losses/td_loss", loss_sum / k),
+                        ("losses/q_values", q_sum / k),
+                        ("losses/grad_norm", norm_sum / k),
+                    ],
                 )?;
             }
-            log.scalar("charts/epsilon", state.step, eps)?;
-            log.scalar("charts/SPS", state.step, sps)?;
+            trainer.scalars(
+                state.run.step,
+                &[("charts/epsilon", eps), ("charts/SPS", sps)],
+            )?;
             (loss_sum, q_sum, norm_sum, logged_updates) = (0.0, 0.0, 0.0, 0);
-            log.progress(
-                state.step,
+            trainer.log.progress(
+                state.run.step,
                 &format!(
                     "{sps:.0} SPS, return {:.2} (last 100), ε {eps:.3}",
-                    state.recent.mean()
+                    state.run.recent.mean()
                 ),
             );
         }
-        if due(prev, state.step, cfg.eval_every) > 0 && state.step < cfg.total_steps {
-            let ev = greedy_eval(&online, &mut eval_env, state.step)?;
-            log.scalar("eval/mean_return", state.step, ev.mean_return)?;
-            log.line(&format!(
-                "step {}: eval return {:.2} ± {:.2} over {} episodes",
-                state.step, ev.mean_return, ev.std_return, ev.episodes
-            ));
-            state.last_eval = Some(ev);
-        }
-        if due(prev, state.step, cfg.checkpoint_every) > 0 && state.step < cfg.total_steps {
-            state.envs = envs.state();
-            last_checkpoint = save(&model, &optim, &mut state, &replay)?.or(last_checkpoint);
-            log.flush()?;
-        }
-        if io.stop_after.is_some_and(|s| state.step >= s) && state.step < cfg.total_steps {
-            return summary(
-                &model,
-                &state,
-                false,
-                base_wall,
-                started,
-                session,
-                session_start_step,
-            );
-        }
     }
-
-    // ---- End: final evaluation, checkpoint, summary ------------------------------------
-    let ev = greedy_eval(&online, &mut eval_env, state.step)?;
-    log.scalar("eval/mean_return", state.step, ev.mean_return)?;
-    state.last_eval = Some(ev);
-    state.envs = envs.state();
-    save(&model, &optim, &mut state, &replay)?;
-    log.flush()?;
-    summary(
-        &model,
-        &state,
-        true,
-        base_wall,
-        started,
-        session,
-        session_start_step,
-    )
-}
-
-fn summary(
-    model: &ember_nets::QNet,
-    state: &State,
-    completed: bool,
-    base_wall: f64,
-    started: Instant,
-    session: Instant,
-    session_start_step: u64,
-) -> Result<TrainSummary> {
-    Ok(TrainSummary {
-        algorithm: KIND.into(),
-        steps: state.step,
-        updates: state.updates,
-        episodes: state.episodes,
-        completed,
-        eval: state.last_eval,
-        recent_mean_return: state.recent.mean(),
-        wall_seconds: base_wall + started.elapsed().as_secs_f64(),
-        steps_per_sec: (state.step - session_start_step) as f64
-            / session.elapsed().as_secs_f64().max(1e-9),
-        parameters: model.num_params(),
-        weights_fingerprint: fingerprint(model)?,
-    })
 }

@@ -5,7 +5,9 @@
 //! share is factored out once: [`envs`] (a batch of seeded environments whose state can be
 //! checkpointed and replayed), [`replay`] (a compact replay buffer, observations stored as bits
 //! when they are 0/1 planes, and an n-step accumulator), [`common`] (schedules, network configs,
-//! logging, evaluation, tensors), [`policy`] (trained agents as action pickers for `eval`/`watch`).
+//! logging, evaluation, tensors), [`trainer`] (the bookkeeping around each loop: resume, save,
+//! periodic evaluation and checkpoints, the summary), [`policy`] (trained agents as action pickers
+//! for `eval`/`watch`).
 //!
 //! Algorithms never name a game: they see `Env`s from a factory, pick a conv trunk for `[C,H,W]`
 //! observations and an MLP for vectors, and need a discrete action space. Runs are deterministic
@@ -21,6 +23,7 @@ pub mod mcts;
 pub mod policy;
 pub mod ppo;
 pub mod replay;
+pub mod trainer;
 
 pub use common::{Logger, NetConfig, NoLog, RunIo};
 pub use error::{AgentError, Result};

@@ -4,22 +4,21 @@
 //! an episode cut by a time limit is bootstrapped from the value of its final observation (as
 //! Stable-Baselines3 does) rather than treated as a terminal state.
 
-use std::time::Instant;
-
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
 use ember_nets::burn::tensor::activation::{log_softmax, softmax};
-use ember_nets::{ActorCriticConfig, Checkpoint, DeviceChoice};
+use ember_nets::{ActorCriticConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, Recent, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, fingerprint, indices, matrix, positive, read, resume_point,
-    sample_logp, spaces, stream, vector, within,
+    EvalResult, NetConfig, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
+    clip_global_norm, evaluate, indices, matrix, positive, read, sample_logp, spaces, stream,
+    vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
+use crate::trainer::{Counters, Schedule, TrainState, Trainer};
 
 /// The model kind in PPO checkpoints.
 pub const KIND: &str = "ppo";
@@ -146,14 +145,20 @@ impl PpoConfig {
 /// What a PPO checkpoint records besides the network and the optimizer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
+    #[serde(flatten)]
+    run: Counters,
     update: u64,
-    step: u64,
     optimizer_steps: u64,
-    episodes: u64,
     envs: EnvsState,
-    recent: Recent,
-    last_eval: Option<EvalResult>,
-    wall_seconds: f64,
+}
+
+impl TrainState for State {
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.run
+    }
+    fn updates(&self) -> u64 {
+        self.optimizer_steps
+    }
 }
 
 const TAG_ACT: u64 = 11;
@@ -171,8 +176,6 @@ pub fn train<E: Env>(
     io: RunIo<'_>,
 ) -> Result<TrainSummary> {
     cfg.validate("")?;
-    let started = Instant::now();
-    let log = io.logger;
 
     // ---- Environments --------------------------------------------------------------------
     let (n, t_len) = (cfg.num_envs, cfg.num_steps);
@@ -191,48 +194,40 @@ pub fn train<E: Env>(
     let acfg = ActorCriticConfig::new(net.encoder(&shape)?, num_actions)
         .with_hidden(net.hidden)
         .with_separate_critic(net.separate_critic.then_some(true));
-    let mut model = acfg.init(&dev)?;
-    let mut optim = adam(cfg.adam_eps);
+    let model = acfg.init(&dev)?;
+    let optim = adam(cfg.adam_eps);
     let mut state = State {
+        run: Counters::default(),
         update: 0,
-        step: 0,
         optimizer_steps: 0,
-        episodes: 0,
         envs: envs.state(),
-        recent: Recent::default(),
-        last_eval: None,
-        wall_seconds: 0.0,
     };
+    let schedule = Schedule {
+        eval_every: cfg.eval_every,
+        checkpoint_every: cfg.checkpoint_every,
+        end: num_updates * batch as u64,
+    };
+    let mut trainer = Trainer::new(KIND, acfg.clone(), io, schedule);
 
     // ---- Resume ---------------------------------------------------------------------------
-    let mut last_checkpoint = None;
-    if let Some((step, ck)) = resume_point(io.resume, io.checkpoints, &mut *log)? {
-        ck.check(KIND, &acfg)?;
-        model = ck.apply_model(model)?;
-        optim = ck.apply_optimizer(optim)?;
-        state = ck.state()?;
+    let (mut model, mut optim, resumed) = trainer.resume(model, optim)?;
+    if let Some((step, saved)) = resumed {
+        state = saved;
         envs.restore(&state.envs)?;
-        last_checkpoint = Some(step);
-        log.line(&format!(
+        trainer.log.line(&format!(
             "resuming from step {step} (update {})",
             state.update
         ));
-        log.session_start(step)?;
     }
-    let base_wall = state.wall_seconds;
-    let session_start_step = state.step;
-
-    let save = |model: &ember_nets::ActorCritic,
+    // A checkpoint with the environments' state.
+    let save = |trainer: &mut Trainer<'_, ActorCriticConfig>,
+                model: &ember_nets::ActorCritic,
                 optim: &ModuleOptimizer,
-                state: &mut State|
-     -> Result<Option<u64>> {
-        let Some(dir) = io.checkpoints else {
-            return Ok(None);
-        };
-        state.wall_seconds = base_wall + started.elapsed().as_secs_f64();
-        let ck = Checkpoint::new(KIND, &acfg, model, Some(optim), &*state)?;
-        dir.save(state.step, &ck)?;
-        Ok(Some(state.step))
+                state: &mut State,
+                envs: &Envs<E>|
+     -> Result<()> {
+        state.envs = envs.state();
+        trainer.save(model, optim, state)
     };
     let deterministic_eval =
         |model: &ember_nets::ActorCritic, env: &mut E, index: u64| -> Result<EvalResult> {
@@ -259,10 +254,16 @@ pub fn train<E: Env>(
     let mut tr = Transition::default();
     let mut actions = vec![0usize; n];
     let gamma = cfg.gamma as f32;
-    let session = Instant::now();
+    trainer.begin(&state.run);
+    let mut prev = state.run.step;
 
     // ---- Loop: rollout, advantages, epochs of minibatch updates --------------------------
-    while state.update < num_updates {
+    loop {
+        let eval = |step| deterministic_eval(&model, &mut eval_env, step);
+        let ckpt = |t: &mut Trainer<'_, _>, s: &mut State| save(t, &model, &optim, s, &envs);
+        if let Some(summary) = trainer.between(prev, &model, &mut state, eval, ckpt)? {
+            return Ok(summary);
+        }
         let lr = if cfg.anneal_lr {
             cfg.lr * (1.0 - state.update as f64 / num_updates as f64)
         } else {
@@ -270,7 +271,7 @@ pub fn train<E: Env>(
         };
         let mut rng = stream(seed, TAG_ACT, state.update);
         let online = model.valid();
-        let prev = state.step;
+        prev = state.run.step;
 
         // Rollout: sample from the policy in every environment for num_steps steps.
         for t in 0..t_len {
@@ -307,13 +308,8 @@ pub fn train<E: Env>(
                 rew_buf[t * n + i] = tr.rewards[i] + gamma * bootstrap[i];
                 done_buf[t * n + i] = tr.terminated[i] || tr.truncated[i];
             }
-            state.step += n as u64;
-            for &(_, ret, len) in &tr.finished {
-                state.episodes += 1;
-                state.recent.push(ret);
-                log.scalar("charts/episodic_return", state.step, ret)?;
-                log.scalar("charts/episodic_length", state.step, len as f64)?;
-            }
+            state.run.step += n as u64;
+            trainer.episodes(&mut state.run, &tr.finished)?;
         }
 
         // GAE(λ) advantages and returns.
@@ -395,7 +391,12 @@ pub fn train<E: Env>(
                 let loss = pg_loss.clone() - entropy.clone() * cfg.ent_coef as f32
                     + v_loss.clone() * cfg.vf_coef as f32;
                 let loss_value = read(loss.clone().detach())?[0];
-                check_finite("the PPO loss", loss_value, state.step, last_checkpoint)?;
+                check_finite(
+                    "the PPO loss",
+                    loss_value,
+                    state.run.step,
+                    trainer.last_checkpoint,
+                )?;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
                 model = optim.step(lr, model, grads);
@@ -420,87 +421,26 @@ pub fn train<E: Env>(
         state.update += 1;
 
         // Log, evaluate, checkpoint.
-        let sps =
-            (state.step - session_start_step) as f64 / session.elapsed().as_secs_f64().max(1e-9);
-        log.scalar("charts/learning_rate", state.step, lr)?;
-        log.scalar("charts/SPS", state.step, sps)?;
-        log.scalar("losses/policy_loss", state.step, pg_sum / count)?;
-        log.scalar("losses/value_loss", state.step, v_sum / count)?;
-        log.scalar("losses/entropy", state.step, ent_sum / count)?;
-        log.scalar("losses/approx_kl", state.step, kl_sum / count)?;
-        log.scalar("losses/clipfrac", state.step, clip_sum / count)?;
-        log.scalar("losses/grad_norm", state.step, norm_sum / count)?;
-        log.progress(
-            state.step,
-            &format!("{sps:.0} SPS, return {:.2} (last 100)", state.recent.mean()),
+        let sps = trainer.steps_per_sec(state.run.step);
+        trainer.scalars(
+            state.run.step,
+            &[
+                ("charts/learning_rate", lr),
+                ("charts/SPS", sps),
+                ("losses/policy_loss", pg_sum / count),
+                ("losses/value_loss", v_sum / count),
+                ("losses/entropy", ent_sum / count),
+                ("losses/approx_kl", kl_sum / count),
+                ("losses/clipfrac", clip_sum / count),
+                ("losses/grad_norm", norm_sum / count),
+            ],
+        )?;
+        trainer.log.progress(
+            state.run.step,
+            &format!(
+                "{sps:.0} SPS, return {:.2} (last 100)",
+                state.run.recent.mean()
+            ),
         );
-        let last_update = state.update == num_updates;
-        if due(prev, state.step, cfg.eval_every) > 0 && !last_update {
-            let ev = deterministic_eval(&model, &mut eval_env, state.step)?;
-            log.scalar("eval/mean_return", state.step, ev.mean_return)?;
-            log.line(&format!(
-                "step {}: eval return {:.2} ± {:.2} over {} episodes",
-                state.step, ev.mean_return, ev.std_return, ev.episodes
-            ));
-            state.last_eval = Some(ev);
-        }
-        if due(prev, state.step, cfg.checkpoint_every) > 0 && !last_update {
-            state.envs = envs.state();
-            last_checkpoint = save(&model, &optim, &mut state)?.or(last_checkpoint);
-            log.flush()?;
-        }
-        if io.stop_after.is_some_and(|s| state.step >= s) && !last_update {
-            return summary(
-                &model,
-                &state,
-                false,
-                base_wall,
-                started,
-                session,
-                session_start_step,
-            );
-        }
     }
-
-    // ---- End: final evaluation, checkpoint, summary ------------------------------------
-    let ev = deterministic_eval(&model, &mut eval_env, state.step)?;
-    log.scalar("eval/mean_return", state.step, ev.mean_return)?;
-    state.last_eval = Some(ev);
-    state.envs = envs.state();
-    save(&model, &optim, &mut state)?;
-    log.flush()?;
-    summary(
-        &model,
-        &state,
-        true,
-        base_wall,
-        started,
-        session,
-        session_start_step,
-    )
-}
-
-fn summary(
-    model: &ember_nets::ActorCritic,
-    state: &State,
-    completed: bool,
-    base_wall: f64,
-    started: Instant,
-    session: Instant,
-    session_start_step: u64,
-) -> Result<TrainSummary> {
-    Ok(TrainSummary {
-        algorithm: KIND.into(),
-        steps: state.step,
-        updates: state.optimizer_steps,
-        episodes: state.episodes,
-        completed,
-        eval: state.last_eval,
-        recent_mean_return: state.recent.mean(),
-        wall_seconds: base_wall + started.elapsed().as_secs_f64(),
-        steps_per_sec: (state.step - session_start_step) as f64
-            / session.elapsed().as_secs_f64().max(1e-9),
-        parameters: model.num_params(),
-        weights_fingerprint: fingerprint(model)?,
-    })
 }

@@ -240,8 +240,11 @@ fn eval_a_python_gymnasium_env() {
 fn train_ppo_on_a_python_gymnasium_env() {
     let dir = std::env::temp_dir().join(format!("ember-gym-train-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let base =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/ppo_cartpole.toml")).unwrap();
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../experiments/ppo_cartpole.toml"
+    ))
+    .unwrap();
     let toml = base.replace("id = \"CartPole-v1\"", "gym = \"CartPole-v1\"");
     assert_ne!(
         toml, base,

@@ -52,7 +52,10 @@ checkpoint_every = 2_048
 
 /// Registers `Corridor-v0` (once per process) and trains the experiment the arguments name.
 pub fn run(args: &[String]) -> Result<RunSummary, Box<dyn std::error::Error>> {
-    if !ember_envs::registry::ids().iter().any(|id| id == "Corridor-v0") {
+    if !ember_envs::registry::ids()
+        .iter()
+        .any(|id| id == "Corridor-v0")
+    {
         custom_env::register_corridor()?;
     }
     let (mut file, mut sets, mut run_dir) = (None, Vec::new(), None);

@@ -154,7 +154,10 @@ pub fn evaluate(req: &EvalRequest) -> Result<EvalReport> {
             Ok(EvalReport::Classifier(ClassifierEval {
                 run: req.target.clone(),
                 evaluation,
-                classes: FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect(),
+                classes: FASHION_MNIST_CLASSES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             }))
         }
         Kind::Dqn | Kind::Ppo => {
@@ -169,7 +172,9 @@ pub fn evaluate(req: &EvalRequest) -> Result<EvalReport> {
             let env = crate::rl::env_section(&exp)?;
             let mut sets = env.sets()?;
             sets.extend(req.sets.iter().cloned());
-            Ok(EvalReport::Agent(evaluate_agent(&env.id, &sets, agent, req)?))
+            Ok(EvalReport::Agent(evaluate_agent(
+                &env.id, &sets, agent, req,
+            )?))
         }
     }
 }

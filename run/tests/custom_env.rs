@@ -37,7 +37,11 @@ fn a_custom_env_trains_through_the_library_like_ember_train() {
         "no checkpoint"
     );
     let scalars = ember_nets::tensorboard::read_scalars(&dir).unwrap();
-    for tag in ["charts/episodic_return", "eval/mean_return", "losses/value_loss"] {
+    for tag in [
+        "charts/episodic_return",
+        "eval/mean_return",
+        "losses/value_loss",
+    ] {
         assert!(scalars.contains_key(tag), "{tag}: {:?}", scalars.keys());
     }
 

@@ -63,7 +63,13 @@ impl Canvas {
     }
 
     /// An anti-aliased line about `width` pixels wide (distance-to-segment coverage).
-    pub(super) fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 3], width: f64) {
+    pub(super) fn line(
+        &mut self,
+        (x0, y0): (f64, f64),
+        (x1, y1): (f64, f64),
+        c: [u8; 3],
+        width: f64,
+    ) {
         let r = width / 2.0;
         let (dx, dy) = (x1 - x0, y1 - y0);
         let len2 = dx * dx + dy * dy;
@@ -143,4 +149,3 @@ impl Canvas {
 pub(super) fn text_width(text: &str, scale: i32) -> i32 {
     text.chars().count() as i32 * 8 * scale
 }
-

@@ -222,7 +222,6 @@ pub(super) fn draw_panel(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
