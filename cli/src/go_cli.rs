@@ -350,6 +350,50 @@ pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
 }
 
 #[derive(Args, Debug)]
+pub struct BenchSearchArgs {
+    /// `go` or `connect_four`.
+    #[arg(long, default_value = "go")]
+    pub game: String,
+    /// Board size for Go.
+    #[arg(long, default_value_t = 9)]
+    pub size: usize,
+    /// UCT simulations per move.
+    #[arg(long, default_value_t = 1000)]
+    pub sims: u32,
+    /// Moves of the self-play game to time.
+    #[arg(long, default_value_t = 20)]
+    pub moves: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ember bench search`: UCT simulations per second on one thread.
+pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
+    if a.sims == 0 || a.moves == 0 {
+        bail!("--sims and --moves must be at least 1");
+    }
+    let r = match a.game.as_str() {
+        "go" => {
+            let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
+            ember_run::matches::bench_search(&s, a.sims, a.moves, a.seed)
+        }
+        "connect_four" => ember_run::matches::bench_search(&ConnectFour::new(), a.sims, a.moves, a.seed),
+        g => bail!("unknown game `{g}`: go or connect_four"),
+    };
+    eprintln!(
+        "{}: {} UCT simulations ({} moves of self-play, {} per move) in {:.2} s = {:.0} simulations/s (one thread); {} tree nodes at the last move",
+        r.game, r.simulations, r.moves, a.sims, r.seconds, r.simulations_per_sec, r.last_tree_nodes
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
 pub struct BenchGoArgs {
     #[arg(long, default_value_t = 9)]
     pub size: usize,

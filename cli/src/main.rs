@@ -58,6 +58,8 @@ enum BenchCmd {
     Env(envs_cli::BenchEnvArgs),
     /// Random Go playouts on one thread (uniform over legal non-eye-filling moves, to two passes).
     Go(go_cli::BenchGoArgs),
+    /// UCT search with random playouts over a self-play game, on one thread.
+    Search(go_cli::BenchSearchArgs),
 }
 
 fn main() {
@@ -72,6 +74,7 @@ fn main() {
         Cmd::Match(go_cli::MatchCmd::Go(a)) => go_cli::match_go(&a),
         Cmd::Match(go_cli::MatchCmd::ConnectFour(a)) => go_cli::match_connect_four(&a),
         Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
+        Cmd::Bench(BenchCmd::Search(a)) => go_cli::bench_search(&a),
         Cmd::Train(a) => train_cli::train(&a),
         Cmd::Plot(a) => plot_cli::plot(&a),
     };

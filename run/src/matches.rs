@@ -206,6 +206,52 @@ pub fn go_record(
     rec
 }
 
+/// What [`bench_search`] measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchBench {
+    pub game: String,
+    pub selection: String,
+    pub evaluator: String,
+    pub moves: u64,
+    pub simulations: u64,
+    pub seconds: f64,
+    pub simulations_per_sec: f64,
+    /// Tree nodes at the last move (arena size, reuse included).
+    pub last_tree_nodes: usize,
+}
+
+/// Times a UCT search with random playouts over the first `moves` moves of a game it plays
+/// against itself from `start` (one thread, tree reuse on): simulations per second.
+pub fn bench_search<G: Game>(start: &G, sims: u32, moves: u64, seed: u64) -> SearchBench {
+    use ember_agents::mcts::{Evaluator, RolloutEvaluator, Search, SearchConfig, Selection};
+    let cfg = SearchConfig::new(sims.max(1), Selection::uct());
+    let mut search: Search<G> = Search::new(cfg, seed);
+    let mut ev = RolloutEvaluator::new(1, seed ^ 1);
+    let mut priors = Vec::new();
+    let mut state = start.clone();
+    let t0 = std::time::Instant::now();
+    let mut played = 0;
+    while played < moves && !state.is_terminal() {
+        search.set_root(&state);
+        search.run(&mut ev, &mut priors);
+        let a = search.best_action(0.0);
+        state.apply(a).expect("the search plays legal actions");
+        played += 1;
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let simulations = played * sims.max(1) as u64;
+    SearchBench {
+        game: start.name(),
+        selection: "uct".into(),
+        evaluator: Evaluator::<G>::name(&ev),
+        moves: played,
+        simulations,
+        seconds,
+        simulations_per_sec: simulations as f64 / seconds.max(1e-12),
+        last_tree_nodes: search.tree().len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
