@@ -290,8 +290,8 @@ pub fn argmax(xs: &[f32]) -> usize {
 }
 
 /// The action drawn from the log-probabilities `logp` with the uniform number `u` in [0, 1):
-/// the first action whose cumulative probability exceeds `u` (the last one if rounding leaves
-/// the sum short of `u`).
+/// the first action whose cumulative probability exceeds `u` (if rounding leaves the sum short of
+/// `u`, the last action that is not masked out).
 pub fn sample_logp(logp: &[f32], u: f32) -> usize {
     let mut acc = 0f32;
     for (j, lp) in logp.iter().enumerate() {
@@ -300,7 +300,55 @@ pub fn sample_logp(logp: &[f32], u: f32) -> usize {
             return j;
         }
     }
-    logp.len().saturating_sub(1)
+    logp.iter()
+        .rposition(|&lp| lp > MASKED_LOGIT / 2.0)
+        .unwrap_or(logp.len().saturating_sub(1))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Action masks (`Env::action_mask`): every choice of an action honours them.
+
+/// What is added to the logit of an illegal action: after a softmax its probability is exactly 0,
+/// and its log-probability stays finite (so the entropy `Σ p·log p` has no NaN).
+pub const MASKED_LOGIT: f32 = -1e9;
+
+/// The legal action with the largest value (the first on ties); [`argmax`] without a mask.
+pub fn masked_argmax(xs: &[f32], mask: Option<&[bool]>) -> usize {
+    let Some(mask) = mask else {
+        return argmax(xs);
+    };
+    let mut best: Option<usize> = None;
+    for (i, &x) in xs.iter().enumerate() {
+        if mask.get(i).copied().unwrap_or(false) && best.is_none_or(|b| x > xs[b]) {
+            best = Some(i);
+        }
+    }
+    best.unwrap_or_else(|| argmax(xs))
+}
+
+/// A uniformly random legal action among `n` (any of the `n` without a mask).
+pub fn random_legal(rng: &mut Rng, n: usize, mask: Option<&[bool]>) -> usize {
+    match mask {
+        Some(mask) => {
+            let legal = mask.iter().filter(|&&b| b).count();
+            let k = rng.below(legal.max(1));
+            mask.iter()
+                .enumerate()
+                .filter(|(_, b)| **b)
+                .nth(k)
+                .map_or(0, |(i, _)| i)
+        }
+        None => rng.below(n),
+    }
+}
+
+/// Writes `mask` into `out` as additive logits: 0 for a legal action, [`MASKED_LOGIT`] for an
+/// illegal one (no mask: all 0).
+pub fn mask_logits(mask: Option<&[bool]>, out: &mut [f32]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let legal = mask.is_none_or(|m| m.get(i).copied().unwrap_or(false));
+        *o = if legal { 0.0 } else { MASKED_LOGIT };
+    }
 }
 
 /// Refuses a NaN or infinite loss (see [`AgentError::NonFinite`]).

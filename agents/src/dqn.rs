@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, NetConfig, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, indices, linear, matrix, positive, read, spaces, stream,
-    vector, within,
+    clip_global_norm, due, evaluate, indices, linear, masked_argmax, matrix, positive,
+    random_legal, read, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -305,14 +305,10 @@ pub fn train<E: Env>(
             cfg.eval_max_steps,
             &mut |env: &dyn Env| {
                 if cfg.eval_epsilon > 0.0 && rng.chance(cfg.eval_epsilon) {
-                    return Ok(rng.below(num_actions));
+                    return Ok(random_legal(&mut rng, num_actions, env.action_mask()));
                 }
-                Ok(argmax(&read(online.forward(matrix(
-                    env.obs().to_vec(),
-                    1,
-                    l,
-                    &infer,
-                )))?))
+                let q = read(online.forward(matrix(env.obs().to_vec(), 1, l, &infer)))?;
+                Ok(masked_argmax(&q, env.action_mask()))
             },
         )
     };
@@ -347,10 +343,11 @@ pub fn train<E: Env>(
             read(online.forward(matrix(envs.obs().to_vec(), n, l, &infer)))?
         };
         for i in 0..n {
+            // Only legal actions, where the environment has a mask (`Env::action_mask`).
             actions[i] = if explore[i] {
-                rng.below(num_actions)
+                random_legal(&mut rng, num_actions, envs.mask(i))
             } else {
-                argmax(&q[i * num_actions..(i + 1) * num_actions])
+                masked_argmax(&q[i * num_actions..(i + 1) * num_actions], envs.mask(i))
             };
         }
         let obs = envs.obs().to_vec();

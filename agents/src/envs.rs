@@ -122,6 +122,11 @@ impl<E: Env> Envs<E> {
         &self.envs[0]
     }
 
+    /// The legal actions of environment `i` now (`None`: every action is legal).
+    pub fn mask(&self, i: usize) -> Option<&[bool]> {
+        self.envs[i].action_mask()
+    }
+
     fn episode_seed(&self, i: usize) -> u64 {
         child_seed(child_seed(self.seed, i as u64), self.episode[i])
     }

@@ -6,13 +6,13 @@ use ember_nets::{ActorCritic, ActorCriticConfig, Checkpoint, QNet, QNetConfig};
 use ember_envs::rng::Rng;
 use ember_nets::burn::tensor::activation::log_softmax;
 
-use crate::common::{argmax, matrix, read, sample_logp};
+use crate::common::{mask_logits, masked_argmax, matrix, random_legal, read, sample_logp};
 use crate::error::{AgentError, Result};
 
 /// Picks an action for an observation.
 pub trait Policy: Send {
-    /// The action for the flat observation `obs`.
-    fn act(&mut self, obs: &[f32]) -> Result<usize>;
+    /// The action for the flat observation `obs`, among the legal ones of `mask` (`None`: all).
+    fn act(&mut self, obs: &[f32], mask: Option<&[bool]>) -> Result<usize>;
     /// The flat observation length the policy takes.
     fn obs_len(&self) -> usize;
     /// The number of actions it chooses from.
@@ -50,12 +50,13 @@ impl ActMode {
     }
 }
 
-/// Picks from `out` (Q-values or logits of one observation) as `mode` says.
-fn pick(out: &[f32], mode: ActMode, rng: &mut Rng) -> usize {
+/// Picks from `out` (Q-values or logits of one observation) as `mode` says, among the legal
+/// actions of `mask`.
+fn pick(out: &[f32], mode: ActMode, rng: &mut Rng, mask: Option<&[bool]>) -> usize {
     match mode {
-        ActMode::Greedy => argmax(out),
-        ActMode::EpsilonGreedy(e) if rng.uniform() < e => rng.below(out.len()),
-        ActMode::EpsilonGreedy(_) => argmax(out),
+        ActMode::Greedy => masked_argmax(out, mask),
+        ActMode::EpsilonGreedy(e) if rng.uniform() < e => random_legal(rng, out.len(), mask),
+        ActMode::EpsilonGreedy(_) => masked_argmax(out, mask),
         // `out` holds log-probabilities here (see `ArgmaxPolicy::act`).
         ActMode::Sample => sample_logp(out, rng.uniform() as f32),
     }
@@ -73,12 +74,12 @@ pub struct GreedyQ {
 }
 
 impl Policy for GreedyQ {
-    fn act(&mut self, obs: &[f32]) -> Result<usize> {
+    fn act(&mut self, obs: &[f32], mask: Option<&[bool]>) -> Result<usize> {
         let q = read(
             self.net
                 .forward(matrix(obs.to_vec(), 1, self.obs_len, &self.device)),
         )?;
-        Ok(pick(&q, self.mode, &mut self.rng))
+        Ok(pick(&q, self.mode, &mut self.rng, mask))
     }
     fn obs_len(&self) -> usize {
         self.obs_len
@@ -100,12 +101,17 @@ pub struct ArgmaxPolicy {
 }
 
 impl Policy for ArgmaxPolicy {
-    fn act(&mut self, obs: &[f32]) -> Result<usize> {
-        let (logits, _) = self
+    fn act(&mut self, obs: &[f32], mask: Option<&[bool]>) -> Result<usize> {
+        let (mut logits, _) = self
             .net
             .forward(matrix(obs.to_vec(), 1, self.obs_len, &self.device)); // [1, A]
+        if let Some(mask) = mask {
+            let mut add = vec![0.0; mask.len()];
+            mask_logits(Some(mask), &mut add);
+            logits = logits + matrix(add, 1, mask.len(), &self.device);
+        }
         let logp = read(log_softmax(logits, 1))?; // [A], same argmax as the logits
-        Ok(pick(&logp, self.mode, &mut self.rng))
+        Ok(pick(&logp, self.mode, &mut self.rng, mask))
     }
     fn obs_len(&self) -> usize {
         self.obs_len
@@ -164,7 +170,7 @@ mod tests {
         let mut rng = Rng::new(7);
         let mut c = vec![0; out.len()];
         for _ in 0..n {
-            c[pick(out, mode, &mut rng)] += 1;
+            c[pick(out, mode, &mut rng, None)] += 1;
         }
         c
     }
@@ -193,6 +199,34 @@ mod tests {
             let got = *k as f32 / n as f32;
             assert!((got - want).abs() < 0.01, "{c:?}");
         }
+    }
+
+    #[test]
+    fn every_mode_keeps_to_the_legal_actions() {
+        let out = [5.0f32, -1.0, 0.3, 2.0];
+        let mask = [false, true, true, false];
+        let mut rng = Rng::new(3);
+        for mode in [
+            ActMode::Greedy,
+            ActMode::EpsilonGreedy(1.0),
+            ActMode::EpsilonGreedy(0.3),
+        ] {
+            for _ in 0..1000 {
+                let a = pick(&out, mode, &mut rng, Some(&mask));
+                assert!(mask[a], "{mode:?} chose {a}");
+            }
+        }
+        assert_eq!(pick(&out, ActMode::Greedy, &mut rng, Some(&mask)), 2);
+        // Sampling from masked log-probabilities (as `ArgmaxPolicy::act` makes them).
+        let mut add = vec![0.0; mask.len()];
+        mask_logits(Some(&mask), &mut add);
+        let logits: Vec<f32> = out.iter().zip(&add).map(|(o, m)| o + m).collect();
+        let z = logits.iter().map(|x| x.exp()).sum::<f32>().ln();
+        let logp: Vec<f32> = logits.iter().map(|x| x - z).collect();
+        for _ in 0..1000 {
+            assert!(mask[pick(&logp, ActMode::Sample, &mut rng, Some(&mask))]);
+        }
+        assert_eq!(crate::common::sample_logp(&logp, 0.999_999_9), 2);
     }
 
     #[test]

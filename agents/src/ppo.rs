@@ -12,9 +12,9 @@ use ember_nets::{ActorCriticConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, evaluate, indices, matrix, positive, read, sample_logp, spaces, stream,
-    vector, within,
+    EvalResult, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite, clip_global_norm,
+    evaluate, indices, mask_logits, masked_argmax, matrix, positive, read, sample_logp, spaces,
+    stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -239,7 +239,7 @@ pub fn train<E: Env>(
                 cfg.eval_max_steps,
                 &mut |env: &dyn Env| {
                     let (logits, _) = online.forward(matrix(env.obs().to_vec(), 1, l, &infer));
-                    Ok(argmax(&read(logits)?))
+                    Ok(masked_argmax(&read(logits)?, env.action_mask()))
                 },
             )
         };
@@ -251,6 +251,10 @@ pub fn train<E: Env>(
     let mut rew_buf = vec![0f32; batch];
     let mut done_buf = vec![false; batch];
     let mut val_buf = vec![0f32; batch];
+    // Environments with action masks: the illegal actions' logits, [T, N, A], added to the policy's
+    // logits when acting and again when re-evaluating the rollout, so π never picks them.
+    let masked = envs.first().action_mask().is_some();
+    let mut mask_buf = vec![0f32; if masked { batch * num_actions } else { 0 }];
     let mut tr = Transition::default();
     let mut actions = vec![0usize; n];
     let gamma = cfg.gamma as f32;
@@ -278,6 +282,15 @@ pub fn train<E: Env>(
             let o = envs.obs();
             obs_buf[t * n * l..(t + 1) * n * l].copy_from_slice(o);
             let (logits, values) = online.forward(matrix(o.to_vec(), n, l, &infer));
+            let logits = if masked {
+                let rows = &mut mask_buf[t * n * num_actions..(t + 1) * n * num_actions];
+                for (i, row) in rows.chunks_mut(num_actions).enumerate() {
+                    mask_logits(envs.mask(i), row);
+                }
+                logits + matrix(rows.to_vec(), n, num_actions, &infer)
+            } else {
+                logits
+            };
             let logp = read(log_softmax(logits, 1))?; // [N·A]
             let values = read(values)?; // [N]
             for i in 0..n {
@@ -365,6 +378,16 @@ pub fn train<E: Env>(
                     }
                 }
                 let (logits, newv) = model.forward(matrix(mb_obs, m, l, &dev)); // [M, A], [M]
+                let logits = if masked {
+                    let mb_mask: Vec<f32> = mb
+                        .iter()
+                        .flat_map(|&k| mask_buf[k * num_actions..(k + 1) * num_actions].iter())
+                        .copied()
+                        .collect();
+                    logits + matrix(mb_mask, m, num_actions, &dev)
+                } else {
+                    logits
+                };
                 let logp_all = log_softmax(logits.clone(), 1); // [M, A]
                 let newlogp = logp_all
                     .clone()

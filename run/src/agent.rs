@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use ember_agents::Policy;
+use ember_agents::common::random_legal;
 use ember_agents::policy::ActMode;
 use ember_envs::Env;
 use ember_envs::rng::{Rng, child_seed};
@@ -12,22 +13,6 @@ use ember_nets::DeviceChoice;
 use crate::config::Experiment;
 use crate::error::{Context, Result, bail};
 use crate::run_dir::RunDir;
-
-/// A uniformly random action among the legal ones (all `n` when the env has no mask).
-pub fn random_action(rng: &mut Rng, env: &dyn Env, n: usize) -> usize {
-    match env.action_mask() {
-        Some(mask) => {
-            let legal = mask.iter().filter(|&&b| b).count();
-            let k = rng.below(legal.max(1));
-            mask.iter()
-                .enumerate()
-                .filter(|(_, b)| **b)
-                .nth(k)
-                .map_or(0, |(i, _)| i)
-        }
-        None => rng.below(n),
-    }
-}
 
 /// Picks actions: uniformly at random, or with a trained agent's policy.
 pub enum Agent {
@@ -67,7 +52,7 @@ impl Agent {
     pub fn act(&mut self, env: &dyn Env) -> Result<usize> {
         let n = env.action_space().n().unwrap_or(1);
         match self {
-            Agent::Random(rng) => Ok(random_action(rng, env, n)),
+            Agent::Random(rng) => Ok(random_legal(rng, n, env.action_mask())),
             Agent::Trained(policy) => {
                 let obs = env.obs();
                 if obs.len() != policy.obs_len() || n != policy.num_actions() {
@@ -79,7 +64,7 @@ impl Agent {
                         obs.len()
                     );
                 }
-                Ok(policy.act(obs)?)
+                Ok(policy.act(obs, env.action_mask())?)
             }
         }
     }

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use ember_envs::Env;
+use ember_agents::common::random_legal;
 use ember_envs::rng::Rng;
 use serde_json::{Value, json};
 
-use crate::agent::random_action;
 use crate::env::make_env;
 use crate::error::{Context, Result, bail};
 
@@ -29,7 +29,7 @@ pub fn time_env(env: &mut dyn Env, steps: u64, seed: u64) -> Result<Rate> {
     env.reset(Some(seed));
     let mut run = |env: &mut dyn Env, count: u64| -> Result<()> {
         for _ in 0..count {
-            let a = random_action(&mut rng, env, n);
+            let a = random_legal(&mut rng, n, env.action_mask());
             let done = env.step(a)?.done();
             if done {
                 env.reset(None);
