@@ -1,7 +1,7 @@
 //! The full rules of Go on top of the board: positional superko, passes, resignation, the end of
 //! the game, area scoring with komi, exact undo, and the [`Game`] trait.
 //!
-//! Rules (as `shared/CONTRACT.md`): area scoring (stones plus empty regions bordered by one colour
+//! Rules (as `docs/cli.md` states them): area scoring (stones plus empty regions bordered by one colour
 //! only), komi (default 7.5), suicide illegal, positional superko (no board move may recreate any
 //! earlier whole-board position, whoever is to move; passes never do), the game ends after two
 //! consecutive passes or a resignation. An optional move limit ends a game early; such a game is
