@@ -2,7 +2,8 @@
 //! every tool that takes an env id (`make`, `VecEnv::make`, `check_env`, and — in your own binary or
 //! through the Python bindings — training and evaluation) can use it.
 //!
-//! Run it: `cargo run --release -p ember-envs --example custom_env`.
+//! Run it: `cargo run --release -p ember-envs --example custom_env`. Training PPO on it through
+//! the runner library: `run/examples/train_custom_env.rs`.
 
 use ember_envs::rng::Rng;
 use ember_envs::{
