@@ -15,6 +15,7 @@
 //! resumed from a checkpoint continues exactly as the uninterrupted one would have (environments
 //! are restored by replaying the actions of their current episode from its seed).
 
+pub mod alphazero;
 pub mod common;
 pub mod dqn;
 pub mod envs;

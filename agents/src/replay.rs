@@ -39,6 +39,28 @@ impl ObsCodec {
     }
 }
 
+/// Packs 0/1 values into `dst` (64 per word, `ceil(obs.len() / 64)` words); any other value is
+/// an error naming it.
+pub fn pack_bits(obs: &[f32], dst: &mut [u64]) -> Result<()> {
+    dst.fill(0);
+    for (i, &x) in obs.iter().enumerate() {
+        if x == 1.0 {
+            dst[i / 64] |= 1 << (i % 64);
+        } else if x != 0.0 {
+            return Err(AgentError::Unsupported(format!(
+                "observation value {x} at index {i} in a space bounded by [0, 1] \
+                 that should hold only 0/1 planes (bit storage)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Appends the first `len` values packed by [`pack_bits`] to `out`.
+pub fn unpack_bits(src: &[u64], len: usize, out: &mut Vec<f32>) {
+    out.extend((0..len).map(|i| ((src[i / 64] >> (i % 64)) & 1) as f32));
+}
+
 /// A batch sampled from the buffer, as flat vectors ready to become tensors.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -117,18 +139,10 @@ impl Replay {
         match self.codec {
             ObsCodec::Bits => {
                 let w = self.words;
-                let dst = &mut self.bits[(slot * 2 + which) * w..(slot * 2 + which + 1) * w];
-                dst.fill(0);
-                for (i, &x) in obs.iter().enumerate() {
-                    if x == 1.0 {
-                        dst[i / 64] |= 1 << (i % 64);
-                    } else if x != 0.0 {
-                        return Err(AgentError::Unsupported(format!(
-                            "observation value {x} at index {i} in a space bounded by [0, 1] \
-                             that should hold only 0/1 planes (bit storage)"
-                        )));
-                    }
-                }
+                pack_bits(
+                    obs,
+                    &mut self.bits[(slot * 2 + which) * w..(slot * 2 + which + 1) * w],
+                )?;
             }
             ObsCodec::F32 => {
                 let l = self.obs_len;
@@ -144,7 +158,7 @@ impl Replay {
             ObsCodec::Bits => {
                 let w = self.words;
                 let src = &self.bits[(slot * 2 + which) * w..(slot * 2 + which + 1) * w];
-                out.extend((0..self.obs_len).map(|i| ((src[i / 64] >> (i % 64)) & 1) as f32));
+                unpack_bits(src, self.obs_len, out);
             }
             ObsCodec::F32 => {
                 let l = self.obs_len;

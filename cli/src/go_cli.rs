@@ -46,7 +46,9 @@ pub struct GtpArgs {
 /// `ember gtp`: a GTP v2 engine on stdin/stdout.
 pub fn gtp(a: &GtpArgs) -> Result<()> {
     let size = check_size(a.size)?;
-    let example = GoState::new(MAX_SIZE, 7.5).map_err(anyhow::Error::msg)?;
+    // The player is made for the starting size (an AlphaZero network for another size is
+    // refused here; a later `boardsize` it cannot play gets an error answer to `genmove`).
+    let example = GoState::new(size, 7.5).map_err(anyhow::Error::msg)?;
     let player = make_player(&a.player, &example, a.seed).context("--player")?;
     let mut engine = GtpEngine::new(size, Box::new(player)).map_err(anyhow::Error::msg)?;
     let stdin = std::io::stdin();

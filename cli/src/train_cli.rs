@@ -59,6 +59,20 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             summary["wall_seconds"].as_f64().unwrap_or(f64::NAN),
             run_dir.display()
         );
+    } else if let Some(scores) = summary.get("eval_score").and_then(|v| v.as_object()) {
+        let scores: Vec<String> = scores
+            .iter()
+            .map(|(k, v)| format!("{k} {:.0}%", 100.0 * v.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        println!(
+            "{}: score vs {} after {} updates ({} self-play games) in {:.0} s; run in {}",
+            summary["experiment"].as_str().unwrap_or_default(),
+            scores.join(", "),
+            summary["updates"],
+            summary["selfplay_games"],
+            summary["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            run_dir.display()
+        );
     } else {
         println!(
             "{}: test accuracy {:.2}% after {} steps in {:.0} s; run in {}",

@@ -264,8 +264,9 @@ impl ActorCritic {
 // AlphaZero policy-value net
 // ---------------------------------------------------------------------------------------------
 
-/// The AlphaZero policy-value net for an N×N board: the (full-resolution) trunk, a policy head
-/// (1x1 conv to 2 planes → Linear to N·N+1 move logits, the last being pass) and a value head
+/// The AlphaZero policy-value net for an H×W board: the (full-resolution) trunk, a policy head
+/// (1x1 conv to 2 planes → Linear to the action logits: by default H·W+1, a Go board's points
+/// and pass; `num_actions` for other games, e.g. Connect Four's 7 columns) and a value head
 /// (1x1 conv to 1 plane → Linear → ReLU → Linear → tanh).
 #[derive(Config, Debug)]
 pub struct PolicyValueNetConfig {
@@ -274,6 +275,9 @@ pub struct PolicyValueNetConfig {
     /// Width of the value head's hidden layer.
     #[config(default = 64)]
     pub value_hidden: usize,
+    /// Action logits; `None`: H·W+1 (Go's points and pass).
+    #[config(default = "None")]
+    pub num_actions: Option<usize>,
 }
 
 impl PolicyValueNetConfig {
@@ -281,9 +285,8 @@ impl PolicyValueNetConfig {
     pub fn validate(&self) -> Result<()> {
         self.trunk.validate()?;
         check_positive("value_hidden", self.value_hidden)?;
-        let [_, h, w] = self.trunk.input_shape;
-        if h != w {
-            return Err(invalid(format!("a board must be square, got {h}x{w}")));
+        if let Some(n) = self.num_actions {
+            check_positive("num_actions", n)?;
         }
         if !self.trunk.downsample_after.is_empty() {
             return Err(invalid(
@@ -295,9 +298,10 @@ impl PolicyValueNetConfig {
         Ok(())
     }
 
-    /// Number of moves: N·N points and pass.
+    /// Number of actions: `num_actions`, or H·W points and pass.
     pub fn num_moves(&self) -> usize {
-        self.trunk.input_shape[1] * self.trunk.input_shape[2] + 1
+        self.num_actions
+            .unwrap_or(self.trunk.input_shape[1] * self.trunk.input_shape[2] + 1)
     }
 
     /// Builds the net.
@@ -338,7 +342,7 @@ pub struct PolicyValueNet {
 }
 
 impl PolicyValueNet {
-    /// Boards `[B, C, N, N]` → (move logits `[B, N·N+1]`, values in (−1, 1) `[B]`).
+    /// Boards `[B, C, H, W]` → (action logits `[B, A]`, values in (−1, 1) `[B]`).
     pub fn forward(&self, boards: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
         let x = self.trunk.forward(boards); // [B, F, N, N]
         let p = self.policy_conv.forward(x.clone()); // [B, 2, N, N]

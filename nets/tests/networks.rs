@@ -115,10 +115,11 @@ fn bad_configs_are_errors_not_panics() {
             "hidden",
         ),
         (
-            PolicyValueNetConfig::new(trunk([3, 9, 7]))
+            PolicyValueNetConfig::new(trunk([3, 6, 7]))
+                .with_num_actions(Some(0))
                 .init(&dev)
                 .map(|_| ()),
-            "square",
+            "num_actions",
         ),
     ];
     for (r, needle) in cases {

@@ -160,6 +160,10 @@ pub fn evaluate(req: &EvalRequest) -> Result<EvalReport> {
                     .collect(),
             }))
         }
+        Kind::AlphaZero => bail!(
+            "{} is an AlphaZero run: it plays matches (ember match go|connect_four --black az:{0} ...), not env episodes",
+            req.target
+        ),
         Kind::Dqn | Kind::Ppo => {
             let agent = match req.agent.as_deref() {
                 None => req.target.as_str(),

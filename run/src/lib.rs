@@ -27,6 +27,7 @@
 //! checkpoints) goes to stderr; everything a caller needs comes back as values.
 
 pub mod agent;
+pub mod alphazero;
 pub mod bench;
 pub mod classifier;
 pub mod config;
@@ -104,6 +105,14 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<RunSummary> {
         }
         Kind::Dqn => start_rl(&rl::parse::<DqnConfig>(exp)?, exp, run_dir, device)?,
         Kind::Ppo => start_rl(&rl::parse::<PpoConfig>(exp)?, exp, run_dir, device)?,
+        Kind::AlphaZero => {
+            let x = alphazero::AzExperiment::from_experiment(exp)?;
+            let run = RunDir::create(run_dir, exp)?;
+            run.write_config(&x.to_toml()?)?;
+            eprintln!("run directory: {}", run.path().display());
+            let summary = alphazero::train(&x, &run, device, false)?;
+            (run, summary)
+        }
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),
@@ -124,6 +133,9 @@ pub fn resume(dir: &Path, device: DeviceChoice) -> Result<RunSummary> {
         }
         Kind::Dqn => rl::train(&rl::parse::<DqnConfig>(&exp)?, &run, device, true)?,
         Kind::Ppo => rl::train(&rl::parse::<PpoConfig>(&exp)?, &run, device, true)?,
+        Kind::AlphaZero => {
+            alphazero::train(&alphazero::AzExperiment::from_experiment(&exp)?, &run, device, true)?
+        }
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),

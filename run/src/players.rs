@@ -12,7 +12,7 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS (UCT with random playouts, e.g. uct:1000)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS (UCT with random playouts, e.g. uct:1000), az:RUN_DIR[:SIMS] (an AlphaZero run's newest network searching SIMS simulations)";
 
 /// The most tree nodes a search may need (simulations × actions): about 1.8 GB.
 pub const MAX_TREE_NODES: u64 = 50_000_000;
@@ -83,11 +83,21 @@ pub fn make_player<G: MatchGame>(
             seed,
         )));
     }
-    if s.starts_with("az:") {
-        return Err(PlayerError::Unavailable {
-            spec: spec.into(),
-            why: "AlphaZero players need a trained AlphaZero run, which this version cannot make yet".into(),
-        });
+    if let Some(rest) = s.strip_prefix("az:") {
+        // az:RUN_DIR or az:RUN_DIR:SIMS (a trailing number is the simulation count).
+        let (dir, sims) = match rest.rsplit_once(':') {
+            Some((d, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                let sims: u32 = n
+                    .parse()
+                    .map_err(|_| bad(format!("`{n}` is too many simulations")))?;
+                (d, Some(check_sims(sims, example, &bad)?))
+            }
+            _ => (rest, None),
+        };
+        if dir.is_empty() {
+            return Err(bad("give the run directory: az:RUN_DIR[:SIMS]".into()));
+        }
+        return crate::alphazero::az_player(spec, std::path::Path::new(dir), sims, example, seed);
     }
     Err(PlayerError::UnknownSpec {
         spec: spec.into(),
@@ -137,7 +147,7 @@ mod tests {
         let big = GoState::new(19, 7.5).unwrap();
         let e = make_player("uct:1000000", &big, 0).err().unwrap().to_string();
         assert!(e.contains("tree nodes"), "{e}");
-        let e = make_player("az:runs/x", &go, 0).err().unwrap().to_string();
-        assert!(e.contains("not available"), "{e}");
+        let e = make_player("az:/nonexistent/run:64", &go, 0).err().unwrap().to_string();
+        assert!(e.contains("/nonexistent/run"), "{e}");
     }
 }

@@ -108,7 +108,7 @@ fn bad_arguments_are_clear_errors() {
         (vec!["gtp", "--size", "3"], "sizes 5 to 19"),
         (
             vec!["match", "go", "--black", "az:runs/none", "--white", "random"],
-            "not available",
+            "runs/none",
         ),
         (
             vec!["match", "go", "--black", "uct:0", "--white", "random"],

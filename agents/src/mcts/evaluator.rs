@@ -21,6 +21,11 @@ pub trait Evaluator<G: Game> {
     }
     /// A short description (`rollouts`, `net`).
     fn name(&self) -> String;
+    /// Whether this evaluator can evaluate games like `state` (a network: the same observation
+    /// shape and action count); the error says why not.
+    fn accepts(&self, _state: &G) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Uniform priors and the mean of `rollouts` random playouts.

@@ -9,12 +9,14 @@
 //! the `Game` trait and an `Evaluator`, and is tested on Go and Connect Four alike.
 
 pub mod evaluator;
+pub mod net;
 pub mod player;
 pub mod search;
 pub mod selection;
 pub mod tree;
 
 pub use evaluator::{Evaluator, RolloutEvaluator, UniformEvaluator};
+pub use net::NetEvaluator;
 pub use player::SearchPlayer;
 pub use search::{BatchScratch, RootNoise, Search, SearchConfig, search_batch};
 pub use selection::Selection;

@@ -59,6 +59,12 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
                 msg: "asked to move in a finished game".into(),
             });
         }
+        self.evaluator
+            .accepts(state)
+            .map_err(|msg| PlayerError::Failed {
+                player: self.name.clone(),
+                msg,
+            })?;
         self.search.set_root(state);
         self.search.run(&mut self.evaluator, &mut self.priors);
         let mut a = self.search.analysis(self.max_candidates, 12);

@@ -125,6 +125,12 @@ impl<G: Game> Search<G> {
         &self.cfg
     }
 
+    /// Changes the simulations of the next searches (playout cap randomization); takes effect at
+    /// the next [`Search::set_root`].
+    pub fn set_simulations(&mut self, n: u32) {
+        self.cfg.simulations = n.max(1);
+    }
+
     /// Re-seeds the search's noise stream.
     pub fn seed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);

@@ -1,0 +1,638 @@
+//! AlphaZero for any two-player [`Game`]: self-play with a search guided by a policy-value
+//! network, and the network trained on what the search found.
+//!
+//! Read top to bottom: the config (every hyperparameter with its default), the network
+//! (`ember_nets::PolicyValueNet`, the shared conv trunk with policy and value heads), then the
+//! loop. The loop alternates two things that meet only through data:
+//! - **Self-play**: `parallel_games` games advance one move per round. Their searches run in
+//!   lockstep ([`search_batch`]), so each network call evaluates one leaf of every game.
+//!   Playout cap randomization (KataGo): a move gets the full search (`simulations`) with
+//!   probability `full_search_prob`, else a cheap one (`cheap_simulations`); only full searches
+//!   become training positions. With Gumbel search (the default, for few simulations) the target
+//!   is the improved policy and the move is the sequential-halving winner; with PUCT, Dirichlet
+//!   root noise, visit counts as the target and moves sampled by visits for `temperature_moves`
+//!   moves. A finished game gives each of its training positions the final result from the view
+//!   of the player who moved there.
+//! - **Learning**: a replay buffer of (observation as bits, search policy, result), sampled with
+//!   a random symmetry of the game each time; the loss is the policy cross-entropy plus the
+//!   squared value error; updates keep pace with self-play (`sample_reuse` samples drawn per
+//!   position added).
+//!
+//! Self-play and learning share nothing but the sample stream and the network weights (the
+//! searches use an inference copy refreshed after every round of updates), which is what lets
+//! self-play move to other processes or machines later: workers send finished games, receive
+//! checkpoints. Every random choice comes from streams derived from the seed, the game index and
+//! the update index. Checkpoints keep the network, the optimizer and the counters; the replay
+//! buffer and the games in progress are not kept, so a resumed run refills its buffer first and
+//! does not repeat the uninterrupted run exactly.
+
+use ember_envs::Game;
+use ember_envs::game::Symmetry;
+use ember_envs::player::{Player, RandomPlayer, play_game};
+use ember_envs::rng::Rng;
+use ember_nets::burn::module::Module;
+use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
+use ember_nets::burn::tensor::activation::log_softmax;
+use ember_nets::burn::tensor::Device;
+use ember_nets::{Checkpoint, PolicyValueNet, PolicyValueNetConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{RunIo, adam, check_finite, matrix, read, stream, vector};
+use crate::error::{AgentError, Result};
+use crate::mcts::{
+    BatchScratch, NetEvaluator, RolloutEvaluator, RootNoise, Search, SearchConfig, SearchPlayer,
+    Selection, search_batch,
+};
+use crate::replay::{pack_bits, unpack_bits};
+
+/// The checkpoint kind.
+pub const KIND: &str = "alphazero";
+
+/// Every hyperparameter, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlphaZeroConfig {
+    /// Gradient updates in the whole run.
+    pub total_updates: u64,
+    /// Games played at once (one leaf of each per network call).
+    pub parallel_games: usize,
+    /// Simulations of a full search (its positions are trained on).
+    pub simulations: u32,
+    /// Simulations of a cheap search (playout cap randomization; not trained on).
+    pub cheap_simulations: u32,
+    /// Probability that a move gets the full search.
+    pub full_search_prob: f64,
+    /// The selection rule (`rule = "gumbel"` or `"puct"`, and its constants).
+    pub selection: Selection,
+    /// PUCT: Dirichlet noise at the root of full searches.
+    pub root_noise: Option<RootNoise>,
+    /// PUCT: moves sampled by visit count at the start of a game (then the most visited).
+    pub temperature_moves: u32,
+    /// Positions kept for training.
+    pub replay_capacity: usize,
+    /// Positions before the first update.
+    pub min_replay: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub adam_eps: f64,
+    /// Samples drawn per training position added (updates = positions · reuse / batch).
+    pub sample_reuse: f64,
+    /// Weight of the value loss.
+    pub value_weight: f64,
+    /// Train on a random symmetry of each sample.
+    pub augment: bool,
+    /// Moves after which a self-play game is stopped and counted as a draw (0: no limit; Go
+    /// games also end at the state's own move limit).
+    pub max_game_moves: u32,
+    /// Updates between checkpoints.
+    pub checkpoint_every: u64,
+    pub keep_checkpoints: usize,
+    /// Updates between evaluations (0: only at the end).
+    pub eval_every: u64,
+    /// Games per evaluation and anchor (colours alternated).
+    pub eval_games: u64,
+    /// Simulations of the network's search in evaluations (Gumbel without noise, or PUCT).
+    pub eval_simulations: u32,
+    /// The UCT anchor's simulations (random playouts).
+    pub eval_uct_simulations: u32,
+}
+
+impl Default for AlphaZeroConfig {
+    fn default() -> Self {
+        AlphaZeroConfig {
+            total_updates: 2000,
+            parallel_games: 32,
+            simulations: 32,
+            cheap_simulations: 8,
+            full_search_prob: 0.25,
+            selection: Selection::gumbel(16, 1.0),
+            root_noise: None,
+            temperature_moves: 8,
+            replay_capacity: 50_000,
+            min_replay: 1000,
+            batch_size: 128,
+            lr: 1e-3,
+            adam_eps: 1e-8,
+            sample_reuse: 4.0,
+            value_weight: 1.0,
+            augment: true,
+            max_game_moves: 0,
+            checkpoint_every: 250,
+            keep_checkpoints: 3,
+            eval_every: 500,
+            eval_games: 20,
+            eval_simulations: 64,
+            eval_uct_simulations: 200,
+        }
+    }
+}
+
+impl AlphaZeroConfig {
+    /// Checks every value, naming the bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |k: &str, why: &str| Err(AgentError::Config(format!("train.{k}: {why}")));
+        if self.total_updates == 0 {
+            return bad("total_updates", "must be at least 1");
+        }
+        if self.parallel_games == 0 || self.parallel_games > 4096 {
+            return bad("parallel_games", "must be 1 to 4096");
+        }
+        if self.simulations == 0 || self.cheap_simulations == 0 || self.eval_simulations == 0 {
+            return bad("simulations", "full, cheap and eval searches need at least 1 simulation");
+        }
+        if self.simulations > 100_000 || self.eval_uct_simulations > 1_000_000 {
+            return bad("simulations", "at most 100000 per move (eval UCT: 1000000)");
+        }
+        if !(0.0..=1.0).contains(&self.full_search_prob) || self.full_search_prob == 0.0 {
+            return bad("full_search_prob", "must be in (0, 1]");
+        }
+        if self.batch_size == 0 || self.batch_size > 65_536 {
+            return bad("batch_size", "must be 1 to 65536");
+        }
+        if self.replay_capacity < self.batch_size || self.replay_capacity > 10_000_000 {
+            return bad("replay_capacity", "must hold a batch and at most 10000000 positions");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr", "must be a positive number");
+        }
+        if !(self.sample_reuse > 0.0 && self.sample_reuse.is_finite()) {
+            return bad("sample_reuse", "must be a positive number");
+        }
+        if !(self.value_weight >= 0.0 && self.value_weight.is_finite()) {
+            return bad("value_weight", "must be a number >= 0");
+        }
+        if self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
+            return bad("checkpoint_every", "checkpoints every >= 1 updates, keeping >= 1");
+        }
+        self.selection
+            .validate()
+            .map_err(|e| AgentError::Config(format!("train.selection: {e}")))?;
+        Ok(())
+    }
+
+    fn search_config(&self) -> SearchConfig {
+        let mut c = SearchConfig::new(self.simulations, self.selection);
+        c.reuse_tree = false;
+        c
+    }
+
+    /// The search the trained network plays with in evaluations and matches: no noise.
+    pub fn play_config(&self, simulations: u32) -> SearchConfig {
+        let selection = match self.selection {
+            Selection::Gumbel {
+                max_considered,
+                c_visit,
+                c_scale,
+                ..
+            } => Selection::Gumbel {
+                max_considered,
+                c_visit,
+                c_scale,
+                gumbel_scale: 0.0,
+            },
+            s => s,
+        };
+        SearchConfig::new(simulations, selection)
+    }
+}
+
+/// The network's config for games like `example`: `trunk` with the game's observation shape.
+pub fn net_config<G: Game>(
+    example: &G,
+    mut trunk: ember_nets::ConvTrunkConfig,
+    value_hidden: usize,
+) -> PolicyValueNetConfig {
+    trunk.input_shape = example.observation_shape();
+    PolicyValueNetConfig::new(trunk)
+        .with_value_hidden(value_hidden)
+        .with_num_actions(Some(example.num_actions()))
+}
+
+/// The counters a checkpoint keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AzState {
+    pub updates: u64,
+    /// Self-play games finished, positions played and positions trained on.
+    pub games: u64,
+    pub moves: u64,
+    pub positions: u64,
+    pub wall_seconds: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AzSummary {
+    pub state: AzState,
+    pub completed: bool,
+    /// Score of the network's search against each anchor in the last evaluation.
+    pub eval: Vec<(String, f64)>,
+    /// Network evaluations per second in self-play, and positions per call.
+    pub selfplay_evals_per_sec: f64,
+    pub mean_batch: f64,
+    /// Fraction of self-play time spent outside the network's forward passes.
+    pub selfplay_outside_net: f64,
+}
+
+/// One training position: the observation's bits, the search policy, and (once the game ends)
+/// the result for the player to move.
+#[derive(Debug, Clone)]
+struct Sample {
+    bits: Vec<u64>,
+    policy: Vec<f32>,
+    z: f32,
+}
+
+/// A game in progress with its search and its training positions so far (with their movers).
+struct Slot<G: Game> {
+    state: G,
+    search: Search<G>,
+    /// Whether this move gets the full search.
+    full: bool,
+    pending: Vec<(Sample, usize)>,
+    index: u64,
+    rng: Rng,
+}
+
+/// Trains a policy-value net by self-play on games made by `new_game`.
+pub fn train<G: Game>(
+    cfg: &AlphaZeroConfig,
+    net_cfg: &PolicyValueNetConfig,
+    new_game: &mut dyn FnMut() -> G,
+    seed: u64,
+    device: &Device,
+    io: RunIo<'_>,
+) -> Result<(PolicyValueNet, AzSummary)> {
+    cfg.validate()?;
+    let example = new_game();
+    let [c, h, w] = example.observation_shape();
+    let obs_len = c * h * w;
+    let num_actions = example.num_actions();
+    if net_cfg.trunk.input_shape != [c, h, w] || net_cfg.num_moves() != num_actions {
+        return Err(AgentError::Config(format!(
+            "the network takes {:?} and gives {} actions; {} has {:?} and {} actions",
+            net_cfg.trunk.input_shape,
+            net_cfg.num_moves(),
+            example.name(),
+            [c, h, w],
+            num_actions
+        )));
+    }
+    let adev = device.clone().autodiff();
+    let mut model = net_cfg.init(&adev)?;
+    let mut optim: ModuleOptimizer = adam(cfg.adam_eps);
+    let mut st = AzState::default();
+    if io.resume
+        && let Some(dir) = io.checkpoints
+    {
+        let (latest, skipped) = dir.latest()?;
+        for e in skipped {
+            io.logger.line(&format!("warning: skipped checkpoint: {e}"));
+        }
+        if let Some((_, ck)) = latest {
+            ck.check(KIND, net_cfg)?;
+            model = ck.apply_model(model)?;
+            optim = ck.apply_optimizer(optim)?;
+            st = ck.state()?;
+            io.logger.line(&format!(
+                "resumed at update {} ({} self-play games); the replay buffer refills first",
+                st.updates, st.games
+            ));
+        }
+    }
+    io.logger.session_start(st.updates)?;
+    let t_session = std::time::Instant::now();
+    let wall_before = st.wall_seconds;
+
+    // --- Self-play state ---
+    let words = obs_len.div_ceil(64);
+    let mut evaluator = NetEvaluator::new(model.valid(), net_cfg, device.clone());
+    let mut next_game = st.games;
+    let mut slots: Vec<Slot<G>> = (0..cfg.parallel_games)
+        .map(|_| {
+            let index = next_game;
+            next_game += 1;
+            Slot {
+                state: new_game(),
+                search: Search::new(cfg.search_config(), stream(seed, 1, index).next_u64()),
+                full: false,
+                pending: Vec::new(),
+                index,
+                rng: stream(seed, 2, index),
+            }
+        })
+        .collect();
+    let mut scratch = BatchScratch::default();
+    let mut replay: Vec<Sample> = Vec::with_capacity(cfg.replay_capacity.min(1 << 20));
+    let mut replay_next = 0usize;
+    let mut obs = vec![0.0f32; obs_len];
+    let mut policy = vec![0.0f32; num_actions];
+    let mut added_since_update = 0.0f64;
+    let (mut net_seconds, mut selfplay_seconds) = (0.0f64, 0.0f64);
+    let (mut lens, mut first_wins, mut draws, mut finished) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_eval = Vec::new();
+
+    // --- Learning state ---
+    let mut batch_obs = vec![0.0f32; cfg.batch_size * obs_len];
+    let mut batch_pi = vec![0.0f32; cfg.batch_size * num_actions];
+    let mut batch_z = vec![0.0f32; cfg.batch_size];
+    let mut unpacked = Vec::with_capacity(obs_len);
+    let (mut loss_p_sum, mut loss_v_sum, mut loss_n) = (0.0f64, 0.0f64, 0u64);
+
+    let stop_at = io.stop_after.unwrap_or(u64::MAX).min(cfg.total_updates);
+    while st.updates < stop_at {
+        // One self-play round: every game makes one move.
+        let t0 = std::time::Instant::now();
+        for s in slots.iter_mut() {
+            s.full = s.rng.uniform() < cfg.full_search_prob;
+            s.search.set_simulations(if s.full {
+                cfg.simulations
+            } else {
+                cfg.cheap_simulations
+            });
+            s.search.set_root(&s.state);
+        }
+        search_batch_timed(&mut slots, &mut evaluator, &mut scratch, &mut net_seconds);
+        for s in slots.iter_mut() {
+            let moves_so_far = s.state.history_len() as u32;
+            if s.full {
+                s.state.observe(&mut obs);
+                let mut bits = vec![0u64; words];
+                pack_bits(&obs, &mut bits)?;
+                s.search.policy(&mut policy);
+                let sample = Sample {
+                    bits,
+                    policy: policy.clone(),
+                    z: 0.0,
+                };
+                s.pending.push((sample, s.state.current_player()));
+            }
+            let temperature = match cfg.selection {
+                Selection::Puct { .. } if moves_so_far < cfg.temperature_moves => 1.0,
+                _ => 0.0,
+            };
+            let a = s.search.best_action(temperature);
+            s.state
+                .apply(a)
+                .map_err(|e| AgentError::Unsupported(format!("self-play: {e}")))?;
+            st.moves += 1;
+            let capped = cfg.max_game_moves > 0 && s.state.history_len() as u32 >= cfg.max_game_moves;
+            if s.state.is_terminal() || capped {
+                let r = if s.state.is_terminal() {
+                    s.state.returns()
+                } else {
+                    [0.0, 0.0]
+                };
+                finished += 1;
+                lens += s.state.history_len() as u64;
+                first_wins += (r[0] > r[1]) as u64;
+                draws += (r[0] == r[1]) as u64;
+                for (mut sample, mover) in s.pending.drain(..) {
+                    sample.z = r[mover];
+                    st.positions += 1;
+                    added_since_update += 1.0;
+                    if replay.len() < cfg.replay_capacity {
+                        replay.push(sample);
+                    } else {
+                        replay[replay_next] = sample;
+                    }
+                    replay_next = (replay_next + 1) % cfg.replay_capacity;
+                }
+                st.games += 1;
+                let index = next_game;
+                next_game += 1;
+                s.state = new_game();
+                s.index = index;
+                s.rng = stream(seed, 2, index);
+                s.search.seed(stream(seed, 1, index).next_u64());
+            }
+        }
+        selfplay_seconds += t0.elapsed().as_secs_f64();
+
+        // Learning: keep pace with self-play.
+        if replay.len() < cfg.min_replay.max(cfg.batch_size) {
+            io.logger.progress(
+                st.updates,
+                &format!("filling the replay buffer: {}/{}", replay.len(), cfg.min_replay),
+            );
+            continue;
+        }
+        let due = (added_since_update * cfg.sample_reuse / cfg.batch_size as f64).floor() as u64;
+        added_since_update -= due as f64 * cfg.batch_size as f64 / cfg.sample_reuse;
+        for _ in 0..due.min(stop_at - st.updates) {
+            let mut rng = stream(seed, 3, st.updates);
+            for b in 0..cfg.batch_size {
+                let smp = &replay[rng.below(replay.len())];
+                unpacked.clear();
+                unpack_bits(&smp.bits, obs_len, &mut unpacked);
+                let sym = if cfg.augment {
+                    let syms = example.symmetries();
+                    syms[rng.below(syms.len())]
+                } else {
+                    Symmetry::Identity
+                };
+                let o = &mut batch_obs[b * obs_len..(b + 1) * obs_len];
+                let pi = &mut batch_pi[b * num_actions..(b + 1) * num_actions];
+                if sym == Symmetry::Identity {
+                    o.copy_from_slice(&unpacked);
+                    pi.copy_from_slice(&smp.policy);
+                } else {
+                    example.transform_observation(sym, &unpacked, o);
+                    pi.fill(0.0);
+                    for (a, &p) in smp.policy.iter().enumerate() {
+                        pi[example.transform_action(sym, a)] += p;
+                    }
+                }
+                batch_z[b] = smp.z;
+            }
+            let n = cfg.batch_size;
+            let (logits, v) = model.forward_flat(matrix(batch_obs.clone(), n, obs_len, &adev));
+            let pi_t = matrix(batch_pi.clone(), n, num_actions, &adev);
+            let loss_p = -(pi_t * log_softmax(logits, 1)).sum_dim(1).mean(); // [1]
+            let loss_v = (v - vector(batch_z.clone(), &adev)).square().mean(); // [1]
+            let loss = loss_p.clone() + loss_v.clone() * cfg.value_weight as f32;
+            let (lp, lv) = (
+                read(loss_p.detach())?[0] as f64,
+                read(loss_v.detach())?[0] as f64,
+            );
+            check_finite("the AlphaZero loss", (lp + lv) as f32, st.updates, None)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.lr, model, grads);
+            st.updates += 1;
+            loss_p_sum += lp;
+            loss_v_sum += lv;
+            loss_n += 1;
+            if st.updates % 25 == 0 || st.updates == stop_at {
+                let lg = &mut *io.logger;
+                lg.scalar("losses/policy", st.updates, loss_p_sum / loss_n as f64)?;
+                lg.scalar("losses/value", st.updates, loss_v_sum / loss_n as f64)?;
+                if finished > 0 {
+                    lg.scalar("selfplay/game_length", st.updates, lens as f64 / finished as f64)?;
+                    lg.scalar(
+                        "selfplay/first_player_wins",
+                        st.updates,
+                        first_wins as f64 / finished as f64,
+                    )?;
+                    lg.scalar("selfplay/draws", st.updates, draws as f64 / finished as f64)?;
+                }
+                lg.scalar("selfplay/games", st.updates, st.games as f64)?;
+                lg.scalar("selfplay/positions", st.updates, st.positions as f64)?;
+                lg.scalar(
+                    "selfplay/evals_per_sec",
+                    st.updates,
+                    evaluator.positions as f64 / selfplay_seconds.max(1e-9),
+                )?;
+                lg.progress(
+                    st.updates,
+                    &format!(
+                        "loss π {:.3} v {:.3}, {} games",
+                        loss_p_sum / loss_n as f64,
+                        loss_v_sum / loss_n as f64,
+                        st.games
+                    ),
+                );
+                (loss_p_sum, loss_v_sum, loss_n) = (0.0, 0.0, 0);
+                (lens, first_wins, draws, finished) = (0, 0, 0, 0);
+            }
+            let last = st.updates == stop_at;
+            if cfg.eval_every > 0 && (st.updates % cfg.eval_every == 0 || last)
+                || cfg.eval_every == 0 && last
+            {
+                last_eval = evaluate(cfg, &model.valid(), net_cfg, device, &example, st.updates, seed)?;
+                for (anchor, score) in &last_eval {
+                    io.logger
+                        .scalar(&format!("eval/score_vs_{anchor}"), st.updates, *score)?;
+                }
+                let text: Vec<String> = last_eval
+                    .iter()
+                    .map(|(a, s)| format!("{a} {:.0}%", 100.0 * s))
+                    .collect();
+                io.logger
+                    .line(&format!("update {}: score vs {}", st.updates, text.join(", ")));
+            }
+            if st.updates % cfg.checkpoint_every == 0 || last {
+                if let Some(dir) = io.checkpoints {
+                    st.wall_seconds = wall_before + t_session.elapsed().as_secs_f64();
+                    let ck = Checkpoint::new(KIND, net_cfg, &model, Some(&optim), &st)?;
+                    dir.save(st.updates, &ck)?;
+                    io.logger.flush()?;
+                }
+            }
+        }
+        evaluator.set_net(model.valid());
+    }
+    st.wall_seconds = wall_before + t_session.elapsed().as_secs_f64();
+    let summary = AzSummary {
+        completed: st.updates >= cfg.total_updates,
+        eval: last_eval,
+        selfplay_evals_per_sec: evaluator.positions as f64 / selfplay_seconds.max(1e-9),
+        mean_batch: evaluator.positions as f64 / evaluator.calls.max(1) as f64,
+        selfplay_outside_net: 1.0 - net_seconds / selfplay_seconds.max(1e-9),
+        state: st,
+    };
+    Ok((model.valid(), summary))
+}
+
+/// Runs the slots' searches in lockstep, adding the time spent in the network to `net_seconds`.
+fn search_batch_timed<G: Game>(
+    slots: &mut [Slot<G>],
+    evaluator: &mut NetEvaluator,
+    scratch: &mut BatchScratch,
+    net_seconds: &mut f64,
+) {
+    struct Timed<'a> {
+        inner: &'a mut NetEvaluator,
+        seconds: &'a mut f64,
+    }
+    impl<G: Game> crate::mcts::Evaluator<G> for Timed<'_> {
+        fn evaluate(&mut self, states: &[&G], priors: &mut [f32], values: &mut [f32]) {
+            let t = std::time::Instant::now();
+            self.inner.evaluate(states, priors, values);
+            *self.seconds += t.elapsed().as_secs_f64();
+        }
+        fn name(&self) -> String {
+            "net".into()
+        }
+    }
+    // The searches live in the slots; move them out for the batch and back.
+    let mut searches: Vec<Search<G>> = slots
+        .iter_mut()
+        .map(|s| std::mem::replace(&mut s.search, Search::new(SearchConfig::new(1, Selection::uct()), 0)))
+        .collect();
+    let mut timed = Timed {
+        inner: evaluator,
+        seconds: net_seconds,
+    };
+    search_batch(&mut searches, &mut timed, scratch);
+    for (s, search) in slots.iter_mut().zip(searches) {
+        s.search = search;
+    }
+}
+
+/// Plays the network's search (no noise) against the anchors, colours alternated: the score
+/// (wins + draws / 2) per anchor.
+pub fn evaluate<G: Game>(
+    cfg: &AlphaZeroConfig,
+    net: &PolicyValueNet,
+    net_cfg: &PolicyValueNetConfig,
+    device: &Device,
+    example: &G,
+    updates: u64,
+    seed: u64,
+) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    if cfg.eval_games == 0 {
+        return Ok(out);
+    }
+    let anchors = ["random".to_string(), format!("uct{}", cfg.eval_uct_simulations)];
+    for (k, anchor) in anchors.iter().enumerate() {
+        let mut score = 0.0;
+        for g in 0..cfg.eval_games {
+            let game_seed = stream(seed, 4, updates * 1000 + k as u64 * 100 + g).next_u64();
+            let mut me = SearchPlayer::new(
+                "az".into(),
+                cfg.play_config(cfg.eval_simulations),
+                NetEvaluator::new(net.clone(), net_cfg, device.clone()),
+                game_seed,
+            );
+            let mut other: Box<dyn Player<G>> = if k == 0 {
+                Box::new(RandomPlayer::new(game_seed ^ 1))
+            } else {
+                Box::new(SearchPlayer::new(
+                    anchor.clone(),
+                    SearchConfig::new(cfg.eval_uct_simulations, Selection::uct()),
+                    RolloutEvaluator::new(1, game_seed ^ 2),
+                    game_seed ^ 3,
+                ))
+            };
+            let mut state = example.clone();
+            let my_seat = (g % 2) as usize;
+            let players: [&mut dyn Player<G>; 2] = if my_seat == 0 {
+                [&mut me, other.as_mut()]
+            } else {
+                [other.as_mut(), &mut me]
+            };
+            let end = play_game(&mut state, players, &mut |_, _, _| {})
+                .map_err(|e| AgentError::Unsupported(format!("evaluation game: {e}")))?;
+            score += match end.winner() {
+                Some(w) if w == my_seat => 1.0,
+                Some(_) => 0.0,
+                None => 0.5,
+            };
+        }
+        out.push((anchor.clone(), score / cfg.eval_games as f64));
+    }
+    Ok(out)
+}
+
+/// The network stored in an AlphaZero checkpoint, on `device` (without autodiff), with its config.
+pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<(PolicyValueNet, PolicyValueNetConfig)> {
+    if ck.kind() != KIND {
+        return Err(AgentError::Config(format!(
+            "this checkpoint holds a {} run, not an AlphaZero network",
+            ck.kind()
+        )));
+    }
+    let cfg: PolicyValueNetConfig = ck.model_config()?;
+    let net = ck.apply_model(cfg.init(device)?)?;
+    Ok((net, cfg))
+}

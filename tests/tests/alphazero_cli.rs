@@ -1,0 +1,160 @@
+//! AlphaZero end to end through the built `ember` binary: a tiny run trains for a few updates on
+//! Connect Four and on 5x5 Go, writes TensorBoard events, checkpoints and `summary.json`, resumes,
+//! and its network plays through `ember match` and `ember gtp --player az:…`; mismatched and
+//! missing checkpoints are clear errors.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const TINY: &[&str] = &[
+    "train.total_updates=6",
+    "train.parallel_games=8",
+    "train.simulations=8",
+    "train.cheap_simulations=2",
+    "train.min_replay=64",
+    "train.batch_size=16",
+    "train.replay_capacity=2000",
+    "train.checkpoint_every=3",
+    "train.eval_every=6",
+    "train.eval_games=2",
+    "train.eval_simulations=4",
+    "train.eval_uct_simulations=20",
+    "model.width=8",
+    "model.depth=1",
+    "model.value_hidden=8",
+];
+
+fn train(ember: &Path, file: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(ember);
+    cmd.arg("train")
+        .arg(common::repo_root().join("experiments").join(file))
+        .arg("--run-dir")
+        .arg(dir)
+        .arg("--json");
+    for s in TINY.iter().chain(extra) {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ember-az-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn a_tiny_connect_four_run_trains_resumes_and_plays() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let dir = tmp("c4");
+    let s = train(&ember, "az_connect_four.toml", &dir, &[]);
+    assert_eq!(s["kind"], "alphazero");
+    assert_eq!(s["game"], "connect_four");
+    assert_eq!(s["updates"], 6);
+    assert!(s["selfplay_games"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["eval_score"]["random"].as_f64().is_some(), "{s}");
+    for f in ["summary.json", "config.toml"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let ckpts: Vec<_> = std::fs::read_dir(dir.join("checkpoints")).unwrap().collect();
+    assert!(!ckpts.is_empty());
+    let events = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"));
+    assert!(events, "no TensorBoard event file in {}", dir.display());
+
+    // Resume: with the newest checkpoint (update 6) gone, the run continues from update 3.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    std::fs::remove_file(files.last().unwrap()).unwrap();
+    let out = Command::new(&ember)
+        .args(["train", "--resume"])
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("resumed at update 3"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(r["updates"], 6, "{r}");
+
+    // The network plays matches.
+    let spec = format!("az:{}:4", dir.display());
+    let out = Command::new(&ember)
+        .args(["match", "connect_four", "--player1", &spec, "--player2", "random"])
+        .args(["--games", "2", "--alternate", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A Connect Four network cannot play Go.
+    let out = Command::new(&ember)
+        .args(["match", "go", "--size", "5", "--black", &spec, "--white", "random"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("connect_four"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_tiny_go_run_plays_through_gtp() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let dir = tmp("go5");
+    let s = train(&ember, "az_go5.toml", &dir, &[]);
+    assert_eq!(s["game"], "go5x5");
+    let spec = format!("az:{}:8", dir.display());
+    let mut child = Command::new(&ember)
+        .args(["gtp", "--size", "5", "--player", &spec])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"boardsize 5\nclear_board\nplay b C3\ngenmove w\ngenmove b\nquit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answers: Vec<&str> = text.split("\n\n").map(str::trim).filter(|a| !a.is_empty()).collect();
+    assert_eq!(answers.len(), 6, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
+    assert!(answers[3].len() > 2 && answers[4].len() > 2, "{text}");
+    // A 5x5 network asked to play 7x7 is refused, naming both.
+    let out = Command::new(&ember)
+        .args(["match", "go", "--size", "7", "--black", &spec, "--white", "random"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("go7x7"), "{err}");
+    // A run without checkpoints, and a directory that is no run.
+    let empty = tmp("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(&ember)
+        .args(["match", "go", "--size", "5", "--white", "random", "--black"])
+        .arg(format!("az:{}", empty.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&empty.display().to_string()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&empty).unwrap();
+}
