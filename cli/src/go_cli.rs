@@ -365,6 +365,16 @@ pub struct BenchSearchArgs {
     /// Moves of the self-play game to time.
     #[arg(long, default_value_t = 20)]
     pub moves: u64,
+    /// Time Gumbel searches guided by a fresh policy-value net of WIDTHxDEPTH residual blocks
+    /// instead (e.g. 32x3): evaluations/s one search at a time and --games searches at once.
+    #[arg(long, value_name = "WIDTHxDEPTH")]
+    pub net: Option<String>,
+    /// Searches in lockstep with --net.
+    #[arg(long, default_value_t = 64)]
+    pub games: usize,
+    /// Seconds of timing with --net (half single, half batched).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Print one JSON object as the last line of stdout.
@@ -376,6 +386,32 @@ pub struct BenchSearchArgs {
 pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
     if a.sims == 0 || a.moves == 0 {
         bail!("--sims and --moves must be at least 1");
+    }
+    if let Some(net) = &a.net {
+        let (w, d) = net
+            .split_once('x')
+            .and_then(|(w, d)| Some((w.parse::<usize>().ok()?, d.parse::<usize>().ok()?)))
+            .filter(|&(w, d)| (1..=512).contains(&w) && (1..=40).contains(&d))
+            .with_context(|| format!("--net {net}: expected WIDTHxDEPTH, e.g. 32x3 (width 1-512, depth 1-40)"))?;
+        if a.games == 0 || a.games > 4096 || !(a.seconds > 0.0 && a.seconds <= 3600.0) {
+            bail!("--games must be 1 to 4096 and --seconds in (0, 3600]");
+        }
+        let r = match a.game.as_str() {
+            "go" => {
+                let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
+                ember_run::matches::bench_net_search(&s, w, d, a.sims, a.games, a.seconds)?
+            }
+            "connect_four" => ember_run::matches::bench_net_search(&ConnectFour::new(), w, d, a.sims, a.games, a.seconds)?,
+            g => bail!("unknown game `{g}`: go or connect_four"),
+        };
+        eprintln!(
+            "{}: a {w}x{d} net ({} parameters), Gumbel {} simulations: {:.0} evaluations/s one search at a time, {:.0}/s with {} searches in lockstep (mean batch {:.1}, {:.1}% of the time outside the net)",
+            r.game, r.parameters, r.simulations, r.single_evals_per_sec, r.batched_evals_per_sec, r.games, r.batched_mean_batch, 100.0 * r.batched_outside_net
+        );
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        }
+        return Ok(());
     }
     let r = match a.game.as_str() {
         "go" => {

@@ -252,6 +252,97 @@ pub fn bench_search<G: Game>(start: &G, sims: u32, moves: u64, seed: u64) -> Sea
     }
 }
 
+/// What [`bench_net_search`] measured: the same network evaluating leaves of one search at a
+/// time, and of `games` searches in lockstep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetSearchBench {
+    pub game: String,
+    pub parameters: usize,
+    pub simulations: u32,
+    /// One search, one leaf per network call.
+    pub single_evals_per_sec: f64,
+    /// `games` searches in lockstep.
+    pub games: usize,
+    pub batched_evals_per_sec: f64,
+    pub batched_mean_batch: f64,
+    /// Fraction of the batched search's time spent outside the network's forward passes.
+    pub batched_outside_net: f64,
+}
+
+/// Times Gumbel searches of `sims` simulations guided by a freshly initialised policy-value net
+/// (`width` channels, `depth` residual blocks) from `start`: one at a time, then `games` at once.
+pub fn bench_net_search<G: Game>(
+    start: &G,
+    width: usize,
+    depth: usize,
+    sims: u32,
+    games: usize,
+    seconds: f64,
+) -> crate::Result<NetSearchBench> {
+    use ember_agents::mcts::{
+        BatchScratch, Evaluator, NetEvaluator, Search, SearchConfig, Selection, search_batch,
+    };
+    let dev = ember_nets::DeviceChoice::Cpu.device()?;
+    let trunk = ember_nets::ConvTrunkConfig::new(start.observation_shape(), width, depth)
+        .with_block(ember_nets::BlockKind::Residual);
+    let cfg = ember_agents::alphazero::net_config(start, trunk, 64);
+    let net = cfg.init(&dev)?;
+    let parameters = ember_nets::train::num_params(&net);
+    let scfg = SearchConfig::new(sims, Selection::gumbel(16, 1.0));
+    struct Timed {
+        inner: NetEvaluator,
+        net_seconds: f64,
+    }
+    impl<G: Game> Evaluator<G> for Timed {
+        fn evaluate(&mut self, states: &[&G], priors: &mut [f32], values: &mut [f32]) {
+            let t = std::time::Instant::now();
+            self.inner.evaluate(states, priors, values);
+            self.net_seconds += t.elapsed().as_secs_f64();
+        }
+        fn name(&self) -> String {
+            "net".into()
+        }
+    }
+    let mut ev = Timed {
+        inner: NetEvaluator::new(net, &cfg, dev),
+        net_seconds: 0.0,
+    };
+    // One search at a time.
+    let mut one: Search<G> = Search::new(scfg, 0);
+    let mut priors = Vec::new();
+    let t0 = std::time::Instant::now();
+    let before = ev.inner.positions;
+    while t0.elapsed().as_secs_f64() < seconds / 2.0 {
+        one.set_root(start);
+        one.run(&mut ev, &mut priors);
+    }
+    let single = (ev.inner.positions - before) as f64 / t0.elapsed().as_secs_f64();
+    // `games` at once.
+    let mut many: Vec<Search<G>> = (0..games.max(1)).map(|i| Search::new(scfg, i as u64)).collect();
+    let mut scratch = BatchScratch::default();
+    let (p0, c0) = (ev.inner.positions, ev.inner.calls);
+    ev.net_seconds = 0.0;
+    let t1 = std::time::Instant::now();
+    while t1.elapsed().as_secs_f64() < seconds / 2.0 {
+        for s in many.iter_mut() {
+            s.set_root(start);
+        }
+        search_batch(&mut many, &mut ev, &mut scratch);
+    }
+    let elapsed = t1.elapsed().as_secs_f64();
+    let positions = ev.inner.positions - p0;
+    Ok(NetSearchBench {
+        game: start.name(),
+        parameters,
+        simulations: sims,
+        single_evals_per_sec: single,
+        games: games.max(1),
+        batched_evals_per_sec: positions as f64 / elapsed,
+        batched_mean_batch: positions as f64 / (ev.inner.calls - c0).max(1) as f64,
+        batched_outside_net: 1.0 - ev.net_seconds / elapsed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
