@@ -219,6 +219,130 @@ fn run_match<G: MatchGame>(
     Ok(report)
 }
 
+/// Reports a finished Go game and writes its SGF (with the players' analysis) into `sgf_dir`.
+fn go_game_end(e: MatchEvent<'_, GoState>, sgf_dir: Option<&std::path::Path>) -> Result<()> {
+    let MatchEvent::GameEnd {
+        game,
+        state,
+        end,
+        names,
+        analyses,
+        ..
+    } = e
+    else {
+        return Ok(());
+    };
+    let rec = go_record(state, end, names, analyses);
+    let capped = if state.hit_move_limit() && state.passes() < 2 && end.resigned.is_none() {
+        " (move limit)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "game {}: {}{capped} in {} moves (black {}, white {})",
+        game + 1,
+        rec.result.as_deref().unwrap_or("?"),
+        state.move_count(),
+        names[0],
+        names[1]
+    );
+    if let Some(d) = sgf_dir {
+        let path = d.join(format!("game-{:04}.sgf", game + 1));
+        std::fs::write(&path, rec.to_sgf()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Reports a finished Connect Four game.
+fn c4_game_end(e: MatchEvent<'_, ConnectFour>) -> Result<()> {
+    if let MatchEvent::GameEnd {
+        game,
+        state,
+        end,
+        names,
+        ..
+    } = e
+    {
+        let result = match (end.winner(), end.resigned) {
+            (Some(w), Some(_)) => format!("{} wins by resignation", names[w]),
+            (Some(w), None) => format!("{} wins", names[w]),
+            (None, _) => "draw".into(),
+        };
+        eprintln!(
+            "game {}: {result} in {} moves (first {}, second {})",
+            game + 1,
+            state.history_len(),
+            names[0],
+            names[1]
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct SelfplayArgs {
+    /// An AlphaZero run directory.
+    pub run: PathBuf,
+    /// Simulations per move (default: the run's eval_simulations).
+    #[arg(long)]
+    pub sims: Option<u32>,
+    /// Write Go games as DIR/game-NNNN.sgf with the analysis of every move.
+    #[arg(long)]
+    pub sgf_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: MatchCommon,
+}
+
+/// `ember selfplay RUN_DIR`: the run's newest network against itself.
+pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
+    let game = ember_run::alphazero::game_of(&a.run)?;
+    let spec = match a.sims {
+        Some(n) => format!("az:{}:{n}", a.run.display()),
+        None => format!("az:{}", a.run.display()),
+    };
+    let report = match game.name.as_str() {
+        "go" => {
+            if let Some(d) = &a.sgf_dir {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+            let fresh = game.go()?;
+            run_match(
+                &mut || fresh.clone(),
+                [&spec, &spec],
+                ["the run", "the run"],
+                &a.common,
+                &mut |e| go_game_end(e, a.sgf_dir.as_deref()),
+            )?
+        }
+        _ => {
+            if a.sgf_dir.is_some() {
+                bail!("--sgf-dir: SGF records Go games; this run plays {}", game.name);
+            }
+            run_match(
+                &mut ConnectFour::new,
+                [&spec, &spec],
+                ["the run", "the run"],
+                &a.common,
+                &mut c4_game_end,
+            )?
+        }
+    };
+    if a.common.json {
+        println!(
+            "{}",
+            json!({
+                "run": a.run.display().to_string(),
+                "game": game.name,
+                "games": report.games,
+                "first_wins": report.seat_wins[0],
+                "second_wins": report.seat_wins[1],
+                "draws": report.draws,
+            })
+        );
+    }
+    Ok(())
+}
+
 /// `ember match go`.
 pub fn match_go(a: &MatchGoArgs) -> Result<()> {
     let size = check_size(a.size)?;
@@ -237,39 +361,7 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
         [&a.black, &a.white],
         ["--black", "--white"],
         &a.common,
-        &mut |e| {
-            let MatchEvent::GameEnd {
-                game,
-                state,
-                end,
-                names,
-                analyses,
-                ..
-            } = e
-            else {
-                return Ok(());
-            };
-            let rec = go_record(state, end, names, analyses);
-            let capped = if state.hit_move_limit() && state.passes() < 2 && end.resigned.is_none() {
-                " (move limit)"
-            } else {
-                ""
-            };
-            eprintln!(
-                "game {}: {}{capped} in {} moves (black {}, white {})",
-                game + 1,
-                rec.result.as_deref().unwrap_or("?"),
-                state.move_count(),
-                names[0],
-                names[1]
-            );
-            if let Some(d) = &a.sgf_dir {
-                let path = d.join(format!("game-{:04}.sgf", game + 1));
-                std::fs::write(&path, rec.to_sgf())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            Ok(())
-        },
+        &mut |e| go_game_end(e, a.sgf_dir.as_deref()),
     )?;
     if a.common.json {
         println!(
@@ -303,30 +395,7 @@ pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
         [&a.player1, &a.player2],
         ["--player1", "--player2"],
         &a.common,
-        &mut |e| {
-            if let MatchEvent::GameEnd {
-                game,
-                state,
-                end,
-                names,
-                ..
-            } = e
-            {
-                let result = match (end.winner(), end.resigned) {
-                    (Some(w), Some(_)) => format!("{} wins by resignation", names[w]),
-                    (Some(w), None) => format!("{} wins", names[w]),
-                    (None, _) => "draw".into(),
-                };
-                eprintln!(
-                    "game {}: {result} in {} moves (first {}, second {})",
-                    game + 1,
-                    state.history_len(),
-                    names[0],
-                    names[1]
-                );
-            }
-            Ok(())
-        },
+        &mut c4_game_end,
     )?;
     if a.common.json {
         println!(

@@ -46,6 +46,8 @@ enum Cmd {
     /// Play matches between players.
     #[command(subcommand)]
     Match(go_cli::MatchCmd),
+    /// Games of an AlphaZero run's newest network against itself (SGF with analysis for Go).
+    Selfplay(go_cli::SelfplayArgs),
     /// Run an experiment (TOML): train, log to TensorBoard, checkpoint; or --resume a run.
     Train(train_cli::TrainArgs),
     /// Draw learning curves (return vs steps, runs overlaid) from runs' TensorBoard event files.
@@ -75,6 +77,7 @@ fn main() {
         Cmd::Match(go_cli::MatchCmd::ConnectFour(a)) => go_cli::match_connect_four(&a),
         Cmd::Bench(BenchCmd::Go(a)) => go_cli::bench_go(&a),
         Cmd::Bench(BenchCmd::Search(a)) => go_cli::bench_search(&a),
+        Cmd::Selfplay(a) => go_cli::selfplay(&a),
         Cmd::Train(a) => train_cli::train(&a),
         Cmd::Plot(a) => plot_cli::plot(&a),
     };

@@ -217,6 +217,20 @@ fn summary_json<G: Game>(x: &AzExperiment, g: &G, s: &AzSummary, device: DeviceC
     })
 }
 
+/// The `[game]` an AlphaZero run in `dir` plays (and whether `dir` holds one).
+pub fn game_of(dir: &Path) -> Result<GameSection> {
+    let run = RunDir::open(dir)?;
+    let exp = Experiment::load(&run.config_path(), &[])?;
+    if exp.kind.name() != alphazero::KIND {
+        bail!(
+            "{} is a {} run, not an AlphaZero run",
+            dir.display(),
+            exp.kind.name()
+        );
+    }
+    Ok(AzExperiment::from_experiment(&exp)?.game)
+}
+
 /// An `az:RUN_DIR[:SIMS]` player for games like `example`: the run's newest checkpoint searching
 /// with its training selection rule, without noise, `sims` simulations (default: the run's
 /// `eval_simulations`).

@@ -138,6 +138,21 @@ fn a_tiny_go_run_plays_through_gtp() {
     assert_eq!(answers.len(), 6, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
     assert!(answers[3].len() > 2 && answers[4].len() > 2, "{text}");
+    // Self-play games of the checkpoint, as SGF with the analysis of every move.
+    let sgf = tmp("selfplay-sgf");
+    let out = Command::new(&ember)
+        .arg("selfplay")
+        .arg(&dir)
+        .args(["--games", "1", "--sims", "4", "--json", "--sgf-dir"])
+        .arg(&sgf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rec = ember_envs::go::sgf::GameRecord::parse(&std::fs::read(sgf.join("game-0001.sgf")).unwrap())
+        .unwrap();
+    assert!(rec.moves.iter().all(|m| m.comment.is_some() && m.win_rate.is_some()));
+    rec.to_state().unwrap();
+    std::fs::remove_dir_all(&sgf).unwrap();
     // A 5x5 network asked to play 7x7 is refused, naming both.
     let out = Command::new(&ember)
         .args(["match", "go", "--size", "7", "--black", &spec, "--white", "random"])
