@@ -6,9 +6,10 @@
 //! loop. The loop alternates two things that meet only through data:
 //! - **Self-play**: `parallel_games` games advance one move per round. Their searches run in
 //!   lockstep ([`search_batch`]), so each network call evaluates one leaf of every game.
-//!   Playout cap randomization (KataGo): a move gets the full search (`simulations`) with
-//!   probability `full_search_prob`, else a cheap one (`cheap_simulations`); only full searches
-//!   become training positions. With Gumbel search (the default, for few simulations) the target
+//!   Playout cap randomization (KataGo): a move gets the full search (`simulations`, with the
+//!   exploration noise) with probability `full_search_prob`, else a cheap one
+//!   (`cheap_simulations`, no noise: a good move, quickly); only full searches become training
+//!   positions. With Gumbel search (the default, for few simulations) the target
 //!   is the improved policy and the move is the sequential-halving winner; with PUCT, Dirichlet
 //!   root noise, visit counts as the target and moves sampled by visits for `temperature_moves`
 //!   moves. A finished game gives each of its training positions the final result from the view
@@ -32,8 +33,8 @@ use ember_envs::player::{Player, RandomPlayer, play_game};
 use ember_envs::rng::Rng;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
-use ember_nets::burn::tensor::activation::log_softmax;
 use ember_nets::burn::tensor::Device;
+use ember_nets::burn::tensor::activation::log_softmax;
 use ember_nets::{Checkpoint, PolicyValueNet, PolicyValueNetConfig};
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +139,10 @@ impl AlphaZeroConfig {
             return bad("parallel_games", "must be 1 to 4096");
         }
         if self.simulations == 0 || self.cheap_simulations == 0 || self.eval_simulations == 0 {
-            return bad("simulations", "full, cheap and eval searches need at least 1 simulation");
+            return bad(
+                "simulations",
+                "full, cheap and eval searches need at least 1 simulation",
+            );
         }
         if self.simulations > 100_000 || self.eval_uct_simulations > 1_000_000 {
             return bad("simulations", "at most 100000 per move (eval UCT: 1000000)");
@@ -150,7 +154,10 @@ impl AlphaZeroConfig {
             return bad("batch_size", "must be 1 to 65536");
         }
         if self.replay_capacity < self.batch_size || self.replay_capacity > 10_000_000 {
-            return bad("replay_capacity", "must hold a batch and at most 10000000 positions");
+            return bad(
+                "replay_capacity",
+                "must hold a batch and at most 10000000 positions",
+            );
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("lr", "must be a positive number");
@@ -162,7 +169,10 @@ impl AlphaZeroConfig {
             return bad("value_weight", "must be a number >= 0");
         }
         if self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
-            return bad("checkpoint_every", "checkpoints every >= 1 updates, keeping >= 1");
+            return bad(
+                "checkpoint_every",
+                "checkpoints every >= 1 updates, keeping >= 1",
+            );
         }
         self.selection
             .validate()
@@ -321,6 +331,13 @@ pub fn train<G: Game>(
             }
         })
         .collect();
+    let full_search = {
+        let mut c = cfg.search_config();
+        c.root_noise = cfg.root_noise;
+        c
+    };
+    let mut cheap_search = cfg.play_config(cfg.cheap_simulations);
+    cheap_search.reuse_tree = false;
     let mut scratch = BatchScratch::default();
     let mut replay: Vec<Sample> = Vec::with_capacity(cfg.replay_capacity.min(1 << 20));
     let mut replay_next = 0usize;
@@ -344,11 +361,10 @@ pub fn train<G: Game>(
         let t0 = std::time::Instant::now();
         for s in slots.iter_mut() {
             s.full = s.rng.uniform() < cfg.full_search_prob;
-            s.search.set_simulations(if s.full {
-                cfg.simulations
-            } else {
-                cfg.cheap_simulations
-            });
+            // Full searches explore (Gumbel noise, or Dirichlet noise and a temperature); cheap
+            // ones only play a good move quickly, as KataGo's do.
+            s.search
+                .set_config(if s.full { full_search } else { cheap_search });
             s.search.set_root(&s.state);
         }
         search_batch_timed(&mut slots, &mut evaluator, &mut scratch, &mut net_seconds);
@@ -367,7 +383,7 @@ pub fn train<G: Game>(
                 s.pending.push((sample, s.state.current_player()));
             }
             let temperature = match cfg.selection {
-                Selection::Puct { .. } if moves_so_far < cfg.temperature_moves => 1.0,
+                Selection::Puct { .. } if s.full && moves_so_far < cfg.temperature_moves => 1.0,
                 _ => 0.0,
             };
             let a = s.search.best_action(temperature);
@@ -375,7 +391,8 @@ pub fn train<G: Game>(
                 .apply(a)
                 .map_err(|e| AgentError::Unsupported(format!("self-play: {e}")))?;
             st.moves += 1;
-            let capped = cfg.max_game_moves > 0 && s.state.history_len() as u32 >= cfg.max_game_moves;
+            let capped =
+                cfg.max_game_moves > 0 && s.state.history_len() as u32 >= cfg.max_game_moves;
             if s.state.is_terminal() || capped {
                 let r = if s.state.is_terminal() {
                     s.state.returns()
@@ -412,7 +429,11 @@ pub fn train<G: Game>(
         if replay.len() < cfg.min_replay.max(cfg.batch_size) {
             io.logger.progress(
                 st.updates,
-                &format!("filling the replay buffer: {}/{}", replay.len(), cfg.min_replay),
+                &format!(
+                    "filling the replay buffer: {}/{}",
+                    replay.len(),
+                    cfg.min_replay
+                ),
             );
             continue;
         }
@@ -466,7 +487,11 @@ pub fn train<G: Game>(
                 lg.scalar("losses/policy", st.updates, loss_p_sum / loss_n as f64)?;
                 lg.scalar("losses/value", st.updates, loss_v_sum / loss_n as f64)?;
                 if finished > 0 {
-                    lg.scalar("selfplay/game_length", st.updates, lens as f64 / finished as f64)?;
+                    lg.scalar(
+                        "selfplay/game_length",
+                        st.updates,
+                        lens as f64 / finished as f64,
+                    )?;
                     lg.scalar(
                         "selfplay/first_player_wins",
                         st.updates,
@@ -497,7 +522,15 @@ pub fn train<G: Game>(
             if cfg.eval_every > 0 && (st.updates % cfg.eval_every == 0 || last)
                 || cfg.eval_every == 0 && last
             {
-                last_eval = evaluate(cfg, &model.valid(), net_cfg, device, &example, st.updates, seed)?;
+                last_eval = evaluate(
+                    cfg,
+                    &model.valid(),
+                    net_cfg,
+                    device,
+                    &example,
+                    st.updates,
+                    seed,
+                )?;
                 for (anchor, score) in &last_eval {
                     io.logger
                         .scalar(&format!("eval/score_vs_{anchor}"), st.updates, *score)?;
@@ -506,8 +539,11 @@ pub fn train<G: Game>(
                     .iter()
                     .map(|(a, s)| format!("{a} {:.0}%", 100.0 * s))
                     .collect();
-                io.logger
-                    .line(&format!("update {}: score vs {}", st.updates, text.join(", ")));
+                io.logger.line(&format!(
+                    "update {}: score vs {}",
+                    st.updates,
+                    text.join(", ")
+                ));
             }
             if st.updates % cfg.checkpoint_every == 0 || last {
                 if let Some(dir) = io.checkpoints {
@@ -556,7 +592,12 @@ fn search_batch_timed<G: Game>(
     // The searches live in the slots; move them out for the batch and back.
     let mut searches: Vec<Search<G>> = slots
         .iter_mut()
-        .map(|s| std::mem::replace(&mut s.search, Search::new(SearchConfig::new(1, Selection::uct()), 0)))
+        .map(|s| {
+            std::mem::replace(
+                &mut s.search,
+                Search::new(SearchConfig::new(1, Selection::uct()), 0),
+            )
+        })
         .collect();
     let mut timed = Timed {
         inner: evaluator,
@@ -583,7 +624,10 @@ pub fn evaluate<G: Game>(
     if cfg.eval_games == 0 {
         return Ok(out);
     }
-    let anchors = ["random".to_string(), format!("uct{}", cfg.eval_uct_simulations)];
+    let anchors = [
+        "random".to_string(),
+        format!("uct{}", cfg.eval_uct_simulations),
+    ];
     for (k, anchor) in anchors.iter().enumerate() {
         let mut score = 0.0;
         for g in 0..cfg.eval_games {
@@ -625,7 +669,10 @@ pub fn evaluate<G: Game>(
 }
 
 /// The network stored in an AlphaZero checkpoint, on `device` (without autodiff), with its config.
-pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<(PolicyValueNet, PolicyValueNetConfig)> {
+pub fn from_checkpoint(
+    ck: &Checkpoint,
+    device: &Device,
+) -> Result<(PolicyValueNet, PolicyValueNetConfig)> {
     if ck.kind() != KIND {
         return Err(AgentError::Config(format!(
             "this checkpoint holds a {} run, not an AlphaZero network",

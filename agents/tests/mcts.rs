@@ -83,9 +83,17 @@ fn every_rule_captures_in_one_and_uct_and_puct_escape_atari_on_go() {
     let d5 = 2 * 7 + 3;
     for (name, sel) in rules() {
         for seed in 0..2 {
-            assert_eq!(best(&capture, sel, 2000, seed), f5, "{name} capture (seed {seed})");
+            assert_eq!(
+                best(&capture, sel, 2000, seed),
+                f5,
+                "{name} capture (seed {seed})"
+            );
             if name == "uct" {
-                assert_eq!(best(&escape, sel, 3000, seed), d5, "{name} escape (seed {seed})");
+                assert_eq!(
+                    best(&escape, sel, 3000, seed),
+                    d5,
+                    "{name} escape (seed {seed})"
+                );
             }
         }
     }
@@ -100,7 +108,11 @@ fn every_rule_wins_in_one_and_uct_and_puct_block_at_connect_four() {
         for seed in 0..2 {
             assert_eq!(best(&win, sel, 400, seed), 3, "{name} win (seed {seed})");
             if name != "gumbel" {
-                assert_eq!(best(&block, sel, 400, seed), 3, "{name} block (seed {seed})");
+                assert_eq!(
+                    best(&block, sel, 400, seed),
+                    3,
+                    "{name} block (seed {seed})"
+                );
             }
         }
     }
@@ -149,7 +161,10 @@ impl Game for Bandit {
         Ok(())
     }
     fn undo(&mut self) -> Result<(), GameError> {
-        self.chosen.take().map(|_| ()).ok_or(GameError::NothingToUndo)
+        self.chosen
+            .take()
+            .map(|_| ())
+            .ok_or(GameError::NothingToUndo)
     }
     fn history_len(&self) -> usize {
         self.chosen.is_some() as usize
@@ -216,7 +231,10 @@ fn sequential_halving_on_a_bandit_with_known_values() {
     for seed in 0..4 {
         let mut s = Search::new(SearchConfig::new(64, Selection::gumbel(8, 1.0)), seed);
         s.set_root(&bandit);
-        s.run(&mut Priors(vec![0.05, 0.1, 0.3, 0.1, 0.1, 0.25, 0.05, 0.05]), &mut Vec::new());
+        s.run(
+            &mut Priors(vec![0.05, 0.1, 0.3, 0.1, 0.1, 0.25, 0.05, 0.05]),
+            &mut Vec::new(),
+        );
         assert_eq!(s.best_action(0.0), 1, "seed {seed}");
     }
 }
@@ -248,7 +266,10 @@ fn root_noise_changes_the_priors_but_keeps_a_distribution() {
     s.run(&mut UniformEvaluator, &mut Vec::new());
     let priors: Vec<f32> = s.tree().children(0).iter().map(|n| n.prior).collect();
     assert!((priors.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    assert!(priors.iter().any(|&p| (p - 1.0 / 7.0).abs() > 1e-3), "{priors:?}");
+    assert!(
+        priors.iter().any(|&p| (p - 1.0 / 7.0).abs() > 1e-3),
+        "{priors:?}"
+    );
 }
 
 #[test]
@@ -263,7 +284,9 @@ fn same_seed_same_game_and_reuse_keeps_the_subtree() {
         let mut b = RandomPlayer::new(seed + 1);
         let mut g = ConnectFour::new();
         play_game(&mut g, [&mut a, &mut b], &mut |_, _, _| {}).unwrap();
-        (0..g.history_len()).map(|i| g.action_at(i).unwrap()).collect::<Vec<_>>()
+        (0..g.history_len())
+            .map(|i| g.action_at(i).unwrap())
+            .collect::<Vec<_>>()
     };
     assert_eq!(play(5), play(5));
     assert_ne!(play(5), play(6));
@@ -279,7 +302,10 @@ fn same_seed_same_game_and_reuse_keeps_the_subtree() {
     g.apply(reply).unwrap();
     s.set_root(&g);
     let kept = s.tree().root().visits;
-    assert!(kept > 10, "the subtree after {a}, {reply} was kept ({kept} visits)");
+    assert!(
+        kept > 10,
+        "the subtree after {a}, {reply} was kept ({kept} visits)"
+    );
     s.run(&mut ev, &mut Vec::new());
     assert_eq!(s.tree().root().visits, kept + 500);
     // A position that does not follow from the tree starts afresh.
@@ -309,8 +335,7 @@ fn batched_searches_match_searches_run_alone() {
     let positions = [c4(&[]), c4(&[3]), c4(&[0, 0, 1, 1, 2])];
     for sel in [Selection::puct(), Selection::gumbel(4, 0.0)] {
         let cfg = SearchConfig::new(60, sel);
-        let mut batch: Vec<Search<ConnectFour>> =
-            (0..3).map(|i| Search::new(cfg, i)).collect();
+        let mut batch: Vec<Search<ConnectFour>> = (0..3).map(|i| Search::new(cfg, i)).collect();
         for (s, p) in batch.iter_mut().zip(&positions) {
             s.set_root(p);
         }
@@ -384,4 +409,22 @@ fn resigning_and_finished_games() {
     assert_eq!(p.decide(&lost).unwrap(), Decision::Resign);
     let over = c4(&[0, 1, 0, 1, 0, 1, 0]);
     assert!(p.decide(&over).is_err());
+}
+
+#[test]
+fn a_time_budget_stops_the_search_early() {
+    let mut p = SearchPlayer::new(
+        "uct".into(),
+        SearchConfig::new(5_000_000, Selection::uct()),
+        RolloutEvaluator::new(1, 0),
+        0,
+    );
+    p.set_time_budget(Some(0.2));
+    let state = GoState::new(9, 7.5).unwrap();
+    let t = std::time::Instant::now();
+    assert!(matches!(p.decide(&state).unwrap(), Decision::Act(_)));
+    let took = t.elapsed().as_secs_f64();
+    assert!((0.2..2.0).contains(&took), "{took} s");
+    let visits = p.analysis().unwrap().visits;
+    assert!((8..5_000_000).contains(&visits), "{visits}");
 }

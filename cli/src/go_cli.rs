@@ -18,7 +18,9 @@ use ember_envs::go::playout;
 use ember_envs::go::state::GoState;
 use ember_envs::player::Player;
 use ember_envs::rng::child_seed;
-use ember_run::matches::{MatchEvent, MatchOptions, MatchReport, describe_analysis, go_record, play_match};
+use ember_run::matches::{
+    MatchEvent, MatchOptions, MatchReport, describe_analysis, go_record, play_match,
+};
 use ember_run::players::{MatchGame, make_player};
 use serde_json::json;
 
@@ -248,7 +250,8 @@ fn go_game_end(e: MatchEvent<'_, GoState>, sgf_dir: Option<&std::path::Path>) ->
     );
     if let Some(d) = sgf_dir {
         let path = d.join(format!("game-{:04}.sgf", game + 1));
-        std::fs::write(&path, rec.to_sgf()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, rec.to_sgf())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -316,7 +319,10 @@ pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
         }
         _ => {
             if a.sgf_dir.is_some() {
-                bail!("--sgf-dir: SGF records Go games; this run plays {}", game.name);
+                bail!(
+                    "--sgf-dir: SGF records Go games; this run plays {}",
+                    game.name
+                );
             }
             run_match(
                 &mut ConnectFour::new,
@@ -461,7 +467,9 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
             .split_once('x')
             .and_then(|(w, d)| Some((w.parse::<usize>().ok()?, d.parse::<usize>().ok()?)))
             .filter(|&(w, d)| (1..=512).contains(&w) && (1..=40).contains(&d))
-            .with_context(|| format!("--net {net}: expected WIDTHxDEPTH, e.g. 32x3 (width 1-512, depth 1-40)"))?;
+            .with_context(|| {
+                format!("--net {net}: expected WIDTHxDEPTH, e.g. 32x3 (width 1-512, depth 1-40)")
+            })?;
         if a.games == 0 || a.games > 4096 || !(a.seconds > 0.0 && a.seconds <= 3600.0) {
             bail!("--games must be 1 to 4096 and --seconds in (0, 3600]");
         }
@@ -470,12 +478,26 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
                 let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
                 ember_run::matches::bench_net_search(&s, w, d, a.sims, a.games, a.seconds)?
             }
-            "connect_four" => ember_run::matches::bench_net_search(&ConnectFour::new(), w, d, a.sims, a.games, a.seconds)?,
+            "connect_four" => ember_run::matches::bench_net_search(
+                &ConnectFour::new(),
+                w,
+                d,
+                a.sims,
+                a.games,
+                a.seconds,
+            )?,
             g => bail!("unknown game `{g}`: go or connect_four"),
         };
         eprintln!(
             "{}: a {w}x{d} net ({} parameters), Gumbel {} simulations: {:.0} evaluations/s one search at a time, {:.0}/s with {} searches in lockstep (mean batch {:.1}, {:.1}% of the time outside the net)",
-            r.game, r.parameters, r.simulations, r.single_evals_per_sec, r.batched_evals_per_sec, r.games, r.batched_mean_batch, 100.0 * r.batched_outside_net
+            r.game,
+            r.parameters,
+            r.simulations,
+            r.single_evals_per_sec,
+            r.batched_evals_per_sec,
+            r.games,
+            r.batched_mean_batch,
+            100.0 * r.batched_outside_net
         );
         if a.json {
             println!("{}", serde_json::to_string(&r)?);
@@ -487,7 +509,9 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
             let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
             ember_run::matches::bench_search(&s, a.sims, a.moves, a.seed)
         }
-        "connect_four" => ember_run::matches::bench_search(&ConnectFour::new(), a.sims, a.moves, a.seed),
+        "connect_four" => {
+            ember_run::matches::bench_search(&ConnectFour::new(), a.sims, a.moves, a.seed)
+        }
         g => bail!("unknown game `{g}`: go or connect_four"),
     };
     eprintln!(

@@ -95,6 +95,9 @@ pub trait Player<G: Game>: Send {
     /// Forgets everything about the game so far (a search drops its tree); called before each
     /// new game.
     fn new_game(&mut self) {}
+    /// The most seconds the next decision may take (a clock's share, from GTP's `time_left`);
+    /// `None`: no limit. Players that cannot hurry ignore it.
+    fn set_time_budget(&mut self, _seconds: Option<f64>) {}
 }
 
 impl<G: Game, P: Player<G> + ?Sized> Player<G> for Box<P> {
@@ -112,6 +115,9 @@ impl<G: Game, P: Player<G> + ?Sized> Player<G> for Box<P> {
     }
     fn new_game(&mut self) {
         (**self).new_game()
+    }
+    fn set_time_budget(&mut self, seconds: Option<f64>) {
+        (**self).set_time_budget(seconds)
     }
 }
 
@@ -322,8 +328,12 @@ mod tests {
     #[test]
     fn resignations_and_illegal_actions() {
         let mut g = ConnectFour::new();
-        let end = play_game(&mut g, [&mut RandomPlayer::new(0), &mut Resigner], &mut |_, _, _| {})
-            .unwrap();
+        let end = play_game(
+            &mut g,
+            [&mut RandomPlayer::new(0), &mut Resigner],
+            &mut |_, _, _| {},
+        )
+        .unwrap();
         assert_eq!(end.resigned, Some(1));
         assert_eq!(end.winner(), Some(0));
         let mut g = ConnectFour::new();

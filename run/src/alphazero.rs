@@ -141,8 +141,12 @@ impl AzExperiment {
         } else {
             BlockKind::Plain
         };
-        let trunk = ConvTrunkConfig::new(example.observation_shape(), self.model.width, self.model.depth)
-            .with_block(block);
+        let trunk = ConvTrunkConfig::new(
+            example.observation_shape(),
+            self.model.width,
+            self.model.depth,
+        )
+        .with_block(block);
         alphazero::net_config(example, trunk, self.model.value_hidden)
     }
 
@@ -192,7 +196,12 @@ fn train_game<G: Game>(
     Ok(summary)
 }
 
-fn summary_json<G: Game>(x: &AzExperiment, g: &G, s: &AzSummary, device: DeviceChoice) -> serde_json::Value {
+fn summary_json<G: Game>(
+    x: &AzExperiment,
+    g: &G,
+    s: &AzSummary,
+    device: DeviceChoice,
+) -> serde_json::Value {
     let eval: serde_json::Map<String, serde_json::Value> = s
         .eval
         .iter()

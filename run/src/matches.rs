@@ -178,7 +178,11 @@ pub fn go_record(
 ) -> GameRecord {
     let mut st = state.clone();
     if let Some(seat) = end.resigned {
-        let c = if seat == 0 { Color::Black } else { Color::White };
+        let c = if seat == 0 {
+            Color::Black
+        } else {
+            Color::White
+        };
         let _ = st.play(c, Move::Resign);
     }
     let mut rec = GameRecord::from_state(&st);
@@ -318,7 +322,9 @@ pub fn bench_net_search<G: Game>(
     }
     let single = (ev.inner.positions - before) as f64 / t0.elapsed().as_secs_f64();
     // `games` at once.
-    let mut many: Vec<Search<G>> = (0..games.max(1)).map(|i| Search::new(scfg, i as u64)).collect();
+    let mut many: Vec<Search<G>> = (0..games.max(1))
+        .map(|i| Search::new(scfg, i as u64))
+        .collect();
     let mut scratch = BatchScratch::default();
     let (p0, c0) = (ev.inner.positions, ev.inner.calls);
     ev.net_seconds = 0.0;

@@ -21,7 +21,10 @@ pub const MAX_TREE_NODES: u64 = 50_000_000;
 pub trait MatchGame: Game + Sized {
     /// Players only this game has, tried before the generic forms; `None` when `spec` is not
     /// one of them.
-    fn special_player(_spec: &str, _seed: u64) -> Option<Result<Box<dyn Player<Self>>, PlayerError>> {
+    fn special_player(
+        _spec: &str,
+        _seed: u64,
+    ) -> Option<Result<Box<dyn Player<Self>>, PlayerError>> {
         None
     }
     /// Those forms, for error messages (empty when there are none).
@@ -139,15 +142,24 @@ mod tests {
         let e = make_player("alphago", &go, 0).err().unwrap().to_string();
         assert!(e.contains("uct:SIMS") && e.contains("gtp:"), "{e}");
         let e = make_player("gtp:gnugo", &c4, 0).err().unwrap().to_string();
-        assert!(e.contains("unknown player") && !e.contains("gtp:\\\""), "{e}");
+        assert!(
+            e.contains("unknown player") && !e.contains("gtp:\\\""),
+            "{e}"
+        );
         for bad in ["uct:", "uct:x", "uct:0", "uct:-3", "uct:99999999999"] {
             let e = make_player(bad, &go, 0).err().unwrap().to_string();
             assert!(e.contains(bad.trim()), "{bad}: {e}");
         }
         let big = GoState::new(19, 7.5).unwrap();
-        let e = make_player("uct:1000000", &big, 0).err().unwrap().to_string();
+        let e = make_player("uct:1000000", &big, 0)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("tree nodes"), "{e}");
-        let e = make_player("az:/nonexistent/run:64", &go, 0).err().unwrap().to_string();
+        let e = make_player("az:/nonexistent/run:64", &go, 0)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("/nonexistent/run"), "{e}");
     }
 }

@@ -38,7 +38,11 @@ fn train(ember: &Path, file: &str, dir: &Path, extra: &[&str]) -> serde_json::Va
         cmd.args(["--set", s]);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap()).unwrap()
 }
@@ -64,12 +68,18 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
     for f in ["summary.json", "config.toml"] {
         assert!(dir.join(f).exists(), "{f}");
     }
-    let ckpts: Vec<_> = std::fs::read_dir(dir.join("checkpoints")).unwrap().collect();
+    let ckpts: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .collect();
     assert!(!ckpts.is_empty());
     let events = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"));
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents")
+        });
     assert!(events, "no TensorBoard event file in {}", dir.display());
 
     // Resume: with the newest checkpoint (update 6) gone, the run continues from update 3.
@@ -95,18 +105,34 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
     // The network plays matches.
     let spec = format!("az:{}:4", dir.display());
     let out = Command::new(&ember)
-        .args(["match", "connect_four", "--player1", &spec, "--player2", "random"])
+        .args([
+            "match",
+            "connect_four",
+            "--player1",
+            &spec,
+            "--player2",
+            "random",
+        ])
         .args(["--games", "2", "--alternate", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A Connect Four network cannot play Go.
     let out = Command::new(&ember)
-        .args(["match", "go", "--size", "5", "--black", &spec, "--white", "random"])
+        .args([
+            "match", "go", "--size", "5", "--black", &spec, "--white", "random",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("connect_four"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("connect_four"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -134,8 +160,17 @@ fn a_tiny_go_run_plays_through_gtp() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let answers: Vec<&str> = text.split("\n\n").map(str::trim).filter(|a| !a.is_empty()).collect();
-    assert_eq!(answers.len(), 6, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        6,
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
     assert!(answers[3].len() > 2 && answers[4].len() > 2, "{text}");
     // Self-play games of the checkpoint, as SGF with the analysis of every move.
@@ -147,15 +182,26 @@ fn a_tiny_go_run_plays_through_gtp() {
         .arg(&sgf)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rec = ember_envs::go::sgf::GameRecord::parse(&std::fs::read(sgf.join("game-0001.sgf")).unwrap())
-        .unwrap();
-    assert!(rec.moves.iter().all(|m| m.comment.is_some() && m.win_rate.is_some()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec =
+        ember_envs::go::sgf::GameRecord::parse(&std::fs::read(sgf.join("game-0001.sgf")).unwrap())
+            .unwrap();
+    assert!(
+        rec.moves
+            .iter()
+            .all(|m| m.comment.is_some() && m.win_rate.is_some())
+    );
     rec.to_state().unwrap();
     std::fs::remove_dir_all(&sgf).unwrap();
     // A 5x5 network asked to play 7x7 is refused, naming both.
     let out = Command::new(&ember)
-        .args(["match", "go", "--size", "7", "--black", &spec, "--white", "random"])
+        .args([
+            "match", "go", "--size", "7", "--black", &spec, "--white", "random",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -107,7 +107,14 @@ fn bad_arguments_are_clear_errors() {
         (vec!["bench", "go", "--size", "25"], "sizes 5 to 19"),
         (vec!["gtp", "--size", "3"], "sizes 5 to 19"),
         (
-            vec!["match", "go", "--black", "az:runs/none", "--white", "random"],
+            vec![
+                "match",
+                "go",
+                "--black",
+                "az:runs/none",
+                "--white",
+                "random",
+            ],
             "runs/none",
         ),
         (
@@ -119,7 +126,14 @@ fn bad_arguments_are_clear_errors() {
             "not a number of simulations",
         ),
         (
-            vec!["match", "connect_four", "--player1", "gtp:gnugo", "--player2", "random"],
+            vec![
+                "match",
+                "connect_four",
+                "--player1",
+                "gtp:gnugo",
+                "--player2",
+                "random",
+            ],
             "accepted forms: random, uct:SIMS",
         ),
         (vec!["gtp", "--player", "uct:x"], "--player"),
@@ -193,7 +207,14 @@ fn match_connect_four_runs_through_the_generic_match() {
         return;
     };
     let out = Command::new(&ember)
-        .args(["match", "connect_four", "--player1", "uct:100", "--player2", "random"])
+        .args([
+            "match",
+            "connect_four",
+            "--player1",
+            "uct:100",
+            "--player2",
+            "random",
+        ])
         .args(["--games", "4", "--alternate", "--seed", "2", "--json"])
         .output()
         .unwrap();
@@ -201,8 +222,19 @@ fn match_connect_four_runs_through_the_generic_match() {
     assert!(out.status.success(), "{err}");
     let j = last_json(&out.stdout);
     for k in [
-        "player1", "player2", "games", "alternate", "wins", "losses", "draws", "score",
-        "first_wins", "second_wins", "elo", "elo_low", "elo_high",
+        "player1",
+        "player2",
+        "games",
+        "alternate",
+        "wins",
+        "losses",
+        "draws",
+        "score",
+        "first_wins",
+        "second_wins",
+        "elo",
+        "elo_low",
+        "elo_high",
     ] {
         assert!(j.get(k).is_some(), "missing {k}: {j}");
     }
@@ -218,12 +250,18 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
     };
     let dir = std::env::temp_dir().join(format!("ember-uct-{}", std::process::id()));
     let out = Command::new(&ember)
-        .args(["match", "go", "--black", "uct:300", "--white", "random", "--size", "7"])
+        .args([
+            "match", "go", "--black", "uct:300", "--white", "random", "--size", "7",
+        ])
         .args(["--games", "2", "--alternate", "--json", "--sgf-dir"])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = last_json(&out.stdout);
     assert_eq!(j["wins"], 2, "{j}");
     for g in 1..=2 {
@@ -235,8 +273,14 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
         // The searching player's moves carry its analysis and Black's win rate.
         let seat = g - 1;
         let m = &rec.moves[seat];
-        assert!(m.win_rate.is_some_and(|w| (0.0..=100.0).contains(&w)), "{text}");
-        assert!(m.comment.as_deref().is_some_and(|c| c.contains("visits")), "{text}");
+        assert!(
+            m.win_rate.is_some_and(|w| (0.0..=100.0).contains(&w)),
+            "{text}"
+        );
+        assert!(
+            m.comment.as_deref().is_some_and(|c| c.contains("visits")),
+            "{text}"
+        );
         assert!(rec.moves[1 - seat].comment.is_none());
         // GNU Go loads it too.
         if std::path::Path::new("/usr/games/gnugo").exists() {
@@ -266,17 +310,41 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
     // White's four stones in atari: Black captures at F5.
     let mut input = String::from("boardsize 7\nclear_board\n");
     for (c, v) in [
-        ("b", "B6"), ("w", "B5"), ("b", "C6"), ("w", "C5"), ("b", "D6"), ("w", "D5"),
-        ("b", "E6"), ("w", "E5"), ("b", "A5"), ("w", "G1"), ("b", "B4"), ("w", "G2"),
-        ("b", "C4"), ("w", "G3"), ("b", "D4"), ("w", "A1"), ("b", "E4"), ("w", "A2"),
+        ("b", "B6"),
+        ("w", "B5"),
+        ("b", "C6"),
+        ("w", "C5"),
+        ("b", "D6"),
+        ("w", "D5"),
+        ("b", "E6"),
+        ("w", "E5"),
+        ("b", "A5"),
+        ("w", "G1"),
+        ("b", "B4"),
+        ("w", "G2"),
+        ("b", "C4"),
+        ("w", "G3"),
+        ("b", "D4"),
+        ("w", "A1"),
+        ("b", "E4"),
+        ("w", "A2"),
     ] {
         input.push_str(&format!("play {c} {v}\n"));
     }
     input.push_str("genmove b\nquit\n");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let answers: Vec<&str> = text.split("\n\n").map(str::trim).filter(|a| !a.is_empty()).collect();
+    let answers: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
     assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
     assert_eq!(answers[answers.len() - 2], "= F5", "{text}");
 }

@@ -2,9 +2,9 @@
 //! tensor, one forward pass, softmax priors and tanh values.
 
 use ember_envs::Game;
-use ember_nets::{PolicyValueNet, PolicyValueNetConfig};
 use ember_nets::burn::tensor::Device;
 use ember_nets::burn::tensor::activation::softmax;
+use ember_nets::{PolicyValueNet, PolicyValueNetConfig};
 
 use super::evaluator::Evaluator;
 use crate::common::{matrix, read};

@@ -17,6 +17,8 @@ pub struct SearchPlayer<G: Game, E: Evaluator<G>> {
     pub resign_below: Option<f32>,
     /// Candidates kept in the analysis.
     pub max_candidates: usize,
+    /// Seconds the next decision may take (`Player::set_time_budget`).
+    time_budget: Option<f64>,
 }
 
 impl<G: Game, E: Evaluator<G>> std::fmt::Debug for SearchPlayer<G, E> {
@@ -35,6 +37,7 @@ impl<G: Game, E: Evaluator<G>> SearchPlayer<G, E> {
             analysis: None,
             resign_below: None,
             max_candidates: 10,
+            time_budget: None,
         }
     }
 
@@ -65,8 +68,12 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
                 player: self.name.clone(),
                 msg,
             })?;
+        let deadline = self.time_budget.map(|s| {
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(s.clamp(0.0, 1e6))
+        });
         self.search.set_root(state);
-        self.search.run(&mut self.evaluator, &mut self.priors);
+        self.search
+            .run_until(&mut self.evaluator, &mut self.priors, deadline);
         let mut a = self.search.analysis(self.max_candidates, 12);
         a.ownership = self.evaluator.ownership(state);
         let resign = self.resign_below.is_some_and(|t| a.value < t);
@@ -88,5 +95,9 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
     fn new_game(&mut self) {
         self.search.clear();
         self.analysis = None;
+    }
+
+    fn set_time_budget(&mut self, seconds: Option<f64>) {
+        self.time_budget = seconds;
     }
 }

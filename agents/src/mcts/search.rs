@@ -15,9 +15,9 @@
 //! the new position follows from the old one by actions the tree has ([`Search::set_root`];
 //! Gumbel searches start afresh, as sequential halving plans its visits from zero).
 
+use ember_envs::Game;
 use ember_envs::player::{Analysis, Candidate};
 use ember_envs::rng::Rng;
-use ember_envs::Game;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,9 @@ impl SearchConfig {
         }
         self.selection.validate()?;
         if let Some(n) = self.root_noise
-            && !(n.alpha_total > 0.0 && n.alpha_total.is_finite() && (0.0..=1.0).contains(&n.fraction))
+            && !(n.alpha_total > 0.0
+                && n.alpha_total.is_finite()
+                && (0.0..=1.0).contains(&n.fraction))
         {
             return Err(format!(
                 "root noise needs alpha_total > 0 and fraction in [0, 1], got {n:?}"
@@ -131,6 +133,12 @@ impl<G: Game> Search<G> {
         self.cfg.simulations = n.max(1);
     }
 
+    /// Changes the whole configuration (e.g. a cheap search without root noise); takes effect at
+    /// the next [`Search::set_root`].
+    pub fn set_config(&mut self, cfg: SearchConfig) {
+        self.cfg = cfg;
+    }
+
     /// Re-seeds the search's noise stream.
     pub fn seed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
@@ -160,7 +168,10 @@ impl<G: Game> Search<G> {
     /// Searches `state` next. The tree is kept when `state` continues the game of the last root
     /// by actions the tree has explored (and reuse is on); otherwise it starts afresh.
     pub fn set_root(&mut self, state: &G) {
-        assert!(!state.is_terminal(), "a search needs a position with a move to make");
+        assert!(
+            !state.is_terminal(),
+            "a search needs a position with a move to make"
+        );
         self.pending = false;
         let kept = self.cfg.reuse_tree
             && !matches!(self.cfg.selection, Selection::Gumbel { .. })
@@ -362,7 +373,11 @@ impl<G: Game> Search<G> {
         }
         self.tree
             .expand(leaf, self.legal.iter().map(|&a| (a, norm(priors[a]))));
-        let value = if value.is_finite() { value.clamp(-1.0, 1.0) } else { 0.0 };
+        let value = if value.is_finite() {
+            value.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
         let n = self.tree.node_mut(leaf);
         n.evaluated = true;
         n.player = player as u8;
@@ -395,10 +410,28 @@ impl<G: Game> Search<G> {
 
     /// Runs the configured number of simulations with `evaluator`, one leaf per call.
     pub fn run<E: Evaluator<G> + ?Sized>(&mut self, evaluator: &mut E, priors: &mut Vec<f32>) {
+        self.run_until(evaluator, priors, None);
+    }
+
+    /// As [`Search::run`], stopping early at `deadline` (checked every 8 simulations, after at
+    /// least 8).
+    pub fn run_until<E: Evaluator<G> + ?Sized>(
+        &mut self,
+        evaluator: &mut E,
+        priors: &mut Vec<f32>,
+        deadline: Option<std::time::Instant>,
+    ) {
         let a = self.leaf().num_actions();
         priors.resize(a, 0.0);
         let mut value = [0.0f32];
         while self.sims < self.cfg.simulations {
+            if let Some(d) = deadline
+                && self.sims >= 8
+                && self.sims % 8 == 0
+                && std::time::Instant::now() >= d
+            {
+                break;
+            }
             if self.select() {
                 evaluator.evaluate(&[self.leaf()], priors, &mut value);
                 self.finish(priors, value[0]);
@@ -508,7 +541,8 @@ impl<G: Game> Search<G> {
                 let n = self.tree.node(c);
                 let mut pv = vec![n.action as usize];
                 let mut rest = Vec::new();
-                self.tree.principal_variation(c, pv_len.saturating_sub(1), &mut rest);
+                self.tree
+                    .principal_variation(c, pv_len.saturating_sub(1), &mut rest);
                 pv.extend(rest);
                 Candidate {
                     action: n.action as usize,
@@ -576,7 +610,11 @@ pub fn search_batch<G: Game, E: Evaluator<G> + ?Sized>(
         scratch.priors.resize(n * a, 0.0);
         scratch.values.resize(n, 0.0);
         let states: Vec<&G> = scratch.need.iter().map(|&i| searches[i].leaf()).collect();
-        evaluator.evaluate(&states, &mut scratch.priors[..n * a], &mut scratch.values[..n]);
+        evaluator.evaluate(
+            &states,
+            &mut scratch.priors[..n * a],
+            &mut scratch.values[..n],
+        );
         drop(states);
         for (j, &i) in scratch.need.iter().enumerate() {
             searches[i].finish(&scratch.priors[j * a..(j + 1) * a], scratch.values[j]);

@@ -226,13 +226,7 @@ pub fn sigma_completed_q(tree: &Tree, id: NodeId, c_visit: f32, c_scale: f32, ou
 }
 
 /// Writes `softmax(logits + σ(q̂))` over the children of `id` into `out`, using `scratch`.
-pub fn improved_policy(
-    tree: &Tree,
-    id: NodeId,
-    c_visit: f32,
-    c_scale: f32,
-    out: &mut Vec<f32>,
-) {
+pub fn improved_policy(tree: &Tree, id: NodeId, c_visit: f32, c_scale: f32, out: &mut Vec<f32>) {
     sigma_completed_q(tree, id, c_visit, c_scale, out);
     for (s, k) in out.iter_mut().zip(tree.children(id)) {
         *s += logit(k.prior);

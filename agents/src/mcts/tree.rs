@@ -199,9 +199,7 @@ impl Tree {
         while out.len() < max_len {
             let Some(best) = self.node(cur).children().max_by(|&a, &b| {
                 let (na, nb) = (self.node(a), self.node(b));
-                na.visits
-                    .cmp(&nb.visits)
-                    .then(na.q().total_cmp(&nb.q()))
+                na.visits.cmp(&nb.visits).then(na.q().total_cmp(&nb.q()))
             }) else {
                 break;
             };

@@ -56,6 +56,10 @@ pub struct GtpEngine {
     quit: bool,
     /// Whether `loadsgf FILE` and `printsgf FILE` may touch the file system.
     files: bool,
+    /// `time_settings`: main time, byo-yomi time and stones (seconds); `None`: no limit.
+    time: Option<(f64, f64, u32)>,
+    /// `time_left` per colour (Black, White): seconds and stones (0: in main time).
+    left: [Option<(f64, u32)>; 2],
 }
 
 type Answer = Result<String, String>;
@@ -68,7 +72,53 @@ impl GtpEngine {
             player,
             quit: false,
             files: true,
+            time: None,
+            left: [None, None],
         })
+    }
+
+    /// The thinking time for the next move of `c` under the clock `time_settings`/`time_left`
+    /// set: in byo-yomi, the period's time over its stones; in main time, the time left over
+    /// the moves still expected (half the empty points, at least 10) plus one byo-yomi share;
+    /// always with a tenth held back for the connection. `None` when no clock was set.
+    pub fn move_budget(&self, c: Color) -> Option<f64> {
+        let (main, byo, stones) = self.time?;
+        if main == 0.0 && byo == 0.0 {
+            return None; // GTP: "no time limits"
+        }
+        let (left, in_byo) = match self.left[c.index()] {
+            Some((t, s)) => (t, s),
+            None => (main, 0),
+        };
+        let empty = self.state.board().empties().len() as f64;
+        let budget = if in_byo > 0 {
+            left / in_byo as f64
+        } else {
+            let share = if stones > 0 { byo / stones as f64 } else { 0.0 };
+            left / (empty / 2.0).max(10.0) + share
+        };
+        Some((0.9 * budget).max(0.05))
+    }
+
+    fn time_command(&mut self, cmd: &str, args: &[&str]) -> Answer {
+        let num = |s: Option<&&str>| -> Result<f64, String> {
+            s.and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e9)
+                .ok_or_else(|| "syntax error".to_string())
+        };
+        let stones = |s: Option<&&str>| -> Result<u32, String> {
+            s.and_then(|v| v.parse::<u32>().ok())
+                .ok_or_else(|| "syntax error".to_string())
+        };
+        if cmd == "time_settings" {
+            let t = (num(args.first())?, num(args.get(1))?, stones(args.get(2))?);
+            self.time = Some(t);
+            self.left = [None, None];
+        } else {
+            let c = self.color(args.first())?;
+            self.left[c.index()] = Some((num(args.get(1))?, stones(args.get(2))?));
+        }
+        Ok(String::new())
     }
 
     /// Forbids `loadsgf` and `printsgf FILE` (answered `? file access is disabled`), for an
@@ -167,6 +217,7 @@ impl GtpEngine {
     fn genmove(&mut self, args: &[&str], commit: bool) -> Answer {
         let c = self.color(args.first())?;
         self.state.set_to_play(c);
+        self.player.set_time_budget(self.move_budget(c));
         let mv = genmove(&mut *self.player, &self.state).map_err(|e| e.to_string())?;
         if !self.state.is_legal(c, mv) {
             return Err(format!(
@@ -287,7 +338,7 @@ impl GtpEngine {
                     }
                 }
             }
-            "time_settings" | "time_left" => Ok(String::new()),
+            "time_settings" | "time_left" => self.time_command(cmd, args),
             "list_stones" => {
                 let c = self.color(args.first())?;
                 let b = self.state.board();
@@ -337,6 +388,30 @@ mod tests {
 
     fn ask(e: &mut GtpEngine, line: &str) -> String {
         e.handle(line).expect("an answer")
+    }
+
+    #[test]
+    fn clocks_give_a_per_move_budget() {
+        let mut e = engine();
+        assert_eq!(e.move_budget(Color::Black), None);
+        assert_eq!(ask(&mut e, "time_settings 0 0 0"), "=\n\n");
+        assert_eq!(e.move_budget(Color::Black), None, "0 0 0 means no limit");
+        assert_eq!(ask(&mut e, "time_settings 300 30 5"), "=\n\n");
+        // Main time: 300 s over max(81 / 2, 10) moves, plus a byo-yomi share of 6 s.
+        let b = e.move_budget(Color::Black).unwrap();
+        assert!((b - 0.9 * (300.0 / 40.5 + 6.0)).abs() < 1e-9, "{b}");
+        assert_eq!(ask(&mut e, "time_left white 20 4"), "=\n\n");
+        let w = e.move_budget(Color::White).unwrap();
+        assert!((w - 0.9 * 5.0).abs() < 1e-9, "{w}");
+        for bad in [
+            "time_settings 1 2",
+            "time_settings -5 0 0",
+            "time_settings nan 1 1",
+            "time_left purple 1 1",
+            "time_left b x 0",
+        ] {
+            assert!(ask(&mut e, bad).starts_with('?'), "{bad}");
+        }
     }
 
     #[test]
