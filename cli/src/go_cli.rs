@@ -53,10 +53,9 @@ pub fn gtp(a: &GtpArgs) -> Result<()> {
     let example = GoState::new(size, 7.5).map_err(anyhow::Error::msg)?;
     let player = make_player(&a.player, &example, a.seed).context("--player")?;
     let mut engine = GtpEngine::new(size, Box::new(player)).map_err(anyhow::Error::msg)?;
-    let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     engine
-        .run(stdin.lock(), stdout.lock())
+        .run(std::io::BufReader::new(std::io::stdin()), stdout.lock())
         .context("GTP input/output")?;
     Ok(())
 }

@@ -98,6 +98,12 @@ pub trait Player<G: Game>: Send {
     /// The most seconds the next decision may take (a clock's share, from GTP's `time_left`);
     /// `None`: no limit. Players that cannot hurry ignore it.
     fn set_time_budget(&mut self, _seconds: Option<f64>) {}
+    /// Thinks about `state` for about `seconds` more, keeping what it found so far for the same
+    /// position, and says what it thinks now (GTP's `lz-analyze`); `None` for players that do
+    /// not search.
+    fn analyze_step(&mut self, _state: &G, _seconds: f64) -> Option<Analysis> {
+        None
+    }
 }
 
 impl<G: Game, P: Player<G> + ?Sized> Player<G> for Box<P> {
@@ -118,6 +124,9 @@ impl<G: Game, P: Player<G> + ?Sized> Player<G> for Box<P> {
     }
     fn set_time_budget(&mut self, seconds: Option<f64>) {
         (**self).set_time_budget(seconds)
+    }
+    fn analyze_step(&mut self, state: &G, seconds: f64) -> Option<Analysis> {
+        (**self).analyze_step(state, seconds)
     }
 }
 

@@ -348,3 +348,64 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
     assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
     assert_eq!(answers[answers.len() - 2], "= F5", "{text}");
 }
+
+#[test]
+fn lz_analyze_streams_candidates_until_the_next_command() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let mut child = Command::new(&ember)
+        .args(["gtp", "--size", "9", "--player", "uct:200"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"play b E5\n7 lz-analyze w 5\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    stdin.write_all(b"8 name\nkata-analyze b 5\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stdin.write_all(b"quit\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    assert!(blocks[0].starts_with('='), "{text}");
+    let lz = blocks[1];
+    assert!(lz.starts_with("=7\ninfo move "), "{text}");
+    let line = lz.lines().nth(1).unwrap();
+    // Leela Zero's fields, win rates in 1/10000, a legal move first (not E5, which is taken).
+    for f in [
+        " visits ",
+        " winrate ",
+        " prior ",
+        " lcb ",
+        " order 0 ",
+        " pv ",
+    ] {
+        assert!(line.contains(f), "{f}: {line}");
+    }
+    assert!(!line.starts_with("info move E5 "), "{line}");
+    assert_eq!(blocks[2], "=8 Ember", "{text}");
+    let kata = blocks[3];
+    assert!(kata.starts_with("=\ninfo move "), "{text}");
+    assert!(kata.contains("winrate 0."), "{kata}");
+    // A player that does not search says so.
+    let out = Command::new(&ember)
+        .args(["gtp", "--size", "9"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"lz-analyze 10\nquit\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("? this player does not analyse"), "{text}");
+}

@@ -6,6 +6,9 @@ use ember_envs::player::{Analysis, Decision, Player, PlayerError};
 use super::evaluator::Evaluator;
 use super::search::{Search, SearchConfig};
 
+/// The most tree nodes an open-ended analysis (`lz-analyze`) grows to.
+pub const ANALYSIS_MAX_NODES: usize = 20_000_000;
+
 /// Plays the action a [`Search`] with `evaluator` finds, and keeps its analysis.
 pub struct SearchPlayer<G: Game, E: Evaluator<G>> {
     name: String,
@@ -99,5 +102,30 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
 
     fn set_time_budget(&mut self, seconds: Option<f64>) {
         self.time_budget = seconds;
+    }
+
+    /// Grows the tree of `state` (kept between calls for the same position) for `seconds`, up to
+    /// [`ANALYSIS_MAX_NODES`] tree nodes, and returns the analysis.
+    fn analyze_step(&mut self, state: &G, seconds: f64) -> Option<Analysis> {
+        if state.is_terminal() || self.evaluator.accepts(state).is_err() {
+            return None;
+        }
+        let configured = self.search.config().simulations;
+        self.search.set_root(state);
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
+        if seconds > 0.0 && self.search.tree().len() < ANALYSIS_MAX_NODES {
+            self.search.set_simulations(u32::MAX);
+            self.search
+                .run_until(&mut self.evaluator, &mut self.priors, Some(deadline));
+            self.search.set_simulations(configured);
+        } else if self.search.tree().root().visits == 0 {
+            self.search.set_simulations(1);
+            self.search.run(&mut self.evaluator, &mut self.priors);
+            self.search.set_simulations(configured);
+        }
+        let mut a = self.search.analysis(self.max_candidates, 12);
+        a.ownership = self.evaluator.ownership(state);
+        Some(a)
     }
 }

@@ -173,8 +173,14 @@ impl<G: Game> Search<G> {
             "a search needs a position with a move to make"
         );
         self.pending = false;
+        // Gumbel plans its root visits from zero, so it keeps a tree only for the same position
+        // (an analysis growing between reports), not across moves.
+        let same = self
+            .root_state
+            .as_ref()
+            .is_some_and(|r| r.history_len() == state.history_len());
         let kept = self.cfg.reuse_tree
-            && !matches!(self.cfg.selection, Selection::Gumbel { .. })
+            && (same || !matches!(self.cfg.selection, Selection::Gumbel { .. }))
             && self.follow(state);
         if !kept {
             self.tree.clear();
@@ -189,7 +195,8 @@ impl<G: Game> Search<G> {
         }
         self.sims = 0;
         if self.tree.root().evaluated {
-            self.prepare_root();
+            // The same position again keeps the noise its root already has.
+            self.prepare_root(!(kept && same));
         }
     }
 
@@ -227,9 +234,10 @@ impl<G: Game> Search<G> {
     }
 
     /// Root noise and the Gumbel plan, once the root is expanded.
-    fn prepare_root(&mut self) {
+    fn prepare_root(&mut self, add_noise: bool) {
         let k = self.tree.root().num_children as usize;
         if let Some(noise) = self.cfg.root_noise
+            && add_noise
             && k > 1
             && !matches!(self.cfg.selection, Selection::Gumbel { .. })
         {
@@ -258,7 +266,10 @@ impl<G: Game> Search<G> {
                 self.gumbel.push(gumbel_scale * -(-(u.ln())).ln() as f32);
             }
             let m = (max_considered as usize).min(k);
-            selection::halving_schedule(m, self.cfg.simulations as usize, &mut self.schedule);
+            // Open-ended searches (analysis) plan the first 100k visits; after them the interior
+            // rule picks at the root too.
+            let n = (self.cfg.simulations as usize).min(100_000);
+            selection::halving_schedule(m, n, &mut self.schedule);
         }
     }
 
@@ -384,7 +395,7 @@ impl<G: Game> Search<G> {
         n.raw_value = value;
         let v0 = if player == 0 { value } else { -value };
         if leaf == Tree::ROOT {
-            self.prepare_root();
+            self.prepare_root(true);
         }
         self.backup(v0);
     }

@@ -9,7 +9,10 @@
 //! Commands: the required set (`protocol_version name version known_command list_commands quit
 //! boardsize clear_board komi play genmove`), the tournament and regression ones (`undo showboard
 //! final_score loadsgf printsgf time_settings time_left reg_genmove`) and GNU Go's extensions used
-//! by tools (`list_stones all_legal is_legal captures color countlib`). Error texts follow GNU Go:
+//! by tools (`list_stones all_legal is_legal captures color countlib`), and the analysis commands
+//! of Leela Zero and KataGo (`lz-analyze`, `kata-analyze`: candidate moves with visits, win
+//! rates, priors and principal variations streamed until the next command, for Sabaki and
+//! Lizzie) when the player searches. Error texts follow GNU Go:
 //! `unknown command`, `invalid coordinate`, `invalid color`, `illegal move`, `unacceptable size`,
 //! `cannot undo`, `syntax error`.
 
@@ -47,6 +50,8 @@ pub const COMMANDS: &[&str] = &[
     "captures",
     "color",
     "countlib",
+    "lz-analyze",
+    "kata-analyze",
 ];
 
 /// A GTP engine around a player.
@@ -174,11 +179,36 @@ impl GtpEngine {
     }
 
     /// Reads commands from `input` and writes answers to `output` until `quit` or the end of the
-    /// input.
-    pub fn run<R: BufRead, W: Write>(&mut self, input: R, mut output: W) -> io::Result<()> {
-        for line in input.split(b'\n') {
-            let line = line?;
-            let line = String::from_utf8_lossy(&line);
+    /// input. Lines are read on their own thread, so that `lz-analyze` and `kata-analyze` can
+    /// stream analysis until the next command arrives (as Leela Zero and KataGo do).
+    pub fn run<R: BufRead + Send + 'static, W: Write>(
+        &mut self,
+        input: R,
+        mut output: W,
+    ) -> io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(16);
+        std::thread::spawn(move || {
+            for line in input.split(b'\n') {
+                let stop = line.is_err();
+                if tx.send(line).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut pending: Option<Vec<u8>> = None;
+        loop {
+            let line = match pending.take() {
+                Some(l) => l,
+                None => match rx.recv() {
+                    Ok(l) => l?,
+                    Err(_) => break, // end of input
+                },
+            };
+            let line = String::from_utf8_lossy(&line).into_owned();
+            if let Some((id, kata, color, interval)) = self.analyze_request(&line) {
+                pending = self.analyze(&id, kata, color, interval, &rx, &mut output)?;
+                continue;
+            }
             if let Some(ans) = self.handle(&line) {
                 output.write_all(ans.as_bytes())?;
                 output.flush()?;
@@ -188,6 +218,131 @@ impl GtpEngine {
             }
         }
         Ok(())
+    }
+
+    /// `[id] lz-analyze|kata-analyze [color] [interval]`, parsed: the id, whether KataGo's
+    /// format, the colour to analyse for, and the interval between reports (centiseconds in
+    /// the protocol; at least 0.05 s here). `None` for any other line or malformed arguments
+    /// (which `handle` then answers).
+    fn analyze_request(&self, line: &str) -> Option<(String, bool, Color, f64)> {
+        let clean: String = line.split('#').next().unwrap_or("").replace('\t', " ");
+        let mut words = clean.split_whitespace().peekable();
+        let id = match words.peek() {
+            Some(w) if w.bytes().all(|b| b.is_ascii_digit()) => words.next()?.to_string(),
+            _ => String::new(),
+        };
+        let kata = match words.next()? {
+            "lz-analyze" => false,
+            "kata-analyze" => true,
+            _ => return None,
+        };
+        let mut color = self.state.to_play();
+        let mut interval = 1.0;
+        for w in words {
+            if let Some(c) = Color::parse(w) {
+                color = c;
+            } else if let Ok(cs) = w.parse::<f64>() {
+                interval = cs / 100.0;
+            } else if w == "interval" {
+                continue;
+            } else {
+                return None;
+            }
+        }
+        (interval.is_finite() && interval >= 0.0).then_some((id, kata, color, interval.max(0.05)))
+    }
+
+    /// Streams `info` lines about the position with `color` to play until a line arrives on
+    /// `rx` (returned, to be handled next) or the input ends.
+    fn analyze(
+        &mut self,
+        id: &str,
+        kata: bool,
+        color: Color,
+        interval: f64,
+        rx: &std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+        output: &mut impl Write,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let mut state = self.state.clone();
+        if state.is_over() {
+            output.write_all(format!("?{id} the game is over\n\n").as_bytes())?;
+            output.flush()?;
+            return Ok(None);
+        }
+        state.set_to_play(color);
+        if self.player.analyze_step(&state, 0.0).is_none() {
+            output.write_all(
+                format!("?{id} this player does not analyse (use a search player: uct:SIMS or az:RUN_DIR)\n\n").as_bytes(),
+            )?;
+            output.flush()?;
+            return Ok(None);
+        }
+        output.write_all(format!("={id}\n").as_bytes())?;
+        output.flush()?;
+        loop {
+            match rx.try_recv() {
+                Ok(line) => {
+                    output.write_all(b"\n")?;
+                    output.flush()?;
+                    return line.map(Some);
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    output.write_all(b"\n")?;
+                    output.flush()?;
+                    return Ok(None);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            let Some(a) = self.player.analyze_step(&state, interval) else {
+                continue;
+            };
+            output.write_all(self.info_line(&state, &a, kata).as_bytes())?;
+            output.flush()?;
+        }
+    }
+
+    /// One report in Leela Zero's (`winrate`, `prior`, `lcb` in 1/10000) or KataGo's (in 0..1)
+    /// format: every candidate with its visits, win rate, prior, order and principal variation.
+    fn info_line(&self, state: &GoState, a: &crate::player::Analysis, kata: bool) -> String {
+        let mut out = String::new();
+        for (order, c) in a.candidates.iter().enumerate() {
+            if c.visits == 0 {
+                continue;
+            }
+            let win = (c.value as f64 + 1.0) / 2.0;
+            let name = |action: usize| {
+                state
+                    .move_of(action)
+                    .map_or_else(|| "pass".into(), |m| state.move_name(m))
+            };
+            let pv: Vec<String> = c.pv.iter().map(|&m| name(m)).collect();
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            if kata {
+                out.push_str(&format!(
+                    "info move {} visits {} winrate {:.6} prior {:.6} lcb {:.6} order {order} pv {}",
+                    name(c.action),
+                    c.visits,
+                    win,
+                    c.prior,
+                    win,
+                    pv.join(" ")
+                ));
+            } else {
+                out.push_str(&format!(
+                    "info move {} visits {} winrate {} prior {} lcb {} order {order} pv {}",
+                    name(c.action),
+                    c.visits,
+                    (win * 10000.0).round() as i64,
+                    (c.prior as f64 * 10000.0).round() as i64,
+                    (win * 10000.0).round() as i64,
+                    pv.join(" ")
+                ));
+            }
+        }
+        out.push('\n');
+        out
     }
 
     fn color(&self, s: Option<&&str>) -> Result<Color, String> {
@@ -339,6 +494,8 @@ impl GtpEngine {
                 }
             }
             "time_settings" | "time_left" => self.time_command(cmd, args),
+            // Well-formed requests stream from `run`; what reaches here is malformed.
+            "lz-analyze" | "kata-analyze" => Err("syntax error".into()),
             "list_stones" => {
                 let c = self.color(args.first())?;
                 let b = self.state.board();
