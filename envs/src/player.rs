@@ -229,23 +229,24 @@ pub fn play_game<G: Game>(
     })
 }
 
-/// The Elo difference of a player who scored `wins`, `losses` and `draws`, with a 95% interval
-/// (normal approximation on the score; a score of 0 or 1 is moved half a game inwards, so the
-/// figures stay finite).
+/// The Elo difference of a player who scored `wins`, `losses` and `draws` (a draw is half a
+/// win), with a 95% interval: Wilson's score interval on the score, so that a match won or
+/// lost in every game still gets an honest bound on one side. The estimate itself moves a score
+/// of 0 or 1 half a game inwards, so it stays finite (it is then also the interval's open end).
 pub fn elo(wins: u64, losses: u64, draws: u64) -> (f64, f64, f64) {
     let n = (wins + losses + draws) as f64;
     if n == 0.0 {
         return (0.0, f64::NEG_INFINITY, f64::INFINITY);
     }
     let eps = 0.5 / n;
-    let p = ((wins as f64 + 0.5 * draws as f64) / n).clamp(eps, 1.0 - eps);
-    // Per-game variance of the score (win 1, draw 1/2, loss 0).
-    let mean_sq = (wins as f64 + 0.25 * draws as f64) / n;
-    let var = (mean_sq - p * p).max(1e-12);
-    let se = (var / n).sqrt();
+    let score = (wins as f64 + 0.5 * draws as f64) / n;
+    let z = 1.96f64;
+    let denom = 1.0 + z * z / n;
+    let centre = (score + z * z / (2.0 * n)) / denom;
+    let half = z * (score * (1.0 - score) / n + z * z / (4.0 * n * n)).sqrt() / denom;
     // `+ 0.0` turns an even score's -0 into 0.
     let to_elo = |q: f64| -400.0 * (1.0 / q.clamp(eps, 1.0 - eps) - 1.0).log10() + 0.0;
-    (to_elo(p), to_elo(p - 1.96 * se), to_elo(p + 1.96 * se))
+    (to_elo(score), to_elo(centre - half), to_elo(centre + half))
 }
 
 #[cfg(test)]
@@ -361,5 +362,11 @@ mod tests {
         assert!((a + b).abs() < 1e-9 && (a - 190.8).abs() < 1.0, "{a}");
         let (e, lo, hi) = elo(10, 0, 0);
         assert!(e.is_finite() && lo.is_finite() && hi.is_finite() && lo <= e && e <= hi);
+        // All games lost: a wide interval below, not a point.
+        let (e, lo, hi) = elo(0, 20, 0);
+        assert!(lo <= e && e <= hi && hi - lo > 100.0, "{lo} {e} {hi}");
+        // 200 of 200: at least +600 with 95% confidence (Wilson's lower bound 0.981).
+        let (_, lo, _) = elo(200, 0, 0);
+        assert!((lo - 688.0).abs() < 5.0, "{lo}");
     }
 }
