@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one GPU check, for a machine with a GPU (the team's `device` tool lends an NVIDIA H200): builds
-# `ember` and the nets bench with a GPU feature, trains on `--device gpu`, and times the GPU against the
-# CPU in the same run. Everything it measures lands in $OUT (default ./gpu-out) as logs and JSON lines;
+# `ember` and the nets bench with a GPU feature, trains on `--device gpu` (the classifier, PPO, and
+# AlphaZero self-play on 9x9 Go), and times the GPU against the CPU in the same run. Everything it measures lands in $OUT (default ./gpu-out) as logs and JSON lines;
 # record the figures in BENCHMARKS.md with the date and the commit.
 #
 #   bash .ci/gpu-check.sh                      # FEATURES=wgpu (the GPU feature that builds offline)
@@ -56,5 +56,16 @@ for run in "1 $GPU" "2 cpu"; do
     --run-dir "$OUT/ppo_breakout_$1_$2" --json > "$OUT/ppo_breakout_$1_$2.log" 2>&1 \
     || log "ppo on the $2 failed (see its log)"
   tail -1 "$OUT/ppo_breakout_$1_$2.log" | tee "$OUT/ppo_breakout_$1_$2.json"
+done
+# 4. AlphaZero self-play + training on 9x9 Go, GPU then CPU: self-play evaluations/s (summary.json's
+#    selfplay_evals_per_sec, mean batch, time outside the net) at the experiment's 64 parallel games.
+for run in "1 $GPU" "2 cpu"; do
+  set -- $run
+  log "az_go9, 60 updates on the $2"
+  "$EMBER" train experiments/az_go9.toml --device "$2" --set train.total_updates=60 \
+    --set train.min_replay=500 --set train.eval_every=0 --set train.eval_games=0 \
+    --run-dir "$OUT/az_go9_$1_$2" --json > "$OUT/az_go9_$1_$2.log" 2>&1 \
+    || log "alphazero on the $2 failed (see its log)"
+  tail -1 "$OUT/az_go9_$1_$2.log" | tee "$OUT/az_go9_$1_$2.json"
 done
 log "done"
