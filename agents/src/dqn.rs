@@ -10,9 +10,9 @@ use ember_nets::{DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, RunIo, TrainSummary, adam, argmax, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, indices, linear, masked_argmax, matrix, positive,
-    random_legal, read, spaces, stream, vector, within,
+    EvalResult, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite, clip_global_norm,
+    due, evaluate, indices, linear, masked_argmax, matrix, positive, random_legal, read, spaces,
+    stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -221,7 +221,16 @@ pub fn train<E: Env>(
     let model = qcfg.init(&dev)?;
     let optim = adam(cfg.adam_eps);
     let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
+    // Environments with action masks: the buffer keeps each next state's mask for the TD target.
+    let mask_len = if envs.mask(0).is_some() {
+        num_actions
+    } else {
+        0
+    };
     let mut replay = Replay::new(cfg.buffer_size, l, codec);
+    if mask_len > 0 {
+        replay = replay.with_masks(mask_len);
+    }
     let mut state = State {
         run: Counters::default(),
         iterations: 0,
@@ -243,7 +252,8 @@ pub fn train<E: Env>(
         state = saved;
         envs.restore(&state.envs)?;
         if let (true, Some(dir)) = (state.replay_saved, trainer.checkpoints()) {
-            match Replay::load(&replay_path(dir.path(), step), cfg.buffer_size, l, codec) {
+            let path = replay_path(dir.path(), step);
+            match Replay::load(&path, cfg.buffer_size, l, codec, mask_len) {
                 Ok(r) => replay = r,
                 Err(e) => trainer.log.line(&format!(
                     "warning: {e}; continuing with an empty replay buffer (the run will not \
@@ -363,7 +373,11 @@ pub fn train<E: Env>(
                 &tr.final_obs[i * l..(i + 1) * l],
                 tr.terminated[i],
                 tr.truncated[i],
-                &mut |t| replay.push(&t),
+                &mut |t| {
+                    let next_mask =
+                        (mask_len > 0).then(|| &tr.final_masks[i * mask_len..(i + 1) * mask_len]);
+                    replay.push(&t, next_mask)
+                },
             )?;
         }
         prev = state.run.step;
@@ -387,7 +401,9 @@ pub fn train<E: Env>(
                 let targets: Vec<f32> = (0..b)
                     .map(|i| {
                         let row = i * num_actions..(i + 1) * num_actions;
-                        let a = argmax(&q_next_online[row]);
+                        // Over the next state's legal actions, where the env has masks.
+                        let a =
+                            masked_argmax(&q_next_online[row.clone()], batch.next_masks.get(row));
                         batch.rewards[i] + batch.discounts[i] * q_next_target[i * num_actions + a]
                     })
                     .collect();

@@ -26,6 +26,9 @@ pub struct Transition {
     pub final_obs: Vec<f32>,
     /// Finished episodes: (env index, return, length).
     pub finished: Vec<(usize, f64, u64)>,
+    /// For environments with action masks, the legal actions of `final_obs`, `[n, actions]`
+    /// (empty otherwise).
+    pub final_masks: Vec<bool>,
 }
 
 /// The replayable state of an [`Envs`].
@@ -42,6 +45,7 @@ pub struct Envs<E: Env> {
     envs: Vec<E>,
     seed: u64,
     obs_len: usize,
+    num_actions: usize,
     obs: Vec<f32>,
     episode: Vec<u64>,
     actions: Vec<Vec<u16>>,
@@ -86,6 +90,7 @@ impl<E: Env> Envs<E> {
             envs,
             seed,
             obs_len,
+            num_actions: actions,
             episode: vec![0; n],
             actions: vec![Vec::new(); n],
             ret: vec![0.0; n],
@@ -155,6 +160,9 @@ impl<E: Env> Envs<E> {
         out.truncated.resize(n, false);
         out.final_obs.resize(n * l, 0.0);
         out.finished.clear();
+        let masked = self.envs[0].action_mask().is_some();
+        let k = self.num_actions;
+        out.final_masks.resize(if masked { n * k } else { 0 }, true);
         for (i, &a) in actions.iter().enumerate() {
             let s = self.envs[i].step(a)?;
             out.rewards[i] = s.reward;
@@ -164,6 +172,13 @@ impl<E: Env> Envs<E> {
             let done = s.done();
             self.ret[i] += s.reward as f64;
             self.len[i] += 1;
+            if masked {
+                let dst = &mut out.final_masks[i * k..(i + 1) * k];
+                match self.envs[i].action_mask() {
+                    Some(m) if m.len() == k => dst.copy_from_slice(m),
+                    _ => dst.fill(true),
+                }
+            }
             if done {
                 out.finished.push((i, self.ret[i], self.len[i]));
                 self.episode[i] += 1;

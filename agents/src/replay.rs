@@ -74,6 +74,8 @@ pub struct Batch {
     pub next_obs: Vec<f32>,
     /// `[B]`: γ^k, or 0 after a terminal state.
     pub discounts: Vec<f32>,
+    /// `[B, A]`: the legal actions of `next_obs` (empty when the buffer keeps no masks).
+    pub next_masks: Vec<bool>,
 }
 
 /// A ring buffer of transitions (see the module docs).
@@ -90,6 +92,9 @@ pub struct Replay {
     actions: Vec<u32>,
     rewards: Vec<f32>,
     discounts: Vec<f32>,
+    /// Actions per mask (0: no masks kept), and the legal actions of each `next_obs`, as bits.
+    mask_len: usize,
+    masks: Vec<u64>,
 }
 
 impl Replay {
@@ -112,7 +117,21 @@ impl Replay {
             actions: vec![0; capacity],
             rewards: vec![0.0; capacity],
             discounts: vec![0.0; capacity],
+            mask_len: 0,
+            masks: Vec::new(),
         }
+    }
+
+    /// Also keeps the action mask of every `next_obs` (`num_actions` bits per transition), for
+    /// environments with one: a TD target then maximises over the legal actions only.
+    pub fn with_masks(mut self, num_actions: usize) -> Self {
+        self.mask_len = num_actions;
+        self.masks = vec![0; self.capacity * num_actions.div_ceil(64)];
+        self
+    }
+
+    fn mask_words(&self) -> usize {
+        self.mask_len.div_ceil(64)
     }
 
     /// Transitions held.
@@ -169,8 +188,9 @@ impl Replay {
         }
     }
 
-    /// Adds a transition, overwriting the oldest when full.
-    pub fn push(&mut self, t: &NStepTransition) -> Result<()> {
+    /// Adds a transition (with the action mask of its `next_obs`, where the buffer keeps masks;
+    /// `None`: every action legal), overwriting the oldest when full.
+    pub fn push(&mut self, t: &NStepTransition, next_mask: Option<&[bool]>) -> Result<()> {
         if t.obs.len() != self.obs_len || t.next_obs.len() != self.obs_len {
             return Err(AgentError::Unsupported(format!(
                 "observation of {} values for a buffer of {}",
@@ -184,6 +204,16 @@ impl Replay {
         self.actions[slot] = t.action;
         self.rewards[slot] = t.reward;
         self.discounts[slot] = t.discount;
+        if self.mask_len > 0 {
+            let w = self.mask_words();
+            let dst = &mut self.masks[slot * w..(slot + 1) * w];
+            dst.fill(0);
+            for a in 0..self.mask_len {
+                if next_mask.is_none_or(|m| m.get(a).copied().unwrap_or(false)) {
+                    dst[a / 64] |= 1 << (a % 64);
+                }
+            }
+        }
         self.pos = (self.pos + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
         Ok(())
@@ -196,6 +226,8 @@ impl Replay {
         out.actions.clear();
         out.rewards.clear();
         out.discounts.clear();
+        out.next_masks.clear();
+        let w = self.mask_words();
         for _ in 0..b {
             let i = rng.below(self.len.max(1));
             self.get_obs(i, 0, &mut out.obs);
@@ -203,6 +235,11 @@ impl Replay {
             out.actions.push(self.actions[i] as i64);
             out.rewards.push(self.rewards[i]);
             out.discounts.push(self.discounts[i]);
+            if self.mask_len > 0 {
+                let bits = &self.masks[i * w..(i + 1) * w];
+                out.next_masks
+                    .extend((0..self.mask_len).map(|a| (bits[a / 64] >> (a % 64)) & 1 == 1));
+            }
         }
     }
 
@@ -233,6 +270,9 @@ impl Replay {
         for a in &self.actions {
             out.extend_from_slice(&a.to_le_bytes());
         }
+        for w in &self.masks {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
         let crc = ember_nets::crc::crc32c(&out);
         out.write_all(&crc.to_le_bytes())
             .map_err(|e| AgentError::Io {
@@ -243,8 +283,15 @@ impl Replay {
         Ok(())
     }
 
-    /// Reads a buffer written by [`save`](Self::save); it must match `capacity`, `obs_len`, `codec`.
-    pub fn load(path: &Path, capacity: usize, obs_len: usize, codec: ObsCodec) -> Result<Self> {
+    /// Reads a buffer written by [`save`](Self::save); it must match `capacity`, `obs_len`, `codec`
+    /// and the mask width `mask_len` (0: no masks).
+    pub fn load(
+        path: &Path,
+        capacity: usize,
+        obs_len: usize,
+        codec: ObsCodec,
+        mask_len: usize,
+    ) -> Result<Self> {
         let bad = |reason: String| AgentError::BadState {
             path: path.into(),
             reason,
@@ -274,7 +321,14 @@ impl Replay {
             )));
         }
         let mut r = Replay::new(capacity, obs_len, codec);
-        let need = 48 + r.bits.len() * 8 + (r.floats.len() + 2 * capacity) * 4 + capacity * 4;
+        if mask_len > 0 {
+            r = r.with_masks(mask_len);
+        }
+        let need = 48
+            + r.bits.len() * 8
+            + (r.floats.len() + 2 * capacity) * 4
+            + capacity * 4
+            + r.masks.len() * 8;
         if body.len() != need {
             return Err(bad(format!("{} bytes, expected {need}", body.len())));
         }
@@ -295,6 +349,10 @@ impl Replay {
         for a in r.actions.iter_mut() {
             *a = u32::from_le_bytes(body[at..at + 4].try_into().expect("4"));
             at += 4;
+        }
+        for w in r.masks.iter_mut() {
+            *w = u64::from_le_bytes(body[at..at + 8].try_into().expect("8"));
+            at += 8;
         }
         r.len = len as usize;
         r.pos = pos as usize;
@@ -394,7 +452,7 @@ mod tests {
             next_obs: next.clone(),
             discount: 0.9,
         };
-        r.push(&t).unwrap();
+        r.push(&t, None).unwrap();
         let mut b = Batch::default();
         r.sample(1, &mut Rng::new(0), &mut b);
         assert_eq!(
@@ -403,7 +461,7 @@ mod tests {
         );
         let mut bad = t.clone();
         bad.obs[3] = 0.5;
-        assert!(r.push(&bad).unwrap_err().to_string().contains("0.5"));
+        assert!(r.push(&bad, None).unwrap_err().to_string().contains("0.5"));
         assert_eq!(r.obs_bytes(), 3 * 2 * 2 * 8);
     }
 
@@ -419,21 +477,57 @@ mod tests {
                 next_obs: vec![-(k as f32); 3],
                 discount: 0.99,
             };
-            r.push(&t).unwrap();
+            r.push(&t, None).unwrap();
         }
         let p = dir.path().join("r.bin");
         r.save(&p).unwrap();
-        assert_eq!(Replay::load(&p, 4, 3, ObsCodec::F32).unwrap(), r);
-        assert!(Replay::load(&p, 5, 3, ObsCodec::F32).is_err());
+        assert_eq!(Replay::load(&p, 4, 3, ObsCodec::F32, 0).unwrap(), r);
+        assert!(Replay::load(&p, 5, 3, ObsCodec::F32, 0).is_err());
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[60] ^= 1;
         std::fs::write(&p, bytes).unwrap();
         assert!(
-            Replay::load(&p, 4, 3, ObsCodec::F32)
+            Replay::load(&p, 4, 3, ObsCodec::F32, 0)
                 .unwrap_err()
                 .to_string()
                 .contains("checksum")
         );
+    }
+
+    #[test]
+    fn masks_of_next_observations_are_kept_sampled_and_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Replay::new(3, 2, ObsCodec::F32).with_masks(70);
+        for k in 0..3u32 {
+            let t = NStepTransition {
+                obs: vec![k as f32; 2],
+                action: k,
+                reward: 0.0,
+                next_obs: vec![k as f32; 2],
+                discount: 1.0,
+            };
+            // Transition k: only action 3k+1 (and, for k = 2, 69) is legal; k = 0 has no mask.
+            let mut mask = vec![false; 70];
+            mask[3 * k as usize + 1] = true;
+            mask[69] = k == 2;
+            r.push(&t, (k > 0).then_some(&mask[..])).unwrap();
+        }
+        let mut b = Batch::default();
+        r.sample(30, &mut Rng::new(1), &mut b);
+        assert_eq!(b.next_masks.len(), 30 * 70);
+        for (i, &a) in b.actions.iter().enumerate() {
+            let m = &b.next_masks[i * 70..(i + 1) * 70];
+            let legal: Vec<usize> = (0..70).filter(|&j| m[j]).collect();
+            match a {
+                0 => assert_eq!(legal.len(), 70),
+                1 => assert_eq!(legal, [4]),
+                _ => assert_eq!(legal, [7, 69]),
+            }
+        }
+        let p = dir.path().join("r.bin");
+        r.save(&p).unwrap();
+        assert_eq!(Replay::load(&p, 3, 2, ObsCodec::F32, 70).unwrap(), r);
+        assert!(Replay::load(&p, 3, 2, ObsCodec::F32, 0).is_err());
     }
 
     #[test]
