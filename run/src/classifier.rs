@@ -370,13 +370,28 @@ pub fn train(
     );
 
     let progress = Progress::new(total, state.step, "steps");
+    // A checkpoint of `state`, with the wall time of every process of the run so far.
     let save = |model: &ember_nets::Classifier,
                 optim: &ModuleOptimizer,
                 state: &TrainState|
      -> Result<()> {
-        let ck = Checkpoint::new(KIND, &net, model, Some(optim), state)?;
+        let state = TrainState {
+            wall_seconds: base_wall + started.elapsed().as_secs_f64(),
+            ..state.clone()
+        };
+        let ck = Checkpoint::new(KIND, &net, model, Some(optim), &state)?;
         ckpts.save(state.step, &ck)?;
         Ok(())
+    };
+    let test_eval = |model: &ember_nets::Classifier| {
+        evaluate(
+            &model.valid(),
+            &data.test,
+            mean,
+            std,
+            x.train.eval_batch_size,
+            &eval_dev,
+        )
     };
     let session = Instant::now();
     let mut images_this_session = 0u64;
@@ -420,25 +435,11 @@ pub fn train(
                 && state.step % x.train.checkpoint_every == 0
                 && state.batch_in_epoch < steps_per_epoch
             {
-                save(
-                    &model,
-                    &optim,
-                    &TrainState {
-                        wall_seconds: base_wall + started.elapsed().as_secs_f64(),
-                        ..state.clone()
-                    },
-                )?;
+                save(&model, &optim, &state)?;
             }
         }
         // End of epoch: evaluate on the test split, log, checkpoint.
-        let ev = evaluate(
-            &model.valid(),
-            &data.test,
-            mean,
-            std,
-            x.train.eval_batch_size,
-            &eval_dev,
-        )?;
+        let ev = test_eval(&model)?;
         events.scalar("test/accuracy", state.step, ev.accuracy as f32)?;
         events.scalar("test/loss", state.step, ev.loss as f32)?;
         events.flush()?;
@@ -453,28 +454,14 @@ pub fn train(
             ev.loss,
             base_wall + started.elapsed().as_secs_f64()
         ));
-        save(
-            &model,
-            &optim,
-            &TrainState {
-                wall_seconds: base_wall + started.elapsed().as_secs_f64(),
-                ..state.clone()
-            },
-        )?;
+        save(&model, &optim, &state)?;
         last_eval = Some(ev);
     }
     progress.finish();
     let ev = match last_eval {
         Some(ev) => ev,
         // Resumed a finished run: evaluate what is there.
-        None => evaluate(
-            &model.valid(),
-            &data.test,
-            mean,
-            std,
-            x.train.eval_batch_size,
-            &eval_dev,
-        )?,
+        None => test_eval(&model)?,
     };
     let wall = base_wall + started.elapsed().as_secs_f64();
     let session_secs = session.elapsed().as_secs_f64();
