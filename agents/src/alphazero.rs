@@ -80,6 +80,8 @@ pub struct AlphaZeroConfig {
     pub sample_reuse: f64,
     /// Weight of the value loss.
     pub value_weight: f64,
+    /// Weight of the ownership loss (mean squared error per cell; nets with an ownership head).
+    pub ownership_weight: f64,
     /// Train on a random symmetry of each sample.
     pub augment: bool,
     /// Moves after which a self-play game is stopped and counted as a draw (0: no limit; Go
@@ -116,6 +118,7 @@ impl Default for AlphaZeroConfig {
             adam_eps: 1e-8,
             sample_reuse: 4.0,
             value_weight: 1.0,
+            ownership_weight: 1.0,
             augment: true,
             max_game_moves: 0,
             checkpoint_every: 250,
@@ -167,6 +170,9 @@ impl AlphaZeroConfig {
         }
         if !(self.value_weight >= 0.0 && self.value_weight.is_finite()) {
             return bad("value_weight", "must be a number >= 0");
+        }
+        if !(self.ownership_weight >= 0.0 && self.ownership_weight.is_finite()) {
+            return bad("ownership_weight", "must be a number >= 0");
         }
         if self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
             return bad(
@@ -241,6 +247,9 @@ pub struct AzSummary {
     pub mean_batch: f64,
     /// Fraction of self-play time spent outside the network's forward passes.
     pub selfplay_outside_net: f64,
+    /// The ownership head's sign accuracy on the cells someone owned, over the last logged
+    /// training batches (`None` without the head).
+    pub ownership_accuracy: Option<f64>,
 }
 
 /// One training position: the observation's bits, the search policy, and (once the game ends)
@@ -250,6 +259,8 @@ struct Sample {
     bits: Vec<u64>,
     policy: Vec<f32>,
     z: f32,
+    /// Final ownership per cell from the view of the player to move (empty without a head).
+    ownership: Vec<f32>,
 }
 
 /// A game in progress with its search and its training positions so far (with their movers).
@@ -285,6 +296,14 @@ pub fn train<G: Game>(
             example.name(),
             [c, h, w],
             num_actions
+        )));
+    }
+    let cells = h * w;
+    let mut own0 = vec![0.0f32; cells];
+    if net_cfg.ownership && !example.ownership(&mut own0) {
+        return Err(AgentError::Config(format!(
+            "model.ownership: {} has no notion of final ownership (Go has)",
+            example.name()
         )));
     }
     let adev = device.clone().autodiff();
@@ -347,11 +366,21 @@ pub fn train<G: Game>(
     let (mut net_seconds, mut selfplay_seconds) = (0.0f64, 0.0f64);
     let (mut lens, mut first_wins, mut draws, mut finished) = (0u64, 0u64, 0u64, 0u64);
     let mut last_eval = Vec::new();
+    let mut last_own_accuracy = None;
 
     // --- Learning state ---
     let mut batch_obs = vec![0.0f32; cfg.batch_size * obs_len];
     let mut batch_pi = vec![0.0f32; cfg.batch_size * num_actions];
     let mut batch_z = vec![0.0f32; cfg.batch_size];
+    let mut batch_own = vec![
+        0.0f32;
+        if net_cfg.ownership {
+            cfg.batch_size * cells
+        } else {
+            0
+        }
+    ];
+    let (mut loss_o_sum, mut own_hits, mut own_cells) = (0.0f64, 0u64, 0u64);
     let mut unpacked = Vec::with_capacity(obs_len);
     let (mut loss_p_sum, mut loss_v_sum, mut loss_n) = (0.0f64, 0.0f64, 0u64);
 
@@ -379,6 +408,7 @@ pub fn train<G: Game>(
                     bits,
                     policy: policy.clone(),
                     z: 0.0,
+                    ownership: Vec::new(),
                 };
                 s.pending.push((sample, s.state.current_player()));
             }
@@ -403,8 +433,13 @@ pub fn train<G: Game>(
                 lens += s.state.history_len() as u64;
                 first_wins += (r[0] > r[1]) as u64;
                 draws += (r[0] == r[1]) as u64;
+                let owned = net_cfg.ownership && s.state.ownership(&mut own0);
                 for (mut sample, mover) in s.pending.drain(..) {
                     sample.z = r[mover];
+                    if owned {
+                        let sign = if mover == 0 { 1.0 } else { -1.0 };
+                        sample.ownership = own0.iter().map(|&o| sign * o).collect();
+                    }
                     st.positions += 1;
                     added_since_update += 1.0;
                     if replay.len() < cfg.replay_capacity {
@@ -464,13 +499,37 @@ pub fn train<G: Game>(
                     }
                 }
                 batch_z[b] = smp.z;
+                if net_cfg.ownership {
+                    let dst = &mut batch_own[b * cells..(b + 1) * cells];
+                    if smp.ownership.len() != cells {
+                        dst.fill(0.0);
+                    } else if sym == Symmetry::Identity {
+                        dst.copy_from_slice(&smp.ownership);
+                    } else {
+                        ember_envs::game::transform_planes(sym, 1, h, w, &smp.ownership, dst);
+                    }
+                }
             }
             let n = cfg.batch_size;
-            let (logits, v) = model.forward_flat(matrix(batch_obs.clone(), n, obs_len, &adev));
+            let out = model.forward_flat_all(matrix(batch_obs.clone(), n, obs_len, &adev));
             let pi_t = matrix(batch_pi.clone(), n, num_actions, &adev);
-            let loss_p = -(pi_t * log_softmax(logits, 1)).sum_dim(1).mean(); // [1]
-            let loss_v = (v - vector(batch_z.clone(), &adev)).square().mean(); // [1]
-            let loss = loss_p.clone() + loss_v.clone() * cfg.value_weight as f32;
+            let loss_p = -(pi_t * log_softmax(out.logits, 1)).sum_dim(1).mean(); // [1]
+            let loss_v = (out.value - vector(batch_z.clone(), &adev)).square().mean(); // [1]
+            let mut loss = loss_p.clone() + loss_v.clone() * cfg.value_weight as f32;
+            if let Some(own) = out.ownership {
+                // Sign agreement on the cells someone owns: the head's accuracy.
+                let pred = read(own.clone().detach())?;
+                for (p, t) in pred.iter().zip(&batch_own) {
+                    if *t != 0.0 {
+                        own_cells += 1;
+                        own_hits += (p.signum() == t.signum()) as u64;
+                    }
+                }
+                let target = matrix(batch_own.clone(), n, cells, &adev);
+                let loss_o = (own - target).square().mean(); // [1]
+                loss_o_sum += read(loss_o.clone().detach())?[0] as f64;
+                loss = loss + loss_o * cfg.ownership_weight as f32;
+            }
             let (lp, lv) = (
                 read(loss_p.detach())?[0] as f64,
                 read(loss_v.detach())?[0] as f64,
@@ -486,6 +545,16 @@ pub fn train<G: Game>(
                 let lg = &mut *io.logger;
                 lg.scalar("losses/policy", st.updates, loss_p_sum / loss_n as f64)?;
                 lg.scalar("losses/value", st.updates, loss_v_sum / loss_n as f64)?;
+                if net_cfg.ownership {
+                    lg.scalar("losses/ownership", st.updates, loss_o_sum / loss_n as f64)?;
+                    lg.scalar(
+                        "losses/ownership_accuracy",
+                        st.updates,
+                        own_hits as f64 / own_cells.max(1) as f64,
+                    )?;
+                    last_own_accuracy = Some(own_hits as f64 / own_cells.max(1) as f64);
+                    (loss_o_sum, own_hits, own_cells) = (0.0, 0, 0);
+                }
                 if finished > 0 {
                     lg.scalar(
                         "selfplay/game_length",
@@ -563,6 +632,7 @@ pub fn train<G: Game>(
         selfplay_evals_per_sec: evaluator.positions as f64 / selfplay_seconds.max(1e-9),
         mean_batch: evaluator.positions as f64 / evaluator.calls.max(1) as f64,
         selfplay_outside_net: 1.0 - net_seconds / selfplay_seconds.max(1e-9),
+        ownership_accuracy: last_own_accuracy,
         state: st,
     };
     Ok((model.valid(), summary))

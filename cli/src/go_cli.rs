@@ -188,6 +188,14 @@ fn run_match<G: MatchGame>(
                                 before.action_name(state.action_at(last).unwrap_or(usize::MAX)),
                                 describe_analysis(&before, a, 3)
                             );
+                            if let Some(own) = &a.ownership {
+                                let [_, h, w] = before.observation_shape();
+                                let _ = write!(
+                                    err,
+                                    "{}",
+                                    ember_run::matches::ownership_map(own, a.player, h, w)
+                                );
+                            }
                         }
                     }
                     std::thread::sleep(delay);

@@ -197,6 +197,13 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
     /// A plain-text picture of the state.
     fn render(&self) -> String;
 
+    /// Who owns each board cell now, from player 0's view (`+1` player 0, `-1` player 1, `0`
+    /// neither), for games where that means something at the end (Go's area); `false` (and `out`
+    /// untouched) for the others. `out` has one value per cell of an observation plane.
+    fn ownership(&self, _out: &mut [f32]) -> bool {
+        false
+    }
+
     /// A random action for the player to move, as a light playout policy draws it: uniform over
     /// the legal actions by default (Go: over the legal points that do not fill one of the mover's
     /// own one-point eyes, passing only when there is none). `None` once terminal. `buf` is
@@ -234,11 +241,7 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
 
 /// Plays uniformly random legal actions from `game` to the end (at most `max_actions`), with
 /// `rng`; returns the number of actions played. Generic over any [`Game`].
-pub fn random_rollout<G: Game>(
-    game: &mut G,
-    rng: &mut Rng,
-    max_actions: usize,
-) -> usize {
+pub fn random_rollout<G: Game>(game: &mut G, rng: &mut Rng, max_actions: usize) -> usize {
     let mut buf = Vec::with_capacity(game.num_actions());
     let mut n = 0;
     while !game.is_terminal() && n < max_actions {

@@ -278,6 +278,18 @@ pub struct PolicyValueNetConfig {
     /// Action logits; `None`: H·W+1 (Go's points and pass).
     #[config(default = "None")]
     pub num_actions: Option<usize>,
+    /// KataGo-style global pooling in the value head: a 1x1 conv to `value_channels` planes,
+    /// then their mean and maximum over the board feed the hidden layer (so the head sees the
+    /// whole board at any size). Off: one plane, flattened (AlphaZero's head).
+    #[config(default = false)]
+    pub global_pooling: bool,
+    /// Planes of the pooled value head.
+    #[config(default = 32)]
+    pub value_channels: usize,
+    /// An ownership head (KataGo): a 1x1 conv to one plane, tanh: who owns each cell at the end,
+    /// from the view of the player to move.
+    #[config(default = false)]
+    pub ownership: bool,
 }
 
 impl PolicyValueNetConfig {
@@ -288,6 +300,7 @@ impl PolicyValueNetConfig {
         if let Some(n) = self.num_actions {
             check_positive("num_actions", n)?;
         }
+        check_positive("value_channels", self.value_channels)?;
         if !self.trunk.downsample_after.is_empty() {
             return Err(invalid(
                 "the policy-value trunk must keep the board's resolution \
@@ -315,15 +328,24 @@ impl PolicyValueNetConfig {
                 .init(device)
         };
         let norm = |o: usize| bn.then(|| BatchNormConfig::new(o).init(device));
+        let (value_planes, value_in) = if self.global_pooling {
+            (self.value_channels, 2 * self.value_channels)
+        } else {
+            (1, h * w)
+        };
         Ok(PolicyValueNet {
             trunk: self.trunk.init(device)?,
             policy_conv: conv1x1(2),
             policy_norm: norm(2),
             policy_fc: LinearConfig::new(2 * h * w, self.num_moves()).init(device),
-            value_conv: conv1x1(1),
-            value_norm: norm(1),
-            value_fc1: LinearConfig::new(h * w, self.value_hidden).init(device),
+            value_conv: conv1x1(value_planes),
+            value_norm: norm(value_planes),
+            value_fc1: LinearConfig::new(value_in, self.value_hidden).init(device),
             value_fc2: LinearConfig::new(self.value_hidden, 1).init(device),
+            ownership_conv: self
+                .ownership
+                .then(|| Conv2dConfig::new([f, 1], [1, 1]).init(device)),
+            global_pooling: self.global_pooling,
         })
     }
 }
@@ -339,27 +361,74 @@ pub struct PolicyValueNet {
     value_norm: Option<BatchNorm>,
     value_fc1: Linear,
     value_fc2: Linear,
+    ownership_conv: Option<Conv2d>,
+    global_pooling: bool,
+}
+
+/// Everything a [`PolicyValueNet`] predicts.
+#[derive(Debug, Clone)]
+pub struct PolicyValueOutput {
+    /// Action logits `[B, A]`.
+    pub logits: Tensor<2>,
+    /// Values in (−1, 1) `[B]`.
+    pub value: Tensor<1>,
+    /// Ownership in (−1, 1) `[B, H·W]`, with an ownership head.
+    pub ownership: Option<Tensor<2>>,
 }
 
 impl PolicyValueNet {
     /// Boards `[B, C, H, W]` → (action logits `[B, A]`, values in (−1, 1) `[B]`).
     pub fn forward(&self, boards: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
-        let x = self.trunk.forward(boards); // [B, F, N, N]
-        let p = self.policy_conv.forward(x.clone()); // [B, 2, N, N]
-        let p: Tensor<2> = relu(maybe_norm(&self.policy_norm, p)).flatten(1, 3); // [B, 2·N·N]
-        let logits = self.policy_fc.forward(p); // [B, N·N+1]
-        let v = self.value_conv.forward(x); // [B, 1, N, N]
-        let v: Tensor<2> = relu(maybe_norm(&self.value_norm, v)).flatten(1, 3); // [B, N·N]
-        let v = relu(self.value_fc1.forward(v)); // [B, value_hidden]
-        let v = self.value_fc2.forward(v).tanh().flatten(0, 1); // [B, 1] → [B]
-        (logits, v)
+        let o = self.forward_all(boards);
+        (o.logits, o.value)
     }
 
-    /// Flat observations `[B, C·N·N]` → as [`forward`](Self::forward).
+    /// Boards `[B, C, H, W]` → every head's output.
+    pub fn forward_all(&self, boards: Tensor<4>) -> PolicyValueOutput {
+        let x = self.trunk.forward(boards); // [B, F, H, W]
+        let p = self.policy_conv.forward(x.clone()); // [B, 2, H, W]
+        let p: Tensor<2> = relu(maybe_norm(&self.policy_norm, p)).flatten(1, 3); // [B, 2·H·W]
+        let logits = self.policy_fc.forward(p); // [B, A]
+        let ownership = self
+            .ownership_conv
+            .as_ref()
+            .map(|c| c.forward(x.clone()).tanh().flatten::<2>(1, 3)); // [B, 1, H, W] → [B, H·W]
+        let v = self.value_conv.forward(x); // [B, Cv, H, W]
+        let v = relu(maybe_norm(&self.value_norm, v));
+        let v: Tensor<2> = if self.global_pooling {
+            let [b, c, _, _] = v.dims();
+            let flat: Tensor<3> = v.flatten(2, 3); // [B, Cv, H·W]
+            let mean = flat.clone().mean_dim(2).reshape([b, c]); // [B, Cv]
+            let max = flat.max_dim(2).reshape([b, c]); // [B, Cv]
+            Tensor::cat(vec![mean, max], 1) // [B, 2·Cv]
+        } else {
+            v.flatten(1, 3) // [B, H·W]
+        };
+        let v = relu(self.value_fc1.forward(v)); // [B, value_hidden]
+        let value = self.value_fc2.forward(v).tanh().flatten(0, 1); // [B, 1] → [B]
+        PolicyValueOutput {
+            logits,
+            value,
+            ownership,
+        }
+    }
+
+    /// Flat observations `[B, C·H·W]` → as [`forward`](Self::forward).
     pub fn forward_flat(&self, obs: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let o = self.forward_flat_all(obs);
+        (o.logits, o.value)
+    }
+
+    /// Flat observations `[B, C·H·W]` → as [`forward_all`](Self::forward_all).
+    pub fn forward_flat_all(&self, obs: Tensor<2>) -> PolicyValueOutput {
         let [b, _] = obs.dims();
         let [c, h, w] = self.trunk.input_shape();
-        self.forward(obs.reshape([b, c, h, w])) // [B, C·N·N] → [B, C, N, N]
+        self.forward_all(obs.reshape([b, c, h, w])) // [B, C·H·W] → [B, C, H, W]
+    }
+
+    /// Whether the net has an ownership head.
+    pub fn has_ownership(&self) -> bool {
+        self.ownership_conv.is_some()
     }
 }
 
@@ -375,6 +444,38 @@ mod tests {
     use super::*;
     use crate::trunk::MlpTrunkConfig;
     use burn::tensor::Distribution;
+
+    #[test]
+    fn policy_value_heads_on_a_non_square_board_with_pooling_and_ownership() {
+        let dev = Device::flex();
+        let trunk =
+            ConvTrunkConfig::new([3, 6, 7], 8, 2).with_block(crate::trunk::BlockKind::Residual);
+        let cfg = PolicyValueNetConfig::new(trunk)
+            .with_num_actions(Some(7))
+            .with_global_pooling(true)
+            .with_value_channels(4)
+            .with_ownership(true);
+        let net = cfg.init(&dev).unwrap();
+        assert!(net.has_ownership());
+        let x = Tensor::<4>::random([5, 3, 6, 7], Distribution::Default, &dev);
+        let o = net.forward_all(x);
+        assert_eq!(o.logits.dims(), [5, 7]);
+        assert_eq!(o.value.dims(), [5]);
+        let own = o.ownership.unwrap();
+        assert_eq!(own.dims(), [5, 42]);
+        let v: Vec<f32> = crate::train::read(own.into_data()).unwrap();
+        assert!(v.iter().all(|x| x.abs() < 1.0));
+        // Pooling makes the value head independent of the board size: the same config with
+        // another size has the same number of value parameters.
+        let small = PolicyValueNetConfig::new(ConvTrunkConfig::new([3, 5, 5], 8, 2))
+            .with_global_pooling(true)
+            .with_value_channels(4);
+        let big = PolicyValueNetConfig::new(ConvTrunkConfig::new([3, 9, 9], 8, 2))
+            .with_global_pooling(true)
+            .with_value_channels(4);
+        let (s, b) = (small.init(&dev).unwrap(), big.init(&dev).unwrap());
+        assert_eq!(s.value_fc1.weight.dims(), b.value_fc1.weight.dims());
+    }
 
     #[test]
     fn dueling_q_averages_to_the_state_value() {

@@ -48,7 +48,7 @@ pub use device::DeviceChoice;
 pub use error::NetsError;
 pub use heads::{
     ActorCritic, ActorCriticConfig, Classifier, ClassifierConfig, PolicyValueNet,
-    PolicyValueNetConfig, QNet, QNetConfig,
+    PolicyValueNetConfig, PolicyValueOutput, QNet, QNetConfig,
 };
 pub use trunk::{
     BlockKind, ConvBlock, ConvTrunk, ConvTrunkConfig, Encoder, EncoderConfig, MlpTrunk,

@@ -84,6 +84,10 @@ pub struct ModelSection {
     /// `"residual"` or `"plain"`.
     pub block: String,
     pub value_hidden: usize,
+    /// KataGo-style global pooling in the value head.
+    pub global_pooling: bool,
+    /// An ownership head (Go only), trained on each game's final area.
+    pub ownership: bool,
 }
 
 impl Default for ModelSection {
@@ -93,6 +97,8 @@ impl Default for ModelSection {
             depth: 3,
             block: "residual".into(),
             value_hidden: 64,
+            global_pooling: false,
+            ownership: false,
         }
     }
 }
@@ -148,6 +154,8 @@ impl AzExperiment {
         )
         .with_block(block);
         alphazero::net_config(example, trunk, self.model.value_hidden)
+            .with_global_pooling(self.model.global_pooling)
+            .with_ownership(self.model.ownership)
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -221,6 +229,7 @@ fn summary_json<G: Game>(
         "selfplay_evals_per_sec": s.selfplay_evals_per_sec,
         "selfplay_mean_batch": s.mean_batch,
         "selfplay_outside_net": s.selfplay_outside_net,
+        "ownership_accuracy": s.ownership_accuracy,
         "wall_seconds": s.state.wall_seconds,
         "device": device.backend_name(),
     })

@@ -168,6 +168,30 @@ pub fn describe_analysis<G: Game>(state: &G, a: &Analysis, top: usize) -> String
     s
 }
 
+/// An analysis' expected ownership as text, one row per board row, from the first player's view:
+/// `X`/`x` the first player's (sure / likely), `O`/`o` the second's, `.` undecided.
+pub fn ownership_map(own: &[f32], player: usize, h: usize, w: usize) -> String {
+    let mut s = String::from("expected ownership (X first player, O second):\n");
+    for row in own.chunks(w).take(h) {
+        let line: Vec<&str> = row
+            .iter()
+            .map(|&v| {
+                let v = if player == 0 { v } else { -v };
+                match v {
+                    v if v > 0.6 => "X",
+                    v if v > 0.2 => "x",
+                    v if v < -0.6 => "O",
+                    v if v < -0.2 => "o",
+                    _ => ".",
+                }
+            })
+            .collect();
+        s.push_str(&line.join(" "));
+        s.push('\n');
+    }
+    s
+}
+
 /// A finished Go game as an SGF record: players, date, result (a resignation included), and per
 /// move the player's analysis as a comment with Black's win rate in Sabaki's `SBKV`.
 pub fn go_record(

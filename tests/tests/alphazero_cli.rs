@@ -142,8 +142,30 @@ fn a_tiny_go_run_plays_through_gtp() {
         return;
     };
     let dir = tmp("go5");
-    let s = train(&ember, "az_go5.toml", &dir, &[]);
+    let s = train(
+        &ember,
+        "az_go5.toml",
+        &dir,
+        &["model.ownership=true", "model.global_pooling=true"],
+    );
     assert_eq!(s["game"], "go5x5");
+    let acc = s["ownership_accuracy"]
+        .as_f64()
+        .expect("an ownership head reports its accuracy");
+    assert!((0.0..=1.0).contains(&acc), "{s}");
+    // Connect Four has no ownership to learn.
+    let c4 = tmp("c4-own");
+    let out = Command::new(&ember)
+        .arg("train")
+        .arg(common::repo_root().join("experiments/az_connect_four.toml"))
+        .arg("--run-dir")
+        .arg(&c4)
+        .args(["--set", "model.ownership=true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("ownership"), "{err}");
+    let _ = std::fs::remove_dir_all(&c4);
     let spec = format!("az:{}:8", dir.display());
     let mut child = Command::new(&ember)
         .args(["gtp", "--size", "5", "--player", &spec])

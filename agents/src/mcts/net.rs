@@ -80,4 +80,16 @@ impl<G: Game> Evaluator<G> for NetEvaluator {
     fn name(&self) -> String {
         "net".into()
     }
+    fn ownership(&self, state: &G) -> Option<Vec<f32>> {
+        if !self.net.has_ownership() || Evaluator::<G>::accepts(self, state).is_err() {
+            return None;
+        }
+        let [c, h, w] = state.observation_shape();
+        let mut obs = vec![0.0; c * h * w];
+        state.observe(&mut obs);
+        let out = self
+            .net
+            .forward_flat_all(matrix(obs, 1, c * h * w, &self.device));
+        out.ownership.and_then(|o| read(o).ok())
+    }
 }

@@ -692,22 +692,56 @@ impl Board {
     /// of one colour only.
     pub fn area_score(&self) -> i32 {
         let mut score = 0i32;
+        self.areas(|_, owner, n| match owner {
+            BLACK => score += n as i32,
+            WHITE => score -= n as i32,
+            _ => {}
+        });
+        score
+    }
+
+    /// Who owns each point by area scoring, row-major from the top-left (`size · size` values):
+    /// `+1` Black (a black stone, or an empty region touching black stones only), `-1` White, `0`
+    /// neither (an empty region touching both colours, or none).
+    pub fn ownership(&self, out: &mut [f32]) {
+        assert_eq!(out.len(), self.size * self.size, "ownership buffer size");
+        let (stride, size) = (self.stride, self.size);
+        let cell = |p: u16| {
+            let (x, y) = (p as usize % stride - 1, p as usize / stride - 1);
+            y * size + x
+        };
+        self.areas(|points, owner, _| {
+            let v = match owner {
+                BLACK => 1.0,
+                WHITE => -1.0,
+                _ => 0.0,
+            };
+            for &p in points {
+                out[cell(p)] = v;
+            }
+        });
+    }
+
+    /// Calls `visit(points, owner, n)` for every stone (one point, its colour) and every empty
+    /// region (its points, the one colour it touches or `EMPTY` when it touches both or none).
+    fn areas(&self, mut visit: impl FnMut(&[u16], u8, usize)) {
         let mut seen = [false; CAP];
         let mut stack = [0u16; CAP];
+        let mut region = [0u16; CAP];
         for y in 0..self.size {
             let row = (y + 1) * self.stride + 1;
             for p in row..row + self.size {
                 match self.color[ix(p)] {
-                    BLACK => score += 1,
-                    WHITE => score -= 1,
+                    k @ (BLACK | WHITE) => visit(&[p as u16], k, 1),
                     _ if !seen[ix(p)] => {
                         // Flood the empty region, noting which colours it touches.
-                        let (mut n, mut touch, mut top) = (0i32, 0u8, 1usize);
+                        let (mut n, mut touch, mut top) = (0usize, 0u8, 1usize);
                         seen[ix(p)] = true;
                         stack[0] = p as u16;
                         while top > 0 {
                             top -= 1;
                             let q = stack[ix(top)];
+                            region[ix(n)] = q;
                             n += 1;
                             for &r in &self.neighbors(q) {
                                 let r = ix(r as usize);
@@ -722,17 +756,17 @@ impl Board {
                                 }
                             }
                         }
-                        match touch {
-                            BLACK => score += n,
-                            WHITE => score -= n,
-                            _ => {}
-                        }
+                        let owner = if touch == BLACK || touch == WHITE {
+                            touch
+                        } else {
+                            EMPTY
+                        };
+                        visit(&region[..n], owner, n);
                     }
                     _ => {}
                 }
             }
         }
-        score
     }
 
     /// Puts a stone on an empty point as setup (SGF `AB`/`AW`), logging nothing. Setup never
@@ -924,6 +958,30 @@ pub fn parse_vertex(s: &str, size: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ownership_counts_stones_and_one_colour_regions() {
+        let b = Board::from_ascii(
+            ". X O . .
+             X X O . .
+             O O O . .
+             . . . O X
+             . . . X .",
+        )
+        .unwrap();
+        let mut own = vec![9.0; 25];
+        b.ownership(&mut own);
+        assert_eq!(own[0], 1.0, "a point inside Black's corner");
+        assert_eq!(own[1], 1.0);
+        assert_eq!(own[2], -1.0);
+        assert_eq!(own[3], 0.0, "the right side touches both colours");
+        assert_eq!(own[15], 0.0, "so does the bottom left");
+        assert_eq!(own[24], 1.0, "Black's one-point region in the corner");
+        assert_eq!(own[18], -1.0);
+        let black: f32 = own.iter().filter(|&&v| v > 0.0).count() as f32;
+        let white: f32 = own.iter().filter(|&&v| v < 0.0).count() as f32;
+        assert_eq!((black - white) as i32, b.area_score());
+    }
 
     fn play(b: &mut Board, v: &str, c: Color) -> u32 {
         let (x, y) = parse_vertex(v, b.size()).unwrap();

@@ -625,6 +625,10 @@ impl Game for GoState {
     fn history_len(&self) -> usize {
         self.records.len()
     }
+    fn ownership(&self, out: &mut [f32]) -> bool {
+        self.board.ownership(out);
+        true
+    }
     fn action_at(&self, i: usize) -> Option<usize> {
         self.records.get(i).and_then(|r| self.action_of(r.mv))
     }
@@ -696,7 +700,8 @@ impl Game for GoState {
             return self.returns();
         }
         let mut b = self.board.clone();
-        let cap = super::playout::default_cap(self.size()).min(max_actions.min(u32::MAX as usize) as u32);
+        let cap =
+            super::playout::default_cap(self.size()).min(max_actions.min(u32::MAX as usize) as u32);
         let r = super::playout::playout(&mut b, self.to_play, rng, cap);
         let margin = r.score as f32 - self.komi;
         if margin > 0.0 {
