@@ -507,7 +507,7 @@ mod tests {
                 discount: 1.0,
             };
             // Transition k: only action 3k+1 (and, for k = 2, 69) is legal; k = 0 has no mask.
-            let mut mask = vec![false; 70];
+            let mut mask = [false; 70];
             mask[3 * k as usize + 1] = true;
             mask[69] = k == 2;
             r.push(&t, (k > 0).then_some(&mask[..])).unwrap();
