@@ -18,6 +18,9 @@
 //!   a random symmetry of the game each time; the loss is the policy cross-entropy plus the
 //!   squared value error; updates keep pace with self-play (`sample_reuse` samples drawn per
 //!   position added).
+//! - **Evaluation**: every `eval_every` updates the network's search (no noise) plays random, UCT
+//!   and the network of the evaluation before; scores and Elo with 95% intervals go to
+//!   `eval/*`.
 //!
 //! Self-play and learning share nothing but the sample stream and the network weights (the
 //! searches use an inference copy refreshed after every round of updates), which is what lets
@@ -240,8 +243,8 @@ pub struct AzState {
 pub struct AzSummary {
     pub state: AzState,
     pub completed: bool,
-    /// Score of the network's search against each anchor in the last evaluation.
-    pub eval: Vec<(String, f64)>,
+    /// The network's search against each anchor in the last evaluation.
+    pub eval: Vec<AnchorScore>,
     /// Network evaluations per second in self-play, and positions per call.
     pub selfplay_evals_per_sec: f64,
     pub mean_batch: f64,
@@ -365,7 +368,8 @@ pub fn train<G: Game>(
     let mut added_since_update = 0.0f64;
     let (mut net_seconds, mut selfplay_seconds) = (0.0f64, 0.0f64);
     let (mut lens, mut first_wins, mut draws, mut finished) = (0u64, 0u64, 0u64, 0u64);
-    let mut last_eval = Vec::new();
+    let mut last_eval: Vec<AnchorScore> = Vec::new();
+    let mut previous_net: Option<PolicyValueNet> = None;
     let mut last_own_accuracy = None;
 
     // --- Learning state ---
@@ -591,22 +595,45 @@ pub fn train<G: Game>(
             if cfg.eval_every > 0 && (st.updates % cfg.eval_every == 0 || last)
                 || cfg.eval_every == 0 && last
             {
+                let current = model.valid();
                 last_eval = evaluate(
                     cfg,
-                    &model.valid(),
+                    &current,
+                    previous_net.as_ref(),
                     net_cfg,
                     device,
                     &example,
                     st.updates,
                     seed,
                 )?;
-                for (anchor, score) in &last_eval {
-                    io.logger
-                        .scalar(&format!("eval/score_vs_{anchor}"), st.updates, *score)?;
+                previous_net = Some(current);
+                for a in &last_eval {
+                    let lg = &mut *io.logger;
+                    lg.scalar(&format!("eval/score_vs_{}", a.anchor), st.updates, a.score)?;
+                    lg.scalar(&format!("eval/elo_vs_{}", a.anchor), st.updates, a.elo)?;
+                    lg.scalar(
+                        &format!("eval/elo_low_vs_{}", a.anchor),
+                        st.updates,
+                        a.elo_low,
+                    )?;
+                    lg.scalar(
+                        &format!("eval/elo_high_vs_{}", a.anchor),
+                        st.updates,
+                        a.elo_high,
+                    )?;
                 }
                 let text: Vec<String> = last_eval
                     .iter()
-                    .map(|(a, s)| format!("{a} {:.0}%", 100.0 * s))
+                    .map(|a| {
+                        format!(
+                            "{} {:.0}% (Elo {:+.0} [{:+.0}, {:+.0}])",
+                            a.anchor,
+                            100.0 * a.score,
+                            a.elo,
+                            a.elo_low,
+                            a.elo_high
+                        )
+                    })
                     .collect();
                 io.logger.line(&format!(
                     "update {}: score vs {}",
@@ -679,44 +706,67 @@ fn search_batch_timed<G: Game>(
     }
 }
 
-/// Plays the network's search (no noise) against the anchors, colours alternated: the score
-/// (wins + draws / 2) per anchor.
+/// One anchor's result in an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnchorScore {
+    /// `random`, `uctN`, or `previous` (the network of the evaluation before).
+    pub anchor: String,
+    pub games: u64,
+    /// (wins + draws / 2) / games.
+    pub score: f64,
+    /// Elo difference against the anchor with its 95% interval.
+    pub elo: f64,
+    pub elo_low: f64,
+    pub elo_high: f64,
+}
+
+/// Plays the network's search (no noise) against the anchors — random, UCT with
+/// `eval_uct_simulations` playouts, and, when given, the network of the previous evaluation —
+/// `eval_games` each with colours alternated.
 pub fn evaluate<G: Game>(
     cfg: &AlphaZeroConfig,
     net: &PolicyValueNet,
+    previous: Option<&PolicyValueNet>,
     net_cfg: &PolicyValueNetConfig,
     device: &Device,
     example: &G,
     updates: u64,
     seed: u64,
-) -> Result<Vec<(String, f64)>> {
+) -> Result<Vec<AnchorScore>> {
     let mut out = Vec::new();
     if cfg.eval_games == 0 {
         return Ok(out);
     }
-    let anchors = [
+    let mut anchors = vec![
         "random".to_string(),
         format!("uct{}", cfg.eval_uct_simulations),
     ];
+    if previous.is_some() {
+        anchors.push("previous".into());
+    }
+    let net_player = |n: &PolicyValueNet, name: &str, seed: u64| {
+        SearchPlayer::new(
+            name.into(),
+            cfg.play_config(cfg.eval_simulations),
+            NetEvaluator::new(n.clone(), net_cfg, device.clone()),
+            seed,
+        )
+    };
     for (k, anchor) in anchors.iter().enumerate() {
-        let mut score = 0.0;
+        let (mut wins, mut losses, mut draws) = (0u64, 0u64, 0u64);
         for g in 0..cfg.eval_games {
             let game_seed = stream(seed, 4, updates * 1000 + k as u64 * 100 + g).next_u64();
-            let mut me = SearchPlayer::new(
-                "az".into(),
-                cfg.play_config(cfg.eval_simulations),
-                NetEvaluator::new(net.clone(), net_cfg, device.clone()),
-                game_seed,
-            );
-            let mut other: Box<dyn Player<G>> = if k == 0 {
-                Box::new(RandomPlayer::new(game_seed ^ 1))
-            } else {
-                Box::new(SearchPlayer::new(
+            let mut me = net_player(net, "az", game_seed);
+            let mut other: Box<dyn Player<G>> = match (k, previous) {
+                (0, _) => Box::new(RandomPlayer::new(game_seed ^ 1)),
+                (1, _) => Box::new(SearchPlayer::new(
                     anchor.clone(),
                     SearchConfig::new(cfg.eval_uct_simulations, Selection::uct()),
                     RolloutEvaluator::new(1, game_seed ^ 2),
                     game_seed ^ 3,
-                ))
+                )),
+                (_, Some(p)) => Box::new(net_player(p, "previous", game_seed ^ 4)),
+                (_, None) => unreachable!("the previous network is an anchor only when given"),
             };
             let mut state = example.clone();
             let my_seat = (g % 2) as usize;
@@ -727,13 +777,21 @@ pub fn evaluate<G: Game>(
             };
             let end = play_game(&mut state, players, &mut |_, _, _| {})
                 .map_err(|e| AgentError::Unsupported(format!("evaluation game: {e}")))?;
-            score += match end.winner() {
-                Some(w) if w == my_seat => 1.0,
-                Some(_) => 0.0,
-                None => 0.5,
-            };
+            match end.winner() {
+                Some(w) if w == my_seat => wins += 1,
+                Some(_) => losses += 1,
+                None => draws += 1,
+            }
         }
-        out.push((anchor.clone(), score / cfg.eval_games as f64));
+        let (elo, elo_low, elo_high) = ember_envs::player::elo(wins, losses, draws);
+        out.push(AnchorScore {
+            anchor: anchor.clone(),
+            games: cfg.eval_games,
+            score: (wins as f64 + 0.5 * draws as f64) / cfg.eval_games as f64,
+            elo,
+            elo_low,
+            elo_high,
+        });
     }
     Ok(out)
 }

@@ -213,7 +213,17 @@ fn summary_json<G: Game>(
     let eval: serde_json::Map<String, serde_json::Value> = s
         .eval
         .iter()
-        .map(|(a, v)| (a.clone(), serde_json::json!(v)))
+        .map(|a| (a.anchor.clone(), serde_json::json!(a.score)))
+        .collect();
+    let elo: serde_json::Map<String, serde_json::Value> = s
+        .eval
+        .iter()
+        .map(|a| {
+            (
+                a.anchor.clone(),
+                serde_json::json!([a.elo_low, a.elo, a.elo_high]),
+            )
+        })
         .collect();
     serde_json::json!({
         "experiment": x.name,
@@ -226,6 +236,7 @@ fn summary_json<G: Game>(
         "training_positions": s.state.positions,
         "completed": s.completed,
         "eval_score": eval,
+        "eval_elo": elo,
         "selfplay_evals_per_sec": s.selfplay_evals_per_sec,
         "selfplay_mean_batch": s.mean_batch,
         "selfplay_outside_net": s.selfplay_outside_net,

@@ -59,12 +59,28 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
         return;
     };
     let dir = tmp("c4");
-    let s = train(&ember, "az_connect_four.toml", &dir, &[]);
+    let s = train(
+        &ember,
+        "az_connect_four.toml",
+        &dir,
+        &["train.eval_every=3"],
+    );
     assert_eq!(s["kind"], "alphazero");
     assert_eq!(s["game"], "connect_four");
     assert_eq!(s["updates"], 6);
     assert!(s["selfplay_games"].as_u64().unwrap() > 0, "{s}");
     assert!(s["eval_score"]["random"].as_f64().is_some(), "{s}");
+    // The second evaluation also plays the network of the first.
+    assert!(s["eval_score"]["previous"].as_f64().is_some(), "{s}");
+    let elo = s["eval_elo"]["uct20"]
+        .as_array()
+        .expect("an Elo interval per anchor");
+    let (lo, e, hi) = (
+        elo[0].as_f64().unwrap(),
+        elo[1].as_f64().unwrap(),
+        elo[2].as_f64().unwrap(),
+    );
+    assert!(lo <= e && e <= hi, "{s}");
     for f in ["summary.json", "config.toml"] {
         assert!(dir.join(f).exists(), "{f}");
     }
