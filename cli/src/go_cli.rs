@@ -377,28 +377,40 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
         &mut |e| go_game_end(e, a.sgf_dir.as_deref()),
     )?;
     if a.common.json {
+        let head = json!({"black": a.black, "white": a.white, "size": size, "komi": a.komi});
         println!(
             "{}",
-            json!({
-                "black": a.black,
-                "white": a.white,
-                "size": size,
-                "komi": a.komi,
-                "games": a.common.games,
-                "alternate": a.common.alternate,
-                "wins": report.wins,
-                "losses": report.losses,
-                "draws": report.draws,
-                "score": report.score,
-                "black_wins": report.seat_wins[0],
-                "white_wins": report.seat_wins[1],
-                "elo": report.elo,
-                "elo_low": report.elo_low,
-                "elo_high": report.elo_high,
-            })
+            match_json(head, &a.common, &report, ["black_wins", "white_wins"])
         );
     }
     Ok(())
+}
+
+/// A match's `--json` object: `head` (the players and the game) and the result, with the wins by
+/// seat under `seat_keys`.
+fn match_json(
+    mut head: serde_json::Value,
+    c: &MatchCommon,
+    r: &MatchReport,
+    seat_keys: [&str; 2],
+) -> serde_json::Value {
+    let fields = [
+        ("games", json!(c.games)),
+        ("alternate", json!(c.alternate)),
+        ("wins", json!(r.wins)),
+        ("losses", json!(r.losses)),
+        ("draws", json!(r.draws)),
+        ("score", json!(r.score)),
+        (seat_keys[0], json!(r.seat_wins[0])),
+        (seat_keys[1], json!(r.seat_wins[1])),
+        ("elo", json!(r.elo)),
+        ("elo_low", json!(r.elo_low)),
+        ("elo_high", json!(r.elo_high)),
+    ];
+    for (k, v) in fields {
+        head[k] = v;
+    }
+    head
 }
 
 /// `ember match connect_four`.
@@ -411,23 +423,10 @@ pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
         &mut c4_game_end,
     )?;
     if a.common.json {
+        let head = json!({"player1": a.player1, "player2": a.player2});
         println!(
             "{}",
-            json!({
-                "player1": a.player1,
-                "player2": a.player2,
-                "games": a.common.games,
-                "alternate": a.common.alternate,
-                "wins": report.wins,
-                "losses": report.losses,
-                "draws": report.draws,
-                "score": report.score,
-                "first_wins": report.seat_wins[0],
-                "second_wins": report.seat_wins[1],
-                "elo": report.elo,
-                "elo_low": report.elo_low,
-                "elo_high": report.elo_high,
-            })
+            match_json(head, &a.common, &report, ["first_wins", "second_wins"])
         );
     }
     Ok(())

@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const TINY: &[&str] = &[
     "train.total_updates=6",
@@ -38,11 +37,7 @@ fn train(ember: &Path, file: &str, dir: &Path, extra: &[&str]) -> serde_json::Va
         cmd.args(["--set", s]);
     }
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap()).unwrap()
 }
@@ -132,11 +127,7 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
         .args(["--games", "2", "--alternate", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     // A Connect Four network cannot play Go.
     let out = Command::new(&ember)
         .args([
@@ -183,34 +174,14 @@ fn a_tiny_go_run_plays_through_gtp() {
     assert!(!out.status.success() && err.contains("ownership"), "{err}");
     let _ = std::fs::remove_dir_all(&c4);
     let spec = format!("az:{}:8", dir.display());
-    let mut child = Command::new(&ember)
-        .args(["gtp", "--size", "5", "--player", &spec])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"boardsize 5\nclear_board\nplay b C3\ngenmove w\ngenmove b\nquit\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let answers: Vec<&str> = text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .collect();
-    assert_eq!(
-        answers.len(),
-        6,
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let answers = common::gtp_session(
+        &ember,
+        &["--size", "5", "--player", &spec],
+        "boardsize 5\nclear_board\nplay b C3\ngenmove w\ngenmove b\nquit\n",
     );
-    assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
-    assert!(answers[3].len() > 2 && answers[4].len() > 2, "{text}");
+    assert_eq!(answers.len(), 6, "{answers:?}");
+    assert!(answers.iter().all(|a| a.starts_with('=')), "{answers:?}");
+    assert!(answers[3].len() > 2 && answers[4].len() > 2, "{answers:?}");
     // Self-play games of the checkpoint, as SGF with the analysis of every move.
     let sgf = tmp("selfplay-sgf");
     let out = Command::new(&ember)
@@ -220,11 +191,7 @@ fn a_tiny_go_run_plays_through_gtp() {
         .arg(&sgf)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let rec =
         ember_envs::go::sgf::GameRecord::parse(&std::fs::read(sgf.join("game-0001.sgf")).unwrap())
             .unwrap();

@@ -25,11 +25,7 @@ fn bench_go_prints_the_contract_keys() {
         .args(["bench", "go", "--size", "9", "--playouts", "300", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let j = last_json(&out.stdout);
     assert_eq!(j["size"], 9);
     assert_eq!(j["playouts"], 300);
@@ -60,11 +56,7 @@ fn match_go_reports_and_writes_replayable_sgf() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let j = last_json(&out.stdout);
     let (w, l, d) = (
         j["wins"].as_u64().unwrap(),
@@ -257,11 +249,7 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let j = last_json(&out.stdout);
     assert_eq!(j["wins"], 2, "{j}");
     for g in 1..=2 {
@@ -301,12 +289,6 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let mut child = Command::new(&ember)
-        .args(["gtp", "--size", "7", "--player", "uct:200"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     // White's four stones in atari: Black captures at F5.
     let mut input = String::from("boardsize 7\nclear_board\n");
     for (c, v) in [
@@ -332,21 +314,9 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
         input.push_str(&format!("play {c} {v}\n"));
     }
     input.push_str("genmove b\nquit\n");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let answers: Vec<&str> = text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .collect();
-    assert!(answers.iter().all(|a| a.starts_with('=')), "{text}");
-    assert_eq!(answers[answers.len() - 2], "= F5", "{text}");
+    let answers = common::gtp_session(&ember, &["--size", "7", "--player", "uct:200"], &input);
+    assert!(answers.iter().all(|a| a.starts_with('=')), "{answers:?}");
+    assert_eq!(answers[answers.len() - 2], "= F5", "{answers:?}");
 }
 
 #[test]

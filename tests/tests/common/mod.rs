@@ -91,3 +91,39 @@ pub fn ember_bin() -> Option<PathBuf> {
     eprintln!("SKIPPED: the ember binary is not built (cargo build -p ember)");
     None
 }
+
+/// Runs `ember gtp ARGS` on `input` (its whole stdin) and returns the answers, trimmed, one per
+/// command that got one.
+pub fn gtp_session(ember: &std::path::Path, args: &[&str], input: &str) -> Vec<String> {
+    use std::io::Write;
+    let mut child = Command::new(ember)
+        .arg("gtp")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ember gtp starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("ember gtp reads its input");
+    let out = child.wait_with_output().expect("ember gtp ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Panics with the command's stderr unless it succeeded.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
