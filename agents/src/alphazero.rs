@@ -6,10 +6,10 @@
 //! loop. The loop alternates two things that meet only through data:
 //! - **Self-play**: `parallel_games` games advance one move per round. Their searches run in
 //!   lockstep ([`search_batch`]), so each network call evaluates one leaf of every game.
-//!   Playout cap randomization (KataGo): a move gets the full search (`simulations`, with the
-//!   exploration noise) with probability `full_search_prob`, else a cheap one
-//!   (`cheap_simulations`, no noise: a good move, quickly); only full searches become training
-//!   positions. With Gumbel search (the default, for few simulations) the target
+//!   Playout cap randomization (KataGo): a move gets the full search (`simulations`, with
+//!   Dirichlet noise for PUCT) with probability `full_search_prob`, else a cheap one
+//!   (`cheap_simulations`, no Dirichlet noise; moves are still sampled, by Gumbel noise or the
+//!   temperature); only full searches become training positions. With Gumbel search (the default, for few simulations) the target
 //!   is the improved policy and the move is the sequential-halving winner; with PUCT, Dirichlet
 //!   root noise, visit counts as the target and moves sampled by visits for `temperature_moves`
 //!   moves. A finished game gives each of its training positions the final result from the view
@@ -358,8 +358,14 @@ pub fn train<G: Game>(
         c.root_noise = cfg.root_noise;
         c
     };
-    let mut cheap_search = cfg.play_config(cfg.cheap_simulations);
-    cheap_search.reuse_tree = false;
+    // Cheap searches keep the move sampling (Gumbel noise, or the temperature) but not
+    // Dirichlet noise: played greedily, they made self-play games repeat (a Connect Four run
+    // with deterministic cheap moves fell from 25% to 5-18% against uct:1000; RESULTS.md).
+    let cheap_search = {
+        let mut c = cfg.search_config();
+        c.simulations = cfg.cheap_simulations;
+        c
+    };
     let mut scratch = BatchScratch::default();
     let mut replay: Vec<Sample> = Vec::with_capacity(cfg.replay_capacity.min(1 << 20));
     let mut replay_next = 0usize;
@@ -417,7 +423,7 @@ pub fn train<G: Game>(
                 s.pending.push((sample, s.state.current_player()));
             }
             let temperature = match cfg.selection {
-                Selection::Puct { .. } if s.full && moves_so_far < cfg.temperature_moves => 1.0,
+                Selection::Puct { .. } if moves_so_far < cfg.temperature_moves => 1.0,
                 _ => 0.0,
             };
             let a = s.search.best_action(temperature);
