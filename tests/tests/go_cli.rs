@@ -334,7 +334,9 @@ fn lz_analyze_streams_candidates_until_the_next_command() {
     stdin.write_all(b"play b E5\n7 lz-analyze w 5\n").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
-    stdin.write_all(b"8 name\nkata-analyze b 5\n").unwrap();
+    stdin
+        .write_all(b"8 name\nkata-analyze b interval 5 ownership true\n")
+        .unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     stdin.write_all(b"quit\n").unwrap();

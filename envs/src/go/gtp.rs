@@ -238,13 +238,17 @@ impl GtpEngine {
         };
         let mut color = self.state.to_play();
         let mut interval = 1.0;
-        for w in words {
+        while let Some(w) = words.next() {
             if let Some(c) = Color::parse(w) {
                 color = c;
             } else if let Ok(cs) = w.parse::<f64>() {
                 interval = cs / 100.0;
             } else if w == "interval" {
                 continue;
+            } else if w.chars().all(|c| c.is_ascii_alphabetic()) {
+                // Options other engines take (`ownership true`, `minmoves 2`, `pvVisits
+                // true`): accepted and not acted on.
+                words.next()?;
             } else {
                 return None;
             }
@@ -279,6 +283,7 @@ impl GtpEngine {
         }
         output.write_all(format!("={id}\n").as_bytes())?;
         output.flush()?;
+        let mut since = 0.0;
         loop {
             match rx.try_recv() {
                 Ok(line) => {
@@ -293,11 +298,24 @@ impl GtpEngine {
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => {}
             }
-            let Some(a) = self.player.analyze_step(&state, interval) else {
-                continue;
-            };
-            output.write_all(self.info_line(&state, &a, kata).as_bytes())?;
-            output.flush()?;
+            // Think in slices of at most 0.1 s, so a new command is answered promptly whatever
+            // the interval; report once an interval has passed. A player whose tree is full
+            // returns at once: wait out the slice instead of spinning.
+            let slice = interval.min(0.1);
+            let t = std::time::Instant::now();
+            let analysis = self.player.analyze_step(&state, slice);
+            let spent = t.elapsed().as_secs_f64();
+            if spent < slice {
+                std::thread::sleep(std::time::Duration::from_secs_f64(slice - spent));
+            }
+            since += slice.max(spent);
+            if since + 1e-9 >= interval
+                && let Some(a) = analysis
+            {
+                since = 0.0;
+                output.write_all(self.info_line(&state, &a, kata).as_bytes())?;
+                output.flush()?;
+            }
         }
     }
 
