@@ -38,3 +38,4 @@ pub use space::Space;
 pub use vector::{Autoreset, VecEnv, VecStep};
 
 mod space;
+mod spec;

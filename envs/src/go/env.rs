@@ -18,7 +18,7 @@ use super::player::{GoPlayer, genmove, parse_player};
 use super::state::{CHANNELS, GoState, Move};
 use crate::env::Phase;
 use crate::game::Game;
-use crate::registry::{EnvSpec, Registry};
+use crate::spec::EnvSpec;
 use crate::rng::Rng;
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step};
 
@@ -295,8 +295,9 @@ pub fn render_rgb(state: &GoState, cell: usize) -> RgbFrame {
     f
 }
 
-/// Registers `Go5x5-v0` … `Go19x19-v0`.
-pub fn register_all(r: &mut Registry) {
+/// The specs of `Go5x5-v0` … `Go19x19-v0`.
+pub fn specs() -> Vec<EnvSpec> {
+    let mut specs = Vec::new();
     for n in super::board::MIN_SIZE..=super::board::MAX_SIZE {
         let id = format!("Go{n}x{n}-v0");
         let default_cap = (4 * n * n) as i64;
@@ -323,8 +324,9 @@ pub fn register_all(r: &mut Registry) {
         ))
         .option(OptSpec::bool("superko", true, "positional superko (false: simple ko only)"))
         .option(OptSpec::int("opponent_seed", 0, 0, i64::MAX, "added to the opponent's per-episode seed"));
-        r.register(spec).expect("Go ids are unique");
+        specs.push(spec);
     }
+    specs
 }
 
 fn make(n: usize, o: &Options) -> Result<Box<dyn Env>, EnvError> {

@@ -23,7 +23,7 @@ pub mod state;
 mod zobrist;
 
 pub use board::{Board, Color, Illegal, MAX_SIZE, MIN_SIZE, Point};
-pub use env::register_all;
+pub use env::specs;
 pub use state::{GoState, Move};
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! from its documented and observed behaviour, not translated from its code.
 
 use crate::env::Phase;
-use crate::registry::{EnvSpec, Registry};
+use crate::spec::EnvSpec;
 use crate::rng::{Chance, Rng};
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
 
@@ -457,9 +457,9 @@ fn spec_for<G: Rules>(id: &'static str, description: &str) -> EnvSpec {
     }))
 }
 
-/// Registers the five games.
-pub(crate) fn register_all(r: &mut Registry) {
-    let games: Vec<EnvSpec> = vec![
+/// The specs of the five games.
+pub(crate) fn specs() -> Vec<EnvSpec> {
+    vec![
         // Each game adds its line here: spec_for::<breakout::Breakout>("Breakout-v0", "..."),
         spec_for::<asterix::Asterix>("Asterix-v0", "MinAtar Asterix: collect gold, dodge enemies"),
         spec_for::<seaquest::Seaquest>(
@@ -478,10 +478,7 @@ pub(crate) fn register_all(r: &mut Registry) {
             "Freeway-v0",
             "MinAtar Freeway: get the chicken across eight lanes of traffic",
         ),
-    ];
-    for spec in games {
-        r.register(spec).expect("built-in ids are unique");
-    }
+    ]
 }
 
 #[cfg(test)]
