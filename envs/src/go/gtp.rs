@@ -284,8 +284,15 @@ impl GtpEngine {
         output.write_all(format!("={id}\n").as_bytes())?;
         output.flush()?;
         let mut since = 0.0;
+        // The first report comes before any new command is looked at, so every request gets
+        // at least one.
+        let mut reported = false;
         loop {
-            match rx.try_recv() {
+            match if reported {
+                rx.try_recv()
+            } else {
+                Err(std::sync::mpsc::TryRecvError::Empty)
+            } {
                 Ok(line) => {
                     output.write_all(b"\n")?;
                     output.flush()?;
@@ -309,10 +316,11 @@ impl GtpEngine {
                 std::thread::sleep(std::time::Duration::from_secs_f64(slice - spent));
             }
             since += slice.max(spent);
-            if since + 1e-9 >= interval
+            if (since + 1e-9 >= interval || !reported)
                 && let Some(a) = analysis
             {
                 since = 0.0;
+                reported = true;
                 output.write_all(self.info_line(&state, &a, kata).as_bytes())?;
                 output.flush()?;
             }
