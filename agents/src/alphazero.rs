@@ -375,7 +375,7 @@ pub fn train<G: Game>(
     let (mut net_seconds, mut selfplay_seconds) = (0.0f64, 0.0f64);
     let (mut lens, mut first_wins, mut draws, mut finished) = (0u64, 0u64, 0u64, 0u64);
     let mut last_eval: Vec<AnchorScore> = Vec::new();
-    let mut previous_net: Option<PolicyValueNet> = None;
+    let mut previous_net: Option<NetEvaluator> = None;
     let mut last_own_accuracy = None;
 
     // --- Learning state ---
@@ -601,13 +601,11 @@ pub fn train<G: Game>(
             if cfg.eval_every > 0 && (st.updates % cfg.eval_every == 0 || last)
                 || cfg.eval_every == 0 && last
             {
-                let current = model.valid();
+                let current = NetEvaluator::new(model.valid(), net_cfg, device.clone());
                 last_eval = evaluate(
                     cfg,
                     &current,
                     previous_net.as_ref(),
-                    net_cfg,
-                    device,
                     &example,
                     st.updates,
                     seed,
@@ -647,13 +645,13 @@ pub fn train<G: Game>(
                     text.join(", ")
                 ));
             }
-            if st.updates % cfg.checkpoint_every == 0 || last {
-                if let Some(dir) = io.checkpoints {
-                    st.wall_seconds = wall_before + t_session.elapsed().as_secs_f64();
-                    let ck = Checkpoint::new(KIND, net_cfg, &model, Some(&optim), &st)?;
-                    dir.save(st.updates, &ck)?;
-                    io.logger.flush()?;
-                }
+            if (st.updates % cfg.checkpoint_every == 0 || last)
+                && let Some(dir) = io.checkpoints
+            {
+                st.wall_seconds = wall_before + t_session.elapsed().as_secs_f64();
+                let ck = Checkpoint::new(KIND, net_cfg, &model, Some(&optim), &st)?;
+                dir.save(st.updates, &ck)?;
+                io.logger.flush()?;
             }
         }
         evaluator.set_net(model.valid());
@@ -731,10 +729,8 @@ pub struct AnchorScore {
 /// `eval_games` each with colours alternated.
 pub fn evaluate<G: Game>(
     cfg: &AlphaZeroConfig,
-    net: &PolicyValueNet,
-    previous: Option<&PolicyValueNet>,
-    net_cfg: &PolicyValueNetConfig,
-    device: &Device,
+    net: &NetEvaluator,
+    previous: Option<&NetEvaluator>,
     example: &G,
     updates: u64,
     seed: u64,
@@ -750,11 +746,11 @@ pub fn evaluate<G: Game>(
     if previous.is_some() {
         anchors.push("previous".into());
     }
-    let net_player = |n: &PolicyValueNet, name: &str, seed: u64| {
+    let net_player = |n: &NetEvaluator, name: &str, seed: u64| {
         SearchPlayer::new(
             name.into(),
             cfg.play_config(cfg.eval_simulations),
-            NetEvaluator::new(n.clone(), net_cfg, device.clone()),
+            n.clone(),
             seed,
         )
     };

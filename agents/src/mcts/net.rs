@@ -10,7 +10,7 @@ use super::evaluator::Evaluator;
 use crate::common::{matrix, read};
 
 /// Evaluates leaves with a [`PolicyValueNet`] (an inference copy: `model.valid()`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NetEvaluator {
     net: PolicyValueNet,
     device: Device,

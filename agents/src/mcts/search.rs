@@ -438,7 +438,7 @@ impl<G: Game> Search<G> {
         while self.sims < self.cfg.simulations {
             if let Some(d) = deadline
                 && self.sims >= 8
-                && self.sims % 8 == 0
+                && self.sims.is_multiple_of(8)
                 && std::time::Instant::now() >= d
             {
                 break;
