@@ -299,6 +299,10 @@ pub struct SelfplayArgs {
     /// Write Go games as DIR/game-NNNN.sgf with the analysis of every move.
     #[arg(long)]
     pub sgf_dir: Option<PathBuf>,
+    /// Search with the training's exploration noise (Gumbel or Dirichlet), so games differ;
+    /// without it the network plays its best move and games can repeat.
+    #[arg(long)]
+    pub explore: bool,
     #[command(flatten)]
     pub common: MatchCommon,
 }
@@ -306,10 +310,13 @@ pub struct SelfplayArgs {
 /// `ember selfplay RUN_DIR`: the run's newest network against itself.
 pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
     let game = ember_run::alphazero::game_of(&a.run)?;
-    let spec = match a.sims {
+    let mut spec = match a.sims {
         Some(n) => format!("az:{}:{n}", a.run.display()),
         None => format!("az:{}", a.run.display()),
     };
+    if a.explore {
+        spec.push_str(":explore");
+    }
     let report = match game.name.as_str() {
         "go" => {
             if let Some(d) = &a.sgf_dir {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ember_agents::alphazero::{self, AlphaZeroConfig, AzSummary};
 use ember_agents::common::RunIo;
-use ember_agents::mcts::{NetEvaluator, SearchPlayer};
+use ember_agents::mcts::{NetEvaluator, SearchConfig, SearchPlayer};
 use ember_envs::Game;
 use ember_envs::games::ConnectFour;
 use ember_envs::go::GoState;
@@ -260,13 +260,14 @@ pub fn game_of(dir: &Path) -> Result<GameSection> {
     Ok(AzExperiment::from_experiment(&exp)?.game)
 }
 
-/// An `az:RUN_DIR[:SIMS]` player for games like `example`: the run's newest checkpoint searching
-/// with its training selection rule, without noise, `sims` simulations (default: the run's
-/// `eval_simulations`).
+/// An `az:RUN_DIR[:SIMS][:explore]` player for games like `example`: the run's newest checkpoint
+/// searching with its training selection rule, `sims` simulations (default: the run's
+/// `eval_simulations`), without noise, or with the training's exploration noise (`explore`).
 pub fn az_player<G: Game>(
     spec: &str,
     dir: &Path,
     sims: Option<u32>,
+    explore: bool,
     example: &G,
     seed: u64,
 ) -> std::result::Result<Box<dyn Player<G>>, PlayerError> {
@@ -305,7 +306,14 @@ pub fn az_player<G: Game>(
     let name = format!("az:{}:{sims}", dir.display());
     Ok(Box::new(SearchPlayer::new(
         name,
-        x.train.play_config(sims),
+        if explore {
+            // The training search: Gumbel noise (or Dirichlet noise), so games differ.
+            let mut c = SearchConfig::new(sims, x.train.selection);
+            c.root_noise = x.train.root_noise;
+            c
+        } else {
+            x.train.play_config(sims)
+        },
         NetEvaluator::new(net, &net_cfg, dev),
         seed,
     )))

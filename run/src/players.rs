@@ -12,7 +12,7 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS (UCT with random playouts, e.g. uct:1000), az:RUN_DIR[:SIMS] (an AlphaZero run's newest network searching SIMS simulations)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS (UCT with random playouts, e.g. uct:1000), az:RUN_DIR[:SIMS][:explore] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise)";
 
 /// The most tree nodes a search may need (simulations × actions): about 1.8 GB.
 pub const MAX_TREE_NODES: u64 = 50_000_000;
@@ -87,7 +87,11 @@ pub fn make_player<G: MatchGame>(
         )));
     }
     if let Some(rest) = s.strip_prefix("az:") {
-        // az:RUN_DIR or az:RUN_DIR:SIMS (a trailing number is the simulation count).
+        // az:RUN_DIR[:SIMS][:explore] (a trailing number is the simulation count).
+        let (rest, explore) = match rest.strip_suffix(":explore") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
         let (dir, sims) = match rest.rsplit_once(':') {
             Some((d, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
                 let sims: u32 = n
@@ -100,7 +104,14 @@ pub fn make_player<G: MatchGame>(
         if dir.is_empty() {
             return Err(bad("give the run directory: az:RUN_DIR[:SIMS]".into()));
         }
-        return crate::alphazero::az_player(spec, std::path::Path::new(dir), sims, example, seed);
+        return crate::alphazero::az_player(
+            spec,
+            std::path::Path::new(dir),
+            sims,
+            explore,
+            example,
+            seed,
+        );
     }
     Err(PlayerError::UnknownSpec {
         spec: spec.into(),

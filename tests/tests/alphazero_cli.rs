@@ -187,7 +187,15 @@ fn a_tiny_go_run_plays_through_gtp() {
     let out = Command::new(&ember)
         .arg("selfplay")
         .arg(&dir)
-        .args(["--games", "1", "--sims", "4", "--json", "--sgf-dir"])
+        .args([
+            "--games",
+            "2",
+            "--sims",
+            "8",
+            "--explore",
+            "--json",
+            "--sgf-dir",
+        ])
         .arg(&sgf)
         .output()
         .unwrap();
@@ -201,6 +209,16 @@ fn a_tiny_go_run_plays_through_gtp() {
             .all(|m| m.comment.is_some() && m.win_rate.is_some())
     );
     rec.to_state().unwrap();
+    // With the training's noise the two games differ.
+    let second = std::fs::read_to_string(sgf.join("game-0002.sgf")).unwrap();
+    let first = std::fs::read_to_string(sgf.join("game-0001.sgf")).unwrap();
+    let moves = |t: &str| {
+        t.split(';')
+            .skip(2)
+            .map(|m| m[..5.min(m.len())].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(moves(&first), moves(&second));
     std::fs::remove_dir_all(&sgf).unwrap();
     // A 5x5 network asked to play 7x7 is refused, naming both.
     let out = Command::new(&ember)
