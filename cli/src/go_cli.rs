@@ -52,7 +52,7 @@ pub fn gtp(a: &GtpArgs) -> Result<()> {
     // refused here; a later `boardsize` it cannot play gets an error answer to `genmove`).
     let example = GoState::new(size, 7.5).map_err(anyhow::Error::msg)?;
     let player = make_player(&a.player, &example, a.seed).context("--player")?;
-    let mut engine = GtpEngine::new(size, Box::new(player)).map_err(anyhow::Error::msg)?;
+    let mut engine = GtpEngine::new(size, player).map_err(anyhow::Error::msg)?;
     let stdout = std::io::stdout();
     engine
         .run(std::io::BufReader::new(std::io::stdin()), stdout.lock())

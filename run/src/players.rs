@@ -35,10 +35,9 @@ pub trait MatchGame: Game + Sized {
 
 impl MatchGame for GoState {
     fn special_player(spec: &str, seed: u64) -> Option<Result<Box<dyn Player<Self>>, PlayerError>> {
-        spec.trim().starts_with("gtp:").then(|| {
-            ember_envs::go::player::parse_player(spec, seed)
-                .map(|p| Box::new(p) as Box<dyn Player<GoState>>)
-        })
+        spec.trim()
+            .starts_with("gtp:")
+            .then(|| ember_envs::go::player::parse_player(spec, seed))
     }
     fn special_specs() -> &'static str {
         "gtp:\"COMMAND LINE\" (an external GTP engine, e.g. gtp:\"gnugo --mode gtp\")"

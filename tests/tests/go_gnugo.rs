@@ -79,6 +79,7 @@ fn rules_agree_with_gnugo() {
                 ask_ember(&mut ours, &cmd).unwrap();
             }
             let mut buf = Vec::new();
+            let mut draw_buf = Vec::new();
             let mut passes = 0;
             let cap = 3 * size * size;
             for turn in 0..cap {
@@ -145,7 +146,7 @@ fn rules_agree_with_gnugo() {
                         Move::Play(buf[rng.below(buf.len())])
                     }
                 } else {
-                    RandomPlayer::pick(s, &mut rng, &mut buf)
+                    s.random_move(&mut rng, &mut draw_buf)
                 };
                 let cmd = format!("play {cname} {}", s.move_name(mv));
                 gg.command(&cmd).unwrap_or_else(|e| {

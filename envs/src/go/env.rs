@@ -14,12 +14,13 @@
 //! whole episode.
 
 use super::board::Color;
-use super::player::{GoPlayer, genmove, parse_player};
+use super::player::{genmove, parse_player};
 use super::state::{CHANNELS, GoState, Move};
 use crate::env::Phase;
 use crate::game::Game;
-use crate::spec::EnvSpec;
+use crate::player::Player;
 use crate::rng::Rng;
+use crate::spec::EnvSpec;
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step};
 
 /// The Go environment.
@@ -28,7 +29,7 @@ pub struct GoEnv {
     fresh: GoState,
     state: GoState,
     agent: Color,
-    opponent: Box<dyn GoPlayer>,
+    opponent: Box<dyn Player<GoState>>,
     rng: Rng,
     phase: Phase,
     obs: Vec<f32>,
@@ -45,7 +46,7 @@ impl GoEnv {
         size: usize,
         komi: f32,
         agent: Color,
-        opponent: Box<dyn GoPlayer>,
+        opponent: Box<dyn Player<GoState>>,
         max_moves: u32,
         superko: bool,
     ) -> Result<GoEnv, EnvError> {

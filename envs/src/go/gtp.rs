@@ -1,6 +1,6 @@
 //! A GTP version 2 engine (the Go Text Protocol of GNU Go, GoGui, Sabaki, twogtp, KGS).
 //!
-//! The engine owns a full-rules [`GoState`] and a [`GoPlayer`] that answers `genmove`. It handles
+//! The engine owns a full-rules [`GoState`] and a [`Player`] that answers `genmove`. It handles
 //! one line at a time ([`GtpEngine::handle`]) and never fails on input: every malformed command
 //! gets an error answer and leaves the game unchanged, as the protocol asks. Input is cleaned as
 //! GTP specifies (control characters dropped, `#` comments removed, tabs made spaces, empty lines
@@ -19,9 +19,10 @@
 use std::io::{self, BufRead, Write};
 
 use super::board::{Color, EMPTY, MAX_SIZE, MIN_SIZE, parse_vertex};
-use super::player::{GoPlayer, genmove};
+use super::player::genmove;
 use super::sgf::{GameRecord, today};
 use super::state::{GoState, Move, fmt_num};
+use crate::player::Player;
 
 /// Every command the engine knows, as `list_commands` prints them.
 pub const COMMANDS: &[&str] = &[
@@ -57,7 +58,7 @@ pub const COMMANDS: &[&str] = &[
 /// A GTP engine around a player.
 pub struct GtpEngine {
     state: GoState,
-    player: Box<dyn GoPlayer>,
+    player: Box<dyn Player<GoState>>,
     quit: bool,
     /// Whether `loadsgf FILE` and `printsgf FILE` may touch the file system.
     files: bool,
@@ -71,7 +72,7 @@ type Answer = Result<String, String>;
 
 impl GtpEngine {
     /// An engine with an empty `size` board, komi 7.5, answering `genmove` with `player`.
-    pub fn new(size: usize, player: Box<dyn GoPlayer>) -> Result<GtpEngine, String> {
+    pub fn new(size: usize, player: Box<dyn Player<GoState>>) -> Result<GtpEngine, String> {
         Ok(GtpEngine {
             state: GoState::new(size, 7.5)?,
             player,

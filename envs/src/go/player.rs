@@ -1,29 +1,24 @@
 //! Go's players: the Go-specific kinds of the game-generic [`Player`] trait, and Go matches.
 //!
-//! [`RandomPlayer`] (uniform over legal moves that do not fill its own one-point eyes, superko
-//! respected) and [`GtpPlayer`] (an external engine over GTP, `gtp:"COMMAND LINE"`, which replays
-//! the game to the engine as needed) implement [`Player<GoState>`]; the search players of the
-//! `agents` crate (`uct:SIMS`, `az:RUN_DIR`) do too, through the same trait, and are made by the
-//! runner, which tries its own forms before [`parse_player`]. [`genmove`] turns a player's
-//! [`Decision`] into a Go [`Move`]; [`play_game`] runs one game under the full rules and records
-//! a resignation in the state, so that SGF and GTP see it.
+//! [`RandomPlayer`] ([`GoState::random_move`]: uniform over legal moves that do not fill its own
+//! one-point eyes, superko respected; it answers even after the game ended, as GTP may ask) and
+//! [`GtpPlayer`] (an external engine over GTP, `gtp:"COMMAND LINE"`, which replays the game to
+//! the engine as needed) implement [`Player<GoState>`]. The search players of the `agents` crate
+//! (`uct:SIMS`, `az:RUN_DIR`) implement it too and are made by the runner, which tries its own
+//! forms before [`parse_player`]. [`genmove`] turns a player's [`Decision`] into a Go [`Move`].
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use super::board::{Color, EMPTY, parse_vertex};
+use super::board::{Color, parse_vertex};
 use super::state::{GoState, Move};
-pub use crate::player::{Decision, PlayerError, elo};
 use crate::player::Player;
+pub use crate::player::{Decision, PlayerError, elo};
 use crate::rng::Rng;
 
 /// The player specs `ember` accepts, for error messages.
 pub const ACCEPTED_SPECS: &str =
     "random, uct:SIMS, az:RUN_DIR[:SIMS], gtp:\"COMMAND LINE\" (e.g. gtp:\"gnugo --mode gtp\")";
-
-/// A player of Go: any [`Player<GoState>`] (a name kept for the GTP engine and matches).
-pub trait GoPlayer: Player<GoState> {}
-impl<T: Player<GoState> + ?Sized> GoPlayer for T {}
 
 /// Asks `player` for a move in `state`: its decision as a Go [`Move`].
 pub fn genmove<P: Player<GoState> + ?Sized>(
@@ -34,7 +29,10 @@ pub fn genmove<P: Player<GoState> + ?Sized>(
         Decision::Resign => Move::Resign,
         Decision::Act(a) => state.move_of(a).ok_or_else(|| PlayerError::Failed {
             player: player.name(),
-            msg: format!("chose action {a}, not a move on a {0}x{0} board", state.size()),
+            msg: format!(
+                "chose action {a}, not a move on a {0}x{0} board",
+                state.size()
+            ),
         })?,
     })
 }
@@ -46,12 +44,11 @@ fn unknown(spec: &str) -> PlayerError {
     }
 }
 
-/// Uniform over the legal moves (positional superko respected) that do not fill one of its own
-/// one-point eyes; passes when there is none.
+/// Plays [`GoState::random_move`].
 #[derive(Debug, Clone)]
 pub struct RandomPlayer {
     rng: Rng,
-    buf: Vec<u16>,
+    buf: Vec<usize>,
 }
 
 impl RandomPlayer {
@@ -61,25 +58,6 @@ impl RandomPlayer {
             buf: Vec::new(),
         }
     }
-
-    /// The move, drawn with `rng` (sampling without replacement, so uniform).
-    pub fn pick(state: &GoState, rng: &mut Rng, buf: &mut Vec<u16>) -> Move {
-        let b = state.board();
-        let c = state.to_play();
-        buf.clear();
-        buf.extend(b.points().filter(|&p| b.at(p) == EMPTY));
-        let mut m = buf.len();
-        while m > 0 {
-            let i = rng.below(m);
-            let p = buf[i];
-            if !b.is_eye(p, c) && state.check(c, p).is_ok() {
-                return Move::Play(p);
-            }
-            m -= 1;
-            buf.swap(i, m);
-        }
-        Move::Pass
-    }
 }
 
 impl Player<GoState> for RandomPlayer {
@@ -87,8 +65,10 @@ impl Player<GoState> for RandomPlayer {
         "random".into()
     }
     fn decide(&mut self, state: &GoState) -> Result<Decision, PlayerError> {
-        let mv = RandomPlayer::pick(state, &mut self.rng, &mut self.buf);
-        Ok(Decision::Act(state.action_of(mv).expect("a point or a pass")))
+        let mv = state.random_move(&mut self.rng, &mut self.buf);
+        Ok(Decision::Act(
+            state.action_of(mv).expect("a point or a pass"),
+        ))
     }
     fn seed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
@@ -274,7 +254,7 @@ fn strip_id(s: &str) -> &str {
 
 /// Makes a player from a spec: `random` or `gtp:"COMMAND LINE"`. Search players (`uct:`, `az:`)
 /// are made by the crates that define them; here they are reported as unavailable.
-pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>, PlayerError> {
+pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn Player<GoState>>, PlayerError> {
     let s = spec.trim();
     if s == "random" {
         return Ok(Box::new(RandomPlayer::new(seed)));
@@ -295,49 +275,9 @@ pub fn parse_player(spec: &str, seed: u64) -> Result<Box<dyn GoPlayer>, PlayerEr
     Err(unknown(spec))
 }
 
-/// Plays one game from `state` to its end (two passes, a resignation, or the state's move
-/// limit), asking `black` and `white` in turn; `on_move` sees the state after every move.
-/// An illegal move from a player is an error naming the player and the move.
-pub fn play_game(
-    state: &mut GoState,
-    black: &mut dyn GoPlayer,
-    white: &mut dyn GoPlayer,
-    on_move: &mut dyn FnMut(&GoState),
-) -> Result<(), PlayerError> {
-    while !state.is_over() {
-        let c = state.to_play();
-        let p: &mut dyn GoPlayer = if c == Color::Black { black } else { white };
-        let mv = genmove(p, state)?;
-        if let Err(e) = state.play(c, mv) {
-            return Err(PlayerError::IllegalMove {
-                player: p.name(),
-                color: c.to_string(),
-                mv: state.move_name(mv),
-                why: e.to_string(),
-            });
-        }
-        on_move(state);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn random_players_finish_legal_games() {
-        let mut s = GoState::new(7, 7.5).unwrap().with_max_moves(500);
-        let (mut b, mut w) = (RandomPlayer::new(1), RandomPlayer::new(2));
-        let mut n = 0;
-        play_game(&mut s, &mut b, &mut w, &mut |st| {
-            n += 1;
-            st.board().validate().unwrap();
-        })
-        .unwrap();
-        assert!(s.is_over());
-        assert_eq!(n, s.move_count());
-    }
 
     #[test]
     fn specs_are_checked() {

@@ -586,7 +586,7 @@ mod tests {
         let mut rng = crate::rng::Rng::new(5);
         let mut buf = Vec::new();
         while !s.is_over() && s.move_count() < 200 {
-            let mv = super::super::player::RandomPlayer::pick(&s, &mut rng, &mut buf);
+            let mv = s.random_move(&mut rng, &mut buf);
             s.play(s.to_play(), mv).unwrap();
         }
         let mut rec = GameRecord::from_state(&s);

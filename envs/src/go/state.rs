@@ -421,6 +421,27 @@ impl GoState {
             Move::Resign => None,
         }
     }
+    /// A move for the player to move, uniform over the legal points that do not fill one of
+    /// its own one-point eyes (positional superko respected; sampling without replacement:
+    /// a rejected point is swapped out of the range and the draw repeats), passing when there
+    /// is none. Draws even after the game ended (GTP may ask). `buf` is scratch space.
+    pub fn random_move(&self, rng: &mut Rng, buf: &mut Vec<usize>) -> Move {
+        let b = &self.board;
+        let c = self.to_play;
+        buf.clear();
+        buf.extend(b.points().filter(|&p| b.at(p) == EMPTY).map(usize::from));
+        let mut m = buf.len();
+        while m > 0 {
+            let i = rng.below(m);
+            let p = buf[i] as Point;
+            if !b.is_eye(p, c) && self.check(c, p).is_ok() {
+                return Move::Play(p);
+            }
+            m -= 1;
+            buf.swap(i, m);
+        }
+        Move::Pass
+    }
     /// The move of an action index, `None` when out of range.
     pub fn move_of(&self, action: usize) -> Option<Move> {
         let n = self.size() * self.size();
@@ -664,28 +685,12 @@ impl Game for GoState {
     fn render(&self) -> String {
         self.render_board()
     }
-    /// Uniform over the legal points that do not fill one of the mover's own one-point eyes
-    /// (positional superko respected), passing when there is none: the draws of
-    /// `player::RandomPlayer::pick`, so both give the same games from the same seed.
+    /// [`GoState::random_move`] as an action; `None` once the game is over.
     fn random_action(&self, rng: &mut Rng, buf: &mut Vec<usize>) -> Option<usize> {
-        if self.is_over() {
-            return None;
-        }
-        let b = &self.board;
-        let c = self.to_play;
-        buf.clear();
-        buf.extend(b.points().filter(|&p| b.at(p) == EMPTY).map(usize::from));
-        let mut m = buf.len();
-        while m > 0 {
-            let i = rng.below(m);
-            let p = buf[i] as Point;
-            if !b.is_eye(p, c) && self.check(c, p).is_ok() {
-                return Some(b.index(p));
-            }
-            m -= 1;
-            buf.swap(i, m);
-        }
-        Some(self.size() * self.size())
+        (!self.is_over()).then(|| {
+            self.action_of(self.random_move(rng, buf))
+                .expect("a point or a pass")
+        })
     }
     /// The fast path: a random playout ([`super::playout::playout`]) on a copy of the bare board
     /// with simple ko only, to two passes or the playout cap, scored by area with komi.
