@@ -31,8 +31,8 @@ pub use check::{CheckConfig, CheckError, CheckReport, check_env, check_env_with}
 pub use env::{Env, EpisodeStats, Info, LegendEntry, Phase, RgbFrame, Step};
 pub use error::EnvError;
 pub use game::{Game, GameError, Symmetry};
-pub use player::{Analysis, Candidate, Decision, Player, PlayerError};
 pub use options::{OptKind, OptSpec, OptValue, Options};
+pub use player::{Analysis, Candidate, Decision, Player, PlayerError};
 pub use registry::{EnvSpec, Registry, make, register};
 pub use space::Space;
 pub use vector::{Autoreset, VecEnv, VecStep};

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use ember_envs::Env;
 use ember_agents::common::random_legal;
+use ember_envs::Env;
 use ember_envs::rng::Rng;
 use serde_json::{Value, json};
 

@@ -133,9 +133,12 @@ pub fn resume(dir: &Path, device: DeviceChoice) -> Result<RunSummary> {
         }
         Kind::Dqn => rl::train(&rl::parse::<DqnConfig>(&exp)?, &run, device, true)?,
         Kind::Ppo => rl::train(&rl::parse::<PpoConfig>(&exp)?, &run, device, true)?,
-        Kind::AlphaZero => {
-            alphazero::train(&alphazero::AzExperiment::from_experiment(&exp)?, &run, device, true)?
-        }
+        Kind::AlphaZero => alphazero::train(
+            &alphazero::AzExperiment::from_experiment(&exp)?,
+            &run,
+            device,
+            true,
+        )?,
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),

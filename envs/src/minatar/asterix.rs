@@ -24,7 +24,7 @@
 //! Observation (MinAtar's channel order): 0 `player`, 1 `enemy`, 2 `trail` (the cell each object
 //! just came from, showing its direction), 3 `gold`.
 
-use super::{Action, Rules, Grid, N};
+use super::{Action, Grid, N, Rules};
 use crate::rng::Rng;
 
 /// The random draws a game's rules make: `Rng` in play; in tests, also a replay of the draws
@@ -603,7 +603,7 @@ mod tests {
 pub(super) mod trace {
     use std::collections::VecDeque;
 
-    use super::super::{Action, Rules, N};
+    use super::super::{Action, N, Rules};
     use super::Draws;
 
     /// Prints `E obs` at each episode start and `S action reward terminal draws obs` per frame,

@@ -22,7 +22,7 @@
 //! State is a handful of bytes plus the bricks as one `u128` bitboard (bit `10*y + x`), so a frame
 //! is a few compares and one bit test, and drawing walks only the set bits.
 
-use super::{Action, Rules, Grid, N};
+use super::{Action, Grid, N, Rules};
 use crate::rng::Rng;
 
 /// Bit of cell `(y, x)` in a 10x10 bitboard.
@@ -352,7 +352,7 @@ mod tests {
 /// `EMBER_PYTHON=/root/venv/bin/python cargo test -p ember-envs minatar_trace -- --ignored`.
 #[cfg(test)]
 pub(super) mod test_support {
-    use super::super::{Action, Rules, MinAtar, N};
+    use super::super::{Action, MinAtar, N, Rules};
     use crate::Env;
     use crate::rng::Rng;
 

@@ -19,7 +19,7 @@
 //! MinAtar). Each car is drawn as itself (channel `car`) and a trail cell just behind it in
 //! channel `speed<s>`, telling the agent its speed and direction.
 
-use super::{Action, Rules, Grid};
+use super::{Action, Grid, Rules};
 use crate::rng::Rng;
 
 /// Frames the chicken waits after each move.

@@ -7,8 +7,8 @@
 //! from its documented and observed behaviour, not translated from its code.
 
 use crate::env::Phase;
-use crate::spec::EnvSpec;
 use crate::rng::{Chance, Rng};
+use crate::spec::EnvSpec;
 use crate::{Env, EnvError, LegendEntry, OptSpec, Options, RgbFrame, Space, Step, render};
 
 pub mod asterix;

@@ -46,7 +46,7 @@
 //! oxygen), 8 `diver_guage` (row 9, columns 8, 7, ... one per diver on board), 9 `diver`.
 
 use super::asterix::Draws;
-use super::{Action, Rules, Grid, N};
+use super::{Action, Grid, N, Rules};
 use crate::rng::Rng;
 
 const MAX_OXYGEN: i16 = 200;

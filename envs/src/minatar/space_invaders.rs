@@ -23,7 +23,7 @@
 //! one shift, collisions are one `&`, the score is a popcount.
 
 use super::breakout::draw_bits;
-use super::{Action, Rules, Grid, N};
+use super::{Action, Grid, N, Rules};
 use crate::rng::Rng;
 
 /// Frames the gun stays hot after a shot.
