@@ -13,7 +13,8 @@
 //!   is the improved policy and the move is the sequential-halving winner; with PUCT, Dirichlet
 //!   root noise, visit counts as the target and moves sampled by visits for `temperature_moves`
 //!   moves. A finished game gives each of its training positions the final result from the view
-//!   of the player who moved there.
+//!   of the player who moved there, optionally mixed with the full search's own value of the
+//!   position (`value_target_search_weight`).
 //! - **Learning**: a replay buffer of (observation as bits, search policy, result), sampled with
 //!   a random symmetry of the game each time; the loss is the policy cross-entropy plus the
 //!   squared value error; updates keep pace with self-play (`sample_reuse` samples drawn per
@@ -83,6 +84,12 @@ pub struct AlphaZeroConfig {
     pub sample_reuse: f64,
     /// Weight of the value loss.
     pub value_weight: f64,
+    /// Weight of the search's value in the value target: the target is
+    /// `(1 - w)·z + w·v_search`, with `z` the game's result and `v_search` the value of the full
+    /// search's policy at that position ([`Search::policy_value`]) for the player to move. 0
+    /// trains on results alone (AlphaZero); mixing in the search's value lowers the target's
+    /// variance when self-play moves are sampled.
+    pub value_target_search_weight: f64,
     /// Weight of the ownership loss (mean squared error per cell; nets with an ownership head).
     pub ownership_weight: f64,
     /// Train on a random symmetry of each sample.
@@ -121,6 +128,7 @@ impl Default for AlphaZeroConfig {
             adam_eps: 1e-8,
             sample_reuse: 4.0,
             value_weight: 1.0,
+            value_target_search_weight: 0.0,
             ownership_weight: 1.0,
             augment: true,
             max_game_moves: 0,
@@ -173,6 +181,9 @@ impl AlphaZeroConfig {
         }
         if !(self.value_weight >= 0.0 && self.value_weight.is_finite()) {
             return bad("value_weight", "must be a number >= 0");
+        }
+        if !(0.0..=1.0).contains(&self.value_target_search_weight) {
+            return bad("value_target_search_weight", "must be in [0, 1]");
         }
         if !(self.ownership_weight >= 0.0 && self.ownership_weight.is_finite()) {
             return bad("ownership_weight", "must be a number >= 0");
@@ -261,7 +272,10 @@ pub struct AzSummary {
 struct Sample {
     bits: Vec<u64>,
     policy: Vec<f32>,
+    /// The value target: the result, mixed with `search_value` when the game ends.
     z: f32,
+    /// The full search's value of the position for the player to move.
+    search_value: f32,
     /// Final ownership per cell from the view of the player to move (empty without a head).
     ownership: Vec<f32>,
 }
@@ -418,6 +432,7 @@ pub fn train<G: Game>(
                     bits,
                     policy: policy.clone(),
                     z: 0.0,
+                    search_value: s.search.policy_value(),
                     ownership: Vec::new(),
                 };
                 s.pending.push((sample, s.state.current_player()));
@@ -445,7 +460,8 @@ pub fn train<G: Game>(
                 draws += (r[0] == r[1]) as u64;
                 let owned = net_cfg.ownership && s.state.ownership(&mut own0);
                 for (mut sample, mover) in s.pending.drain(..) {
-                    sample.z = r[mover];
+                    let w = cfg.value_target_search_weight as f32;
+                    sample.z = (1.0 - w) * r[mover] + w * sample.search_value;
                     if owned {
                         let sign = if mover == 0 { 1.0 } else { -1.0 };
                         sample.ownership = own0.iter().map(|&o| sign * o).collect();

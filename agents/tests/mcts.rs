@@ -226,6 +226,25 @@ fn sequential_halving_on_a_bandit_with_known_values() {
     s.policy(&mut p);
     assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     assert!(p[1] > p[3] && p[3] > p[0] && p[0] > p[2], "{p:?}");
+    // The improved policy's value: Σ π(a)·q̂(a), the unvisited arms at the mixed value
+    // v_mix = (0 + 8·(0.2·0.1 + 0.2·0.9 + 0.2·(-0.5) + 0.2·0.3) / 0.8) / 9 = 0.1778.
+    let v_mix = 8.0 * (0.1 + 0.9 - 0.5 + 0.3) / 4.0 / 9.0;
+    let q_hat = [0.1, 0.9, -0.5, 0.3, v_mix, v_mix, v_mix, v_mix];
+    let expect: f32 = p.iter().zip(q_hat).map(|(p, q)| p * q).sum();
+    let got = s.policy_value();
+    assert!((got - expect).abs() < 1e-5, "{got} vs {expect}");
+    assert!(got > 0.5, "most of the mass is on the best arm: {got}");
+    // Visit-count policies: the visit-weighted mean of the children's values.
+    let mut s = Search::new(SearchConfig::new(41, Selection::uct()), 3);
+    s.set_root(&bandit);
+    s.run(&mut UniformEvaluator, &mut Vec::new());
+    let (mut sum, mut n) = (0.0, 0);
+    for (a, visits) in s.root_visits() {
+        sum += visits as f32 * bandit.values[a];
+        n += visits;
+    }
+    assert_eq!(n, 40);
+    assert!((s.policy_value() - sum / n as f32).abs() < 1e-5);
     // Every arm considered, Gumbel noise on: the arms with high priors and low values (2, 5)
     // are dropped by the halving, and of the two best arms at equal priors the better wins.
     for seed in 0..4 {

@@ -479,6 +479,36 @@ impl<G: Game> Search<G> {
         }
     }
 
+    /// The value of the search's policy for the root's player to move: `Σ π(a)·q̂(a)` with
+    /// [`Search::policy`]'s `π` and the completed Q-values (unvisited actions valued at the mixed
+    /// value). For visit-count policies it is the visit-weighted mean of the children's values,
+    /// which, unlike [`Search::root_value`], leaves out the root's own evaluation. A lower-variance
+    /// value target than the game's result alone (AlphaZero implementations mix the two).
+    pub fn policy_value(&mut self) -> f32 {
+        let kids = self.tree.children(Tree::ROOT);
+        if kids.is_empty() {
+            return self.tree.root().raw_value;
+        }
+        let mut q = Vec::with_capacity(kids.len());
+        selection::completed_q(&self.tree, Tree::ROOT, &mut q);
+        if let Selection::Gumbel {
+            c_visit, c_scale, ..
+        } = self.cfg.selection
+        {
+            selection::improved_policy(&self.tree, Tree::ROOT, c_visit, c_scale, &mut self.scratch);
+            return self.scratch.iter().zip(&q).map(|(p, q)| p * q).sum();
+        }
+        let total: u32 = kids.iter().map(|k| k.visits).sum();
+        if total == 0 {
+            return self.tree.root().raw_value;
+        }
+        kids.iter()
+            .zip(&q)
+            .map(|(k, q)| k.visits as f32 * q)
+            .sum::<f32>()
+            / total as f32
+    }
+
     /// The action to play: for Gumbel the best of the most visited by `g + logits + σ(q̂)`;
     /// otherwise visits^(1/τ) sampled, or the most visited (ties to the higher value) at τ = 0.
     pub fn best_action(&mut self, temperature: f32) -> usize {

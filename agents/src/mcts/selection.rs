@@ -191,8 +191,10 @@ pub fn puct(tree: &Tree, id: NodeId, c_init: f32, c_base: f32, fpu_reduction: f3
     best
 }
 
-/// Writes `σ(q̂)` of every child of `id` into `out` (see the module docs).
-pub fn sigma_completed_q(tree: &Tree, id: NodeId, c_visit: f32, c_scale: f32, out: &mut Vec<f32>) {
+/// Writes the completed Q-value `q̂` of every child of `id` into `out`: the child's mean value
+/// when visited, else the mixed value `v_mix` (the node's own evaluation mixed with the
+/// prior-weighted mean of the visited children). Returns the largest child visit count.
+pub fn completed_q(tree: &Tree, id: NodeId, out: &mut Vec<f32>) -> u32 {
     let node = tree.node(id);
     let kids = tree.children(id);
     let (mut sum_n, mut max_n, mut sum_p, mut weighted) = (0u32, 0u32, 0.0f32, 0.0f32);
@@ -214,6 +216,12 @@ pub fn sigma_completed_q(tree: &Tree, id: NodeId, c_visit: f32, c_scale: f32, ou
         kids.iter()
             .map(|k| if k.visits > 0 { k.q() } else { v_mix }),
     );
+    max_n
+}
+
+/// Writes `σ(q̂)` of every child of `id` into `out` (see the module docs).
+pub fn sigma_completed_q(tree: &Tree, id: NodeId, c_visit: f32, c_scale: f32, out: &mut Vec<f32>) {
+    let max_n = completed_q(tree, id, out);
     let (lo, hi) = out
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &q| {
