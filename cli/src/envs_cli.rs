@@ -61,7 +61,8 @@ pub struct EvalArgs {
     /// on the environment (and options) it trained on.
     pub env: String,
     /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory
-    /// [default: random; with a run directory as ENV, that run's agent].
+    /// [default: random; with a run directory as ENV, that run's agent]; in the Go environments
+    /// also any Go player: `uct:SIMS`, `az:RUN_DIR[:SIMS]`, `gtp:"COMMAND"`.
     #[arg(long)]
     pub agent: Option<String>,
     #[arg(long, default_value_t = 100)]
@@ -88,7 +89,9 @@ pub struct EvalArgs {
 pub struct WatchArgs {
     /// Environment id (see `ember envs`), or `gym:ID` for a Python Gymnasium env (`--features gym`).
     pub env: String,
-    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory.
+    /// Who acts: `random` (uniform over legal actions) or a trained DQN/PPO run directory; in the
+    /// Go environments also any Go player (`uct:SIMS`, `az:RUN_DIR[:SIMS]`, `gtp:"COMMAND"`),
+    /// shown with its analysis (value, top candidates, ownership).
     #[arg(long, default_value = "random")]
     pub agent: String,
     /// Frames per second in the terminal (0: as fast as possible).
@@ -373,28 +376,41 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
         Duration::ZERO
     };
     let mut out = std::io::stdout().lock();
-    let draw =
-        |env: &dyn Env, t: usize, ret: f64, r: f32, out: &mut std::io::StdoutLock| -> Result<()> {
-            if tty {
-                write!(out, "\x1b[H\x1b[2J")?;
-            }
-            write!(
-                out,
-                "{}  step {t}  reward {r}  return {ret}\n{}",
-                env.id(),
-                terminal_frame(env, tty)
-            )?;
-            if !tty {
-                writeln!(out)?;
-            }
-            out.flush()?;
-            Ok(())
-        };
-    draw(ep.env(), 0, 0.0, 0.0, &mut out)?;
+    let draw = |env: &dyn Env,
+                t: usize,
+                ret: f64,
+                r: f32,
+                analysis: Option<String>,
+                out: &mut std::io::StdoutLock|
+     -> Result<()> {
+        if tty {
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        write!(
+            out,
+            "{}  step {t}  reward {r}  return {ret}\n{}{}",
+            env.id(),
+            terminal_frame(env, tty),
+            analysis.unwrap_or_default()
+        )?;
+        if !tty {
+            writeln!(out)?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    draw(ep.env(), 0, 0.0, 0.0, None, &mut out)?;
     while ep.steps() < a.max_steps {
         let started = Instant::now();
         let s = ep.step()?;
-        draw(ep.env(), ep.steps(), ep.ret(), s.reward, &mut out)?;
+        draw(
+            ep.env(),
+            ep.steps(),
+            ep.ret(),
+            s.reward,
+            ep.analysis_text(),
+            &mut out,
+        )?;
         if s.end.is_some() {
             break;
         }

@@ -118,6 +118,16 @@ pub trait Env: Send {
     fn legend(&self) -> Vec<LegendEntry> {
         Vec::new()
     }
+    /// The environment as [`std::any::Any`], so a caller that knows its concrete type can reach
+    /// its own methods (as Gymnasium's `env.unwrapped`): the runner reads a Go environment's game
+    /// so that a search can play in it. `None` by default, and through wrappers.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+    /// [`Env::as_any`], mutably.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 impl<E: Env + ?Sized> Env for Box<E> {
@@ -150,6 +160,12 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn legend(&self) -> Vec<LegendEntry> {
         (**self).legend()
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        (**self).as_any()
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        (**self).as_any_mut()
     }
 }
 

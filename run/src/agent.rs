@@ -1,5 +1,7 @@
-//! Who acts in `eval`, `watch` and the benchmarks: `random` (uniform over the legal actions) or a
-//! trained DQN/PPO run directory (its newest checkpoint, acting as an [`ActMode`] says).
+//! Who acts in `eval`, `watch` and the benchmarks: `random` (uniform over the legal actions), a
+//! trained DQN/PPO run directory (its newest checkpoint, acting as an [`ActMode`] says), or, in
+//! the Go environments, any Go player of [`crate::players`] (`uct:SIMS`, `az:RUN_DIR[:SIMS]`,
+//! `gtp:"COMMAND"`), which reads the environment's game rather than its observation.
 
 use std::path::Path;
 
@@ -7,6 +9,10 @@ use ember_agents::Policy;
 use ember_agents::common::random_legal;
 use ember_agents::policy::ActMode;
 use ember_envs::Env;
+use ember_envs::go::env::GoEnv;
+use ember_envs::go::player::genmove;
+use ember_envs::go::{GoState, Move};
+use ember_envs::player::{Analysis, Player};
 use ember_envs::rng::{Rng, child_seed};
 use ember_nets::DeviceChoice;
 
@@ -20,6 +26,8 @@ pub enum Agent {
     Random(Rng),
     /// A trained DQN or PPO agent.
     Trained(Box<dyn Policy>),
+    /// A Go player (a search, an AlphaZero network, an external engine) in a Go environment.
+    Go(Box<dyn Player<GoState>>),
 }
 
 impl std::fmt::Debug for Agent {
@@ -27,6 +35,7 @@ impl std::fmt::Debug for Agent {
         match self {
             Agent::Random(_) => f.write_str("Agent::Random"),
             Agent::Trained(_) => f.write_str("Agent::Trained"),
+            Agent::Go(p) => write!(f, "Agent::Go({})", p.name()),
         }
     }
 }
@@ -48,10 +57,58 @@ impl Agent {
         }
     }
 
+    /// As [`Agent::parse`], and in a Go environment also the Go players (`uct:SIMS`,
+    /// `az:RUN_DIR[:SIMS]`, `gtp:"COMMAND"`), made for `env`'s board.
+    pub fn for_env(spec: &str, env: &dyn Env, seed: u64, mode: ActMode) -> Result<Agent> {
+        let s = spec.trim();
+        let game_player =
+            crate::env::is_runner_player(s) || (s.starts_with("gtp:") && !is_run_dir(spec));
+        if !game_player {
+            return Agent::parse(spec, seed, mode);
+        }
+        let Some(go) = env.as_any().and_then(|a| a.downcast_ref::<GoEnv>()) else {
+            bail!(
+                "the agent `{spec}` plays only in the Go environments ({} is not one); elsewhere the agents are `random` and trained DQN/PPO run directories",
+                env.id()
+            );
+        };
+        Ok(Agent::Go(crate::players::make_player(
+            spec,
+            go.state(),
+            child_seed(seed, 0x60),
+        )?))
+    }
+
+    /// What the agent's last decision found, for players that search.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        match self {
+            Agent::Go(p) => p.analysis(),
+            _ => None,
+        }
+    }
+
     /// The action for `env`'s current state.
     pub fn act(&mut self, env: &dyn Env) -> Result<usize> {
         let n = env.action_space().n().unwrap_or(1);
         match self {
+            Agent::Go(player) => {
+                let Some(go) = env.as_any().and_then(|a| a.downcast_ref::<GoEnv>()) else {
+                    bail!(
+                        "the agent `{}` plays only in the Go environments",
+                        player.name()
+                    );
+                };
+                let state = go.state();
+                match genmove(&mut **player, state)? {
+                    Move::Resign => bail!(
+                        "the agent `{}` resigned; the Go environments have no resignation action",
+                        player.name()
+                    ),
+                    mv => state.action_of(mv).with_context(|| {
+                        format!("the agent `{}` chose no board move", player.name())
+                    }),
+                }
+            }
             Agent::Random(rng) => Ok(random_legal(rng, n, env.action_mask())),
             Agent::Trained(policy) => {
                 let obs = env.obs();

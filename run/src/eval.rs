@@ -189,7 +189,7 @@ fn evaluate_agent(id: &str, sets: &[String], agent: &str, req: &EvalRequest) -> 
         bail!("--episodes must be at least 1");
     }
     let mut env = make_env(id, sets)?;
-    let mut actor = Agent::parse(agent, req.seed, req.mode)?;
+    let mut actor = Agent::for_env(agent, &*env, req.seed, req.mode)?;
     let result = ember_agents::common::evaluate(
         &mut *env,
         req.episodes,
@@ -200,6 +200,7 @@ fn evaluate_agent(id: &str, sets: &[String], agent: &str, req: &EvalRequest) -> 
     let policy = match actor {
         Agent::Random(_) => "uniform".to_string(),
         Agent::Trained(_) => mode_name(req.mode),
+        Agent::Go(p) => p.name(),
     };
     Ok(AgentEval {
         env: id.to_string(),

@@ -50,7 +50,7 @@ impl Episode {
     /// (`random` or a trained run directory acting as `mode` says).
     pub fn start(id: &str, sets: &[String], agent: &str, seed: u64, mode: ActMode) -> Result<Self> {
         let mut env = make_env(id, sets)?;
-        let agent = Agent::parse(agent, seed, mode)?;
+        let agent = Agent::for_env(agent, &*env, seed, mode)?;
         env.reset(Some(seed));
         Ok(Episode {
             env,
@@ -64,6 +64,32 @@ impl Episode {
     /// The environment in its current state (render it with `render_rgb`, `render_text`, `legend`).
     pub fn env(&self) -> &dyn Env {
         &*self.env
+    }
+
+    /// What the agent's last decision found, when it searches (a Go player): its value, top
+    /// candidates and ownership, for a viewer to show beside the board.
+    pub fn analysis(&self) -> Option<&ember_envs::player::Analysis> {
+        self.agent.analysis()
+    }
+
+    /// [`Episode::analysis`] as text for a terminal: the value and top candidates of the agent's
+    /// last move (named on the environment's board), and its expected ownership when it has one.
+    pub fn analysis_text(&self) -> Option<String> {
+        let a = self.agent.analysis()?;
+        let go = self
+            .env
+            .as_any()
+            .and_then(|e| e.downcast_ref::<ember_envs::go::env::GoEnv>())?;
+        let state = go.state();
+        let mut s = format!(
+            "agent's last move: {}\n",
+            crate::matches::describe_analysis(state, a, 3)
+        );
+        if let Some(own) = &a.ownership {
+            let n = state.size();
+            s.push_str(&crate::matches::ownership_map(own, a.player, n, n));
+        }
+        Some(s)
     }
 
     /// The undiscounted return so far.

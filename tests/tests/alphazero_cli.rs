@@ -220,6 +220,21 @@ fn a_tiny_go_run_plays_through_gtp() {
     };
     assert_ne!(moves(&first), moves(&second));
     std::fs::remove_dir_all(&sgf).unwrap();
+    // The network is a Go environment's agent in `ember watch`, shown with its analysis and
+    // ownership, and a Go environment's opponent.
+    let out = Command::new(&ember)
+        .args(["watch", "Go5x5-v0", "--fps", "0", "--agent", &spec])
+        .args(["--set", "opponent=uct:20"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("agent's last move: value") && text.contains("expected ownership"),
+        "{text}"
+    );
+    assert!(text.contains("opponent: uct:20"), "{text}");
+    assert!(text.contains("episode terminated"), "{text}");
     // A 5x5 network asked to play 7x7 is refused, naming both.
     let out = Command::new(&ember)
         .args([
@@ -241,4 +256,68 @@ fn a_tiny_go_run_plays_through_gtp() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&empty.display().to_string()));
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+#[test]
+fn search_players_act_and_oppose_in_the_go_environments() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    // UCT with 300 playouts against the random opponent on 5x5: it wins every episode.
+    let out = Command::new(&ember)
+        .args(["eval", "Go5x5-v0", "--agent", "uct:300", "--episodes", "4"])
+        .args(["--seed", "3", "--json"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(r["policy"], "uct:300", "{r}");
+    assert_eq!(r["mean_return"], 1.0, "{r}");
+    // The other way round: random against a UCT opponent loses every episode.
+    let out = Command::new(&ember)
+        .args(["eval", "Go5x5-v0", "--episodes", "3", "--json"])
+        .args(["--set", "opponent=uct:300", "--set", "color=white"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(r["mean_return"], -1.0, "{r}");
+    // Watching: the board after every step with the search's candidates.
+    let out = Command::new(&ember)
+        .args(["watch", "Go9x9-v0", "--agent", "uct:50", "--fps", "0"])
+        .args(["--max-steps", "3"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("agent's last move: value").count(),
+        3,
+        "{text}"
+    );
+    // Search players outside Go, and bad specs, are clear errors.
+    for (args, needle) in [
+        (
+            vec!["watch", "Breakout-v0", "--agent", "uct:10"],
+            "Go environments",
+        ),
+        (vec!["watch", "Go9x9-v0", "--agent", "uct:x"], "uct:x"),
+        (
+            vec!["eval", "Go9x9-v0", "--set", "opponent=uct:0"],
+            "opponent",
+        ),
+        (
+            vec!["eval", "Breakout-v0", "--set", "opponent=uct:5"],
+            "opponent",
+        ),
+    ] {
+        let out = Command::new(&ember).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -84,6 +84,17 @@ impl GoEnv {
     pub fn agent_color(&self) -> Color {
         self.agent
     }
+    /// The opponent's name.
+    pub fn opponent_name(&self) -> String {
+        self.opponent.name()
+    }
+    /// Replaces the opponent (a player made outside this crate, such as the runner's search
+    /// players), from the next [`Env::reset`] on.
+    pub fn set_opponent(&mut self, opponent: Box<dyn Player<GoState>>) {
+        self.opponent = opponent;
+        self.phase = Phase::Fresh;
+        self.pending = None;
+    }
 
     fn refresh(&mut self) {
         self.state.observe_as(self.agent, &mut self.obs);
@@ -236,6 +247,12 @@ impl Env for GoEnv {
                 rgb: BOARD,
             },
         ]
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 
