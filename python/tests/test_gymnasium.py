@@ -94,6 +94,39 @@ def test_kwargs_errors_name_the_option():
         gym.make("ember/Breakout-v0", sticky_action_prob=[0.1])
 
 
+def test_numpy_scalars_are_accepted_as_options():
+    # What array code hands over: np.int64, np.float64, np.bool_ (and np.str_) kwargs.
+    a = gym.make("ember/CartPole-v1", max_steps=np.int64(3)).unwrapped
+    a.reset(seed=3)
+    ends = [a.step(0)[3] for _ in range(3)]
+    assert ends == [False, False, True]
+    b = gym.make(
+        "ember/Breakout-v0",
+        sticky_action_prob=np.float64(0.0),
+        minimal_actions=np.bool_(True),
+        difficulty_ramping=np.bool_(False),
+    ).unwrapped
+    c = gym.make("ember/Breakout-v0", sticky_action_prob=0.0, minimal_actions=True, difficulty_ramping=False).unwrapped
+    assert b.action_space.n == c.action_space.n < 6
+    gym.make("ember/Go5x5-v0", color=np.str_("white"))
+
+
+def test_seeds_outside_64_bits_are_refused():
+    env = gym.make("ember/Breakout-v0").unwrapped
+    with pytest.raises(ValueError, match="out of range"):
+        env.reset(seed=2**64 + 5)
+    with pytest.raises(TypeError, match="a seed must be an integer"):
+        env.reset(seed=1.5)
+    a, _ = env.reset(seed=2**64 - 1)
+    b, _ = env.reset(seed=2**64 - 1)
+    assert np.array_equal(a, b)
+    venv = ember.EmberVectorEnv("Breakout-v0", num_envs=2)
+    with pytest.raises(ValueError, match="out of range"):
+        venv.reset(seed=[0, 2**64])
+    with pytest.raises(ValueError, match="out of range"):
+        venv.reset(seed=2**64 + 5)
+
+
 def test_bad_actions_and_misuse_raise():
     env = gym.make("ember/Breakout-v0").unwrapped
     with pytest.raises(RuntimeError, match="reset"):
@@ -103,6 +136,21 @@ def test_bad_actions_and_misuse_raise():
         env.step(6)
     with pytest.raises(ValueError, match="invalid action -1"):
         env.step(-1)
+    # Only integers are actions (what action_space.contains accepts), never truncated floats.
+    for bad in [1.7, -0.5, "1", True, np.array([1]), np.array(1.0), np.float64(1.0), None]:
+        assert not env.action_space.contains(bad) or isinstance(bad, bool)
+        with pytest.raises(TypeError, match="an action must be an integer"):
+            env.step(bad)
+    for good in [1, np.int64(1), np.int8(1), np.uint32(1), np.array(1)]:
+        assert env.action_space.contains(good)
+        env.step(good)
+    with pytest.raises(ValueError, match="invalid action 6"):
+        env.step(np.int64(6))
+    venv = ember.EmberVectorEnv("Breakout-v0", num_envs=2)
+    venv.reset(seed=0)
+    with pytest.raises(TypeError, match="actions must be integers"):
+        venv.step(np.array([0.5, 1.2]))
+    venv.step(np.array([0, 1], dtype=np.int32))
     env2 = gym.make("ember/CartPole-v1", max_steps=1).unwrapped
     env2.reset(seed=0)
     assert env2.step(0)[3] is True

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import _ember
-from ._options import rust_seed, to_pairs
+from ._options import check_seed, rust_seed, to_action, to_pairs
 
 
 class EmberEnv(gymnasium.Env):
@@ -41,17 +41,15 @@ class EmberEnv(gymnasium.Env):
         return {} if mask is None else {"action_mask": mask}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_seed(seed)
         super().reset(seed=seed)
         seed = rust_seed(self, seed)
         obs = self._raw.reset(seed)
         return obs, self._info()
 
     def step(self, action):
-        if isinstance(action, np.ndarray):
-            if action.shape not in ((), (1,)):
-                raise ValueError(f"expected one discrete action, got an array of shape {action.shape}")
-            action = action.reshape(()).item()
-        obs, reward, terminated, truncated = self._raw.step(int(action))
+        action = to_action(action, self.action_space.n)
+        obs, reward, terminated, truncated = self._raw.step(action)
         return obs, float(reward), bool(terminated), bool(truncated), self._info()
 
     def render(self):

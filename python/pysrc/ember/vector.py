@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import _ember
-from ._options import rust_seed, to_pairs
+from ._options import check_seed, rust_seed, to_pairs
 
 
 class EmberVectorEnv(VectorEnv):
@@ -50,9 +50,10 @@ class EmberVectorEnv(VectorEnv):
             if len(seed) != self.num_envs:
                 raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
             super().reset(seed=None)
-            obs = self._raw.reset(None, [None if s is None else int(s) % 2**64 for s in seed])
+            obs = self._raw.reset(None, [check_seed(s) for s in seed])
             self._seeded = True
             return obs, {}
+        check_seed(seed)
         super().reset(seed=seed)
         seed = rust_seed(self, seed)
         return self._raw.reset(seed), {}
@@ -61,6 +62,8 @@ class EmberVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        if not np.issubdtype(actions.dtype, np.integer) or actions.dtype == np.bool_:
+            raise TypeError(f"actions must be integers, not {actions.dtype}")
         obs, rewards, terminated, truncated = self._raw.step(actions.astype(np.int64, copy=False))
         # float64 rewards, as Gymnasium's own vector envs return them.
         return obs, rewards.astype(np.float64), terminated, truncated, {}
