@@ -156,6 +156,9 @@ pub(crate) struct Entry {
 
 /// Receives every write the board makes while playing a move.
 pub(crate) trait Log {
+    /// Whether writes are recorded. Without a log, the board may make writes that change
+    /// nothing (adding 0) instead of branching on hard-to-predict conditions.
+    const ACTIVE: bool;
     fn rec(&mut self, field: Field, idx: usize, old: u32);
 }
 
@@ -163,11 +166,13 @@ pub(crate) trait Log {
 pub(crate) struct NoLog;
 
 impl Log for NoLog {
+    const ACTIVE: bool = false;
     #[inline(always)]
     fn rec(&mut self, _: Field, _: usize, _: u32) {}
 }
 
 impl Log for Vec<Entry> {
+    const ACTIVE: bool = true;
     #[inline]
     fn rec(&mut self, field: Field, idx: usize, old: u32) {
         self.push(Entry {
@@ -328,6 +333,11 @@ impl Board {
     pub fn empties(&self) -> &[u16] {
         &self.empty[..self.s.n_empty as usize]
     }
+    /// Entry `i` of the empty list (`i < empties().len()`).
+    #[inline]
+    pub(crate) fn empty_at(&self, i: usize) -> Point {
+        self.empty[ix(i)]
+    }
     /// Number of stones on the board.
     pub fn stone_count(&self) -> usize {
         self.size * self.size - self.s.n_empty as usize
@@ -424,47 +434,53 @@ impl Board {
     /// Whether a stone of `color` on the empty point `p` would have no liberty and capture nothing.
     #[inline]
     pub fn is_suicide(&self, p: Point, color: Color) -> bool {
-        let nb = self.neighbors(p);
-        let mut k = [0u8; 4];
-        let mut r = [0u16; 4];
+        let k = self.neighbor_colors(p);
+        !k.contains(&EMPTY) && self.is_suicide_surrounded(p, color, k)
+    }
+
+    /// The contents of the four neighbours of `p` (above, left, right, below).
+    #[inline(always)]
+    fn neighbor_colors(&self, p: Point) -> [u8; 4] {
+        let (p, s) = (p as usize, self.stride);
+        [
+            self.color[ix(p.wrapping_sub(s))],
+            self.color[ix(p.wrapping_sub(1))],
+            self.color[ix(p + 1)],
+            self.color[ix(p + s)],
+        ]
+    }
+
+    /// [`Board::is_suicide`] for a point whose neighbours `k` are all stones or edge: no own
+    /// neighbouring chain has another liberty and no enemy one is left without one.
+    #[inline]
+    fn is_suicide_surrounded(&self, p: Point, color: Color, k: [u8; 4]) -> bool {
+        // A chain's stones next to `p` hold at least that many of its pseudo-liberties; `p` is
+        // its last liberty iff they hold all of them. Edge points have chain 0, never a
+        // representative, whose count stays 0; chains of different stones have different
+        // representatives, so equal ids mean one chain. Branch-free: these are coin flips.
+        let r = self.neighbors(p).map(|q| self.chain[ix(q as usize)]);
+        let (c, o) = (color as u8, color.opp() as u8);
+        let mut escape = false;
         for i in 0..4 {
-            let q = ix(nb[i] as usize);
-            k[i] = self.color[q];
-            if k[i] == EMPTY {
-                return false;
-            }
-            r[i] = self.chain[q];
+            let adj = r.iter().map(|&x| (x == r[i]) as u16).sum::<u16>();
+            let last = self.libs[ix(r[i] as usize)] == adj;
+            escape |= (k[i] == c) & !last | (k[i] == o) & last;
         }
-        let c = color as u8;
-        for i in 0..4 {
-            if k[i] == EDGE {
-                continue;
-            }
-            // The chain's stones next to `p`; if they hold all its pseudo-liberties, `p` is its
-            // last liberty. Edge points have chain 0, never a representative, and chains of
-            // different stones have different representatives, so equal ids mean one chain.
-            // More than four pseudo-liberties cannot all be adjacencies to `p`.
-            let libs = self.libs[ix(r[i] as usize)];
-            let atari = libs <= 4 && libs == r.iter().filter(|&&x| x == r[i]).count() as u16;
-            if (k[i] == c) != atari {
-                // Own chain with another liberty, or enemy chain captured by this move.
-                return false;
-            }
-        }
-        true
+        !escape
     }
 
     /// Whether `p` is a one-point eye of `color`: all four neighbours are `color` (or edge), and
     /// the opponent holds fewer than two diagonals (none, when the point is on the edge).
     #[inline]
     pub fn is_eye(&self, p: Point, color: Color) -> bool {
-        let c = color as u8;
-        for &q in &self.neighbors(p) {
-            let k = self.color[ix(q as usize)];
-            if k != c && k != EDGE {
-                return false;
-            }
-        }
+        let k = self.neighbor_colors(p);
+        // `EDGE` is `BLACK | WHITE`: a neighbour is `color` or edge iff it shares its bit.
+        k[0] & k[1] & k[2] & k[3] & color as u8 != 0 && self.eye_diagonals(p, color)
+    }
+
+    /// The diagonal half of [`Board::is_eye`].
+    #[inline]
+    fn eye_diagonals(&self, p: Point, color: Color) -> bool {
         let o = color.opp() as u8;
         let (mut enemy, mut edge) = (0, 0);
         for &q in &self.diagonals(p) {
@@ -473,6 +489,27 @@ impl Board {
             edge += (k == EDGE) as u32;
         }
         enemy + ((edge > 0) as u32) < 2
+    }
+
+    /// Whether the random playout may play `color` at the empty point `p`: not one of its own
+    /// one-point eyes, not the simple-ko point, not suicide. The same as
+    /// `!is_eye(p, color) && ko_point(color) != Some(p) && !is_suicide(p, color)`, with one test
+    /// for the common case: a point with an empty neighbour is none of the three (the ko point's
+    /// neighbours are all stones of the player who just captured, or edge).
+    #[inline(always)]
+    pub fn is_playout_move(&self, p: Point, color: Color) -> bool {
+        let k = self.neighbor_colors(p);
+        (k[0] == EMPTY) | (k[1] == EMPTY) | (k[2] == EMPTY) | (k[3] == EMPTY)
+            || self.is_playout_move_surrounded(p, color, k)
+    }
+
+    /// [`Board::is_playout_move`] for a point with no empty neighbour.
+    #[inline(never)]
+    fn is_playout_move_surrounded(&self, p: Point, color: Color, k: [u8; 4]) -> bool {
+        let c = color as u8;
+        let eye = k[0] & k[1] & k[2] & k[3] & c != 0 && self.eye_diagonals(p, color);
+        let ko = self.s.ko == p && self.s.ko_color == c;
+        !(eye || ko || self.is_suicide_surrounded(p, color, k))
     }
 
     /// The position hash after `color` plays the legal move `p` (without playing it).
@@ -515,45 +552,53 @@ impl Board {
         let c = color as u8;
         let o = color.opp() as u8;
         let pu = ix(p as usize);
+        let nb = self.neighbors(p).map(|q| ix(q as usize));
+        let k = self.neighbor_colors(p);
         self.remove_empty(p, log);
         set!(self, log, color, Field::Color, pu, c);
         set!(self, log, chain, Field::Chain, pu, p);
         set!(self, log, next, Field::Next, pu, p);
         set!(self, log, csize, Field::Size, pu, 1);
-        set!(self, log, libs, Field::Libs, pu, 0);
-        self.s.hash ^= KEYS[color.index()][ix(pu)];
-        // One pass over the neighbours: liberties, merges, and the enemy chains left without
-        // a liberty (each reaches zero exactly once); captures come after, so that the
-        // liberties they give back are not counted twice.
-        let mut dead = [0u16; 4];
-        let mut n_dead = 0;
-        for &q in &self.neighbors(p) {
-            let qi = ix(q as usize);
-            let k = self.color[qi];
-            if k == EMPTY {
-                let me = self.chain[pu];
-                self.add_lib(me, log);
-            } else if k == c {
-                let r = self.chain[qi];
-                self.remove_lib(r, log);
-                let me = self.chain[pu];
+        let free = k.iter().map(|&x| (x == EMPTY) as u16).sum();
+        set!(self, log, libs, Field::Libs, pu, free);
+        self.s.hash ^= KEYS[color.index()][pu];
+        // Every neighbouring stone loses a pseudo-liberty. The colours around a random move are
+        // coin flips, so without a log this subtracts 0 at empty and edge points (whose chain
+        // entry is stale or 0) instead of branching.
+        for i in 0..4 {
+            let stone = (k[i] == c) | (k[i] == o);
+            if stone || !L::ACTIVE {
+                let r = ix(self.chain[nb[i]] as usize);
+                set!(self, log, libs, Field::Libs, r, self.libs[r] - stone as u16);
+            }
+        }
+        // Join the own chains around, in neighbour order.
+        for i in 0..4 {
+            if k[i] == c {
+                let (me, r) = (self.chain[pu], self.chain[nb[i]]);
                 if me != r {
                     self.merge(me, r, log);
                 }
-            } else if k == o {
-                let r = self.chain[qi];
-                self.remove_lib(r, log);
-                if self.libs[ix(r as usize)] == 0 {
-                    dead[n_dead & 3] = r;
-                    n_dead += 1;
-                }
             }
         }
+        // Capture the enemy chains left without a liberty (rare: one test when there is none),
+        // each where it is last adjacent to `p`, and after the merges, so that the liberties
+        // they give back are counted once, on the joined chain.
+        let dead = (0..4).fold(0u32, |m, i| {
+            let r = self.chain[nb[i]];
+            m | (((k[i] == o) & (self.libs[ix(r as usize)] == 0)) as u32) << i
+        });
         let mut captured = 0;
         let mut last_captured: Point = 0;
-        for &r in &dead[..n_dead.min(4)] {
-            captured += self.capture(r, color, log);
-            last_captured = r;
+        if dead != 0 {
+            for i in 0..4 {
+                let r = self.chain[nb[i]];
+                let later = (i + 1..4).any(|j| k[j] == o && self.chain[nb[j]] == r);
+                if dead & (1 << i) != 0 && !later {
+                    captured += self.capture(r, color, log);
+                    last_captured = r;
+                }
+            }
         }
         self.s.captures[color.index()] += captured;
         let me = ix(self.chain[pu] as usize);
@@ -565,18 +610,6 @@ impl Board {
             self.s.ko_color = 0;
         }
         captured
-    }
-
-    #[inline]
-    fn add_lib<L: Log>(&mut self, r: Point, log: &mut L) {
-        let r = ix(r as usize);
-        set!(self, log, libs, Field::Libs, r, self.libs[r] + 1);
-    }
-
-    #[inline]
-    fn remove_lib<L: Log>(&mut self, r: Point, log: &mut L) {
-        let r = ix(r as usize);
-        set!(self, log, libs, Field::Libs, r, self.libs[r] - 1);
     }
 
     fn merge<L: Log>(&mut self, a: Point, b: Point, log: &mut L) {
@@ -632,9 +665,10 @@ impl Board {
         let c = by as u8;
         loop {
             for &q in &self.neighbors(s) {
-                if self.color[ix(q as usize)] == c {
-                    let rq = self.chain[ix(q as usize)];
-                    self.add_lib(rq, log);
+                let own = self.color[ix(q as usize)] == c;
+                if own || !L::ACTIVE {
+                    let rq = ix(self.chain[ix(q as usize)] as usize);
+                    set!(self, log, libs, Field::Libs, rq, self.libs[rq] + own as u16);
                 }
             }
             s = self.next[ix(s as usize)];

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::board::{Board, Color, Illegal};
+use super::board::{Board, Color, EMPTY, Illegal};
 use super::playout::{self, default_cap};
 use super::sgf::GameRecord;
 use super::state::{GoState, Move};
@@ -136,6 +136,41 @@ proptest! {
             b.play_unchecked(p, c);
             prop_assert_eq!(h, b.hash());
             prop_assert_eq!(b.hash(), b.recompute_hash());
+            c = c.opp();
+        }
+    }
+
+    #[test]
+    fn playout_tests_match_their_definitions(size in 5usize..=9, seed: u64) {
+        // `is_suicide`, `is_eye` and the playout's one-test filter `is_playout_move` against
+        // definitions from exact liberty lists and neighbour colours, at every empty point for
+        // both colours, through a random playout (where kos, captures and eyes arise).
+        let mut rng = Rng::new(seed);
+        let mut b = Board::new(size).unwrap();
+        let mut c = Color::Black;
+        for _ in 0..default_cap(size) {
+            for &p in b.empties() {
+                for col in [Color::Black, Color::White] {
+                    let suicide = b.neighbors(p).iter().all(|&q| match b.stone(q) {
+                        _ if b.at(q) == EMPTY => false,
+                        Some(k) => (k == col) == (b.liberties(q) == [p]),
+                        None => true,
+                    });
+                    prop_assert_eq!(b.is_suicide(p, col), suicide, "suicide at {}\n{}", p, b.ascii());
+                    let eye = b.neighbors(p).iter().all(|&q| b.stone(q) == Some(col) || !b.on_board(q)) && {
+                        let s = b.stride() as u16;
+                        let diag = [p - s - 1, p - s + 1, p + s - 1, p + s + 1];
+                        let enemy = diag.iter().filter(|&&q| b.stone(q) == Some(col.opp())).count();
+                        let edge = diag.iter().any(|&q| !b.on_board(q));
+                        enemy + (edge as usize) < 2
+                    };
+                    prop_assert_eq!(b.is_eye(p, col), eye, "eye at {}\n{}", p, b.ascii());
+                    let ok = !eye && b.ko_point(col) != Some(p) && !suicide;
+                    prop_assert_eq!(b.is_playout_move(p, col), ok, "playout move at {}\n{}", p, b.ascii());
+                }
+            }
+            let Some(p) = playout::random_move(&mut b, c, &mut rng) else { break };
+            b.play_unchecked(p, c);
             c = c.opp();
         }
     }
