@@ -548,6 +548,7 @@ impl Board {
 
     /// Places a stone of `color` on the empty point `p`, merges chains, captures, updates the hash
     /// and the ko point, logging every array write. The move must not be suicide.
+    #[inline(always)]
     pub(crate) fn place<L: Log>(&mut self, p: Point, color: Color, log: &mut L) -> u32 {
         let c = color as u8;
         let o = color.opp() as u8;
@@ -572,13 +573,15 @@ impl Board {
                 set!(self, log, libs, Field::Libs, r, self.libs[r] - stone as u16);
             }
         }
-        // Join the own chains around, in neighbour order.
-        for i in 0..4 {
-            if k[i] == c {
-                let (me, r) = (self.chain[pu], self.chain[nb[i]]);
-                if me != r {
-                    self.merge(me, r, log);
-                }
+        // Join the own chains around, in neighbour order (a loop over a bit mask: one branch
+        // per own neighbour instead of one per neighbour).
+        let mut own = (0..4).fold(0u32, |m, i| m | ((k[i] == c) as u32) << i);
+        while own != 0 {
+            let i = own.trailing_zeros() as usize;
+            own &= own - 1;
+            let (me, r) = (self.chain[pu], self.chain[nb[i & 3]]);
+            if me != r {
+                self.merge(me, r, log);
             }
         }
         // Capture the enemy chains left without a liberty (rare: one test when there is none),
@@ -593,8 +596,8 @@ impl Board {
         if dead != 0 {
             for i in 0..4 {
                 let r = self.chain[nb[i]];
-                let later = (i + 1..4).any(|j| k[j] == o && self.chain[nb[j]] == r);
-                if dead & (1 << i) != 0 && !later {
+                let later = |j: usize| k[j] == o && self.chain[nb[j]] == r;
+                if dead & (1 << i) != 0 && !(i + 1..4).any(later) {
                     captured += self.capture(r, color, log);
                     last_captured = r;
                 }
@@ -725,6 +728,32 @@ impl Board {
     /// The area score, Black minus White, before komi: stones plus empty regions that touch stones
     /// of one colour only.
     pub fn area_score(&self) -> i32 {
+        // A finished playout leaves mostly one-point regions: score those from their
+        // neighbours in one branch-free pass, and flood the regions only if a larger one is met.
+        let mut score = 0i32;
+        let mut larger = false;
+        for y in 0..self.size {
+            let row = (y + 1) * self.stride + 1;
+            for p in row..row + self.size {
+                let mut k = self.color[ix(p)];
+                if k == EMPTY {
+                    let n = self.neighbor_colors(p as Point);
+                    larger |= n.contains(&EMPTY);
+                    // The colours it touches; `EDGE` is `BLACK | WHITE`, so edges are masked out.
+                    k = n.iter().fold(0, |t, &x| t | if x == EDGE { 0 } else { x });
+                }
+                score += (k == BLACK) as i32 - (k == WHITE) as i32;
+            }
+        }
+        if larger {
+            self.area_score_by_regions()
+        } else {
+            score
+        }
+    }
+
+    /// [`Board::area_score`] by flooding every empty region.
+    fn area_score_by_regions(&self) -> i32 {
         let mut score = 0i32;
         self.areas(|_, owner, n| match owner {
             BLACK => score += n as i32,

@@ -183,6 +183,14 @@ proptest! {
         prop_assert!(b.validate().is_ok(), "{:?}", b.validate());
         prop_assert!(r.moves <= default_cap(size));
         prop_assert_eq!(r.score, b.area_score());
+        // Against the flood fill of `ownership`, also midway through another playout.
+        let mut own = vec![0.0; size * size];
+        for cap in [default_cap(size), (seed % 60) as u32] {
+            let mut b = Board::new(size).unwrap();
+            playout::playout(&mut b, Color::Black, &mut rng, cap);
+            b.ownership(&mut own);
+            prop_assert_eq!(b.area_score(), own.iter().sum::<f32>() as i32);
+        }
     }
 
     #[test]
