@@ -43,6 +43,10 @@ pub struct GtpArgs {
     /// Seed of the player's randomness.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Allow `loadsgf FILE` and `printsgf FILE` inside DIR only (no `..`, no symlink out of it,
+    /// regular files only). Without it they are refused (`printsgf` with no file still works).
+    #[arg(long, value_name = "DIR")]
+    pub sgf_dir: Option<PathBuf>,
 }
 
 /// `ember gtp`: a GTP v2 engine on stdin/stdout.
@@ -53,6 +57,12 @@ pub fn gtp(a: &GtpArgs) -> Result<()> {
     let example = GoState::new(size, 7.5).map_err(anyhow::Error::msg)?;
     let player = make_player(&a.player, &example, a.seed).context("--player")?;
     let mut engine = GtpEngine::new(size, player).map_err(anyhow::Error::msg)?;
+    if let Some(dir) = &a.sgf_dir {
+        engine = engine
+            .with_sgf_dir(dir)
+            .map_err(anyhow::Error::msg)
+            .context("--sgf-dir")?;
+    }
     let stdout = std::io::stdout();
     engine
         .run(std::io::BufReader::new(std::io::stdin()), stdout.lock())
@@ -228,6 +238,20 @@ fn run_match<G: MatchGame>(
     Ok(report)
 }
 
+/// Creates `--sgf-dir` and checks that files can be written in it, so that a directory that
+/// cannot hold the records fails before the first game rather than after it.
+fn writable_dir(d: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(d).with_context(|| format!("--sgf-dir: creating {}", d.display()))?;
+    let probe = d.join(format!(".ember-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| format!("--sgf-dir: {} is not writable", d.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Reports a finished Go game and writes its SGF (with the players' analysis) into `sgf_dir`.
 fn go_game_end(e: MatchEvent<'_, GoState>, sgf_dir: Option<&std::path::Path>) -> Result<()> {
     let MatchEvent::GameEnd {
@@ -320,7 +344,7 @@ pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
     let report = match game.name.as_str() {
         "go" => {
             if let Some(d) = &a.sgf_dir {
-                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+                writable_dir(d)?;
             }
             let fresh = game.go()?;
             run_match(
@@ -366,11 +390,11 @@ pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
 /// `ember match go`.
 pub fn match_go(a: &MatchGoArgs) -> Result<()> {
     let size = check_size(a.size)?;
-    if !a.komi.is_finite() {
-        bail!("--komi must be a number");
+    if !a.komi.is_finite() || a.komi.abs() > 1000.0 {
+        bail!("--komi is out of range: komi is a number of points from -1000 to 1000");
     }
     if let Some(d) = &a.sgf_dir {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        writable_dir(d)?;
     }
     let cap = a.max_moves.unwrap_or((4 * size * size) as u32);
     let fresh = GoState::new(size, a.komi)

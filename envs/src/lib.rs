@@ -15,6 +15,7 @@ pub mod check;
 pub mod classic;
 mod env;
 mod error;
+pub mod files;
 pub mod game;
 pub mod games;
 pub mod go;
@@ -31,7 +32,7 @@ pub use check::{CheckConfig, CheckError, CheckReport, check_env, check_env_with}
 pub use env::{Env, EpisodeStats, Info, LegendEntry, Phase, RgbFrame, Step};
 pub use error::EnvError;
 pub use game::{Game, GameError, Symmetry};
-pub use options::{OptKind, OptSpec, OptValue, Options};
+pub use options::{OptKind, OptSpec, OptValue, Options, fmt_number};
 pub use player::{Analysis, Candidate, Decision, Player, PlayerError};
 pub use registry::{EnvSpec, Registry, make, register};
 pub use space::Space;

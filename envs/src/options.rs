@@ -95,7 +95,9 @@ impl OptSpec {
         match &self.kind {
             OptKind::Bool => "true or false".into(),
             OptKind::Int { min, max } => format!("an integer in {min}..={max}"),
-            OptKind::Float { min, max } => format!("a number in [{min}, {max}]"),
+            OptKind::Float { min, max } => {
+                format!("a number in [{}, {}]", fmt_number(*min), fmt_number(*max))
+            }
             OptKind::Choice(c) => format!("one of {}", c.join(", ")),
             OptKind::Str => "a string".into(),
         }
@@ -228,6 +230,19 @@ impl Options {
     }
 }
 
+/// `x` for an error message: as written for ordinary magnitudes, in exponent form for very large
+/// or very small ones (`1e308`, not its 309 digits), `∞` for the unbounded ends of a range.
+pub fn fmt_number(x: f64) -> String {
+    let a = x.abs();
+    if x.is_infinite() || a == f64::MAX {
+        (if x > 0.0 { "∞" } else { "-∞" }).into()
+    } else if a != 0.0 && !(1e-4..1e15).contains(&a) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +253,15 @@ mod tests {
             OptSpec::bool("flag", true, "a flag"),
             OptSpec::choice("mode", "a", &["a", "b"], "a mode"),
         ]
+    }
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(fmt_number(0.5), "0.5");
+        assert_eq!(fmt_number(1e308), "1e308");
+        assert_eq!(fmt_number(f64::MAX), "∞");
+        assert_eq!(fmt_number(-f64::INFINITY), "-∞");
+        assert_eq!(fmt_number(2.5e-7), "2.5e-7");
     }
 
     #[test]

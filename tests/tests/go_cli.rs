@@ -161,7 +161,7 @@ fn gtp_answers_every_line_and_survives_garbage() {
     line(b"4 play white Z99", Some("?4 invalid coordinate"));
     line(b"5 gnugo_please_crash", Some("?5 unknown command"));
     line(b"\xff\xfe\x00\x07 junk \x1b[2J", Some("? unknown command"));
-    line(&[b'x'; 100_000], Some("? unknown command"));
+    line(&[b'x'; 100_000], Some("? line too long"));
     line(b"# a comment line", None);
     line(b"", None);
     line(b"6 play purple A1", Some("?6 invalid color"));
@@ -172,7 +172,7 @@ fn gtp_answers_every_line_and_survives_garbage() {
     line(b"8 komi nan", Some("?8 syntax error"));
     line(
         b"9 loadsgf /definitely/not/here.sgf",
-        Some("?9 cannot open"),
+        Some("?9 file access is disabled"),
     );
     line(b"10 list_stones black", Some("=10 D4"));
     line(b"11 genmove white", Some("=11 "));

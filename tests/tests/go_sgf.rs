@@ -93,7 +93,10 @@ fn gnugo_and_ember_load_the_same_positions() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = data_files();
     // Ember's own output too: a random game written by `printsgf`.
-    let mut e = GtpEngine::new(9, Box::new(RandomPlayer::new(3))).unwrap();
+    let mut e = GtpEngine::new(9, Box::new(RandomPlayer::new(3)))
+        .unwrap()
+        .with_sgf_dir(&dir)
+        .unwrap();
     for i in 0..120 {
         let c = if i % 2 == 0 { "b" } else { "w" };
         ember_answer(&mut e, &format!("genmove {c}"));
@@ -102,7 +105,11 @@ fn gnugo_and_ember_load_the_same_positions() {
     ember_answer(&mut e, &format!("printsgf {}", ours.display()));
     files.push(ours);
     for f in &files {
-        let mut em = GtpEngine::new(19, Box::new(RandomPlayer::new(0))).unwrap();
+        // Files are read only inside the engine's SGF directory: the file's own.
+        let mut em = GtpEngine::new(19, Box::new(RandomPlayer::new(0)))
+            .unwrap()
+            .with_sgf_dir(f.parent().unwrap())
+            .unwrap();
         let cmd = format!("loadsgf {}", f.display());
         let to_play_g = gg.command(&cmd).unwrap();
         let to_play_e = ember_answer(&mut em, &cmd);
@@ -131,7 +138,10 @@ fn triple_ko_superko_agrees_with_gnugo() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("triple-ko.sgf");
     std::fs::write(&f, sgf).unwrap();
-    let mut em = GtpEngine::new(9, Box::new(RandomPlayer::new(0))).unwrap();
+    let mut em = GtpEngine::new(9, Box::new(RandomPlayer::new(0)))
+        .unwrap()
+        .with_sgf_dir(&dir)
+        .unwrap();
     assert_eq!(
         ember_answer(&mut em, &format!("loadsgf {}", f.display())),
         "black"

@@ -15,8 +15,15 @@
 //! Lizzie) when the player searches. Error texts follow GNU Go:
 //! `unknown command`, `invalid coordinate`, `invalid color`, `illegal move`, `unacceptable size`,
 //! `cannot undo`, `syntax error`.
+//!
+//! Safe to expose to untrusted input (a GUI, a game-server bridge): an engine touches no file
+//! unless given an SGF directory ([`GtpEngine::with_sgf_dir`]), and then only regular files
+//! inside it (no `..`, no symlink leading out, at most [`SGF_LIMIT`] bytes read); [`GtpEngine::run`]
+//! reads at most [`LINE_LIMIT`] bytes of a line (a longer one is answered with an error and
+//! skipped, the connection kept).
 
 use std::io::{self, BufRead, Write};
+use std::path::{Component, Path, PathBuf};
 
 use super::board::{Color, EMPTY, MAX_SIZE, MIN_SIZE, parse_vertex};
 use super::player::genmove;
@@ -55,13 +62,72 @@ pub const COMMANDS: &[&str] = &[
     "kata-analyze",
 ];
 
+/// The longest command line [`GtpEngine::run`] reads (64 KiB); a longer one is answered
+/// `? line too long` and skipped, and the engine goes on with the next line.
+pub const LINE_LIMIT: usize = 64 << 10;
+
+/// The largest SGF file `loadsgf` reads (16 MiB).
+pub const SGF_LIMIT: u64 = 16 << 20;
+
+/// What [`GtpEngine::run`]'s reader hands over: a line, or the first bytes of one that exceeded
+/// [`LINE_LIMIT`] (kept to echo its id).
+enum Input {
+    Line(Vec<u8>),
+    TooLong(Vec<u8>),
+}
+
+/// Reads one line of at most `limit` bytes (without its `\n`) from `r`, holding no more than
+/// `limit` bytes whatever the input; `None` at the end of the input.
+fn read_line_bounded<R: BufRead>(r: &mut R, limit: usize) -> io::Result<Option<Input>> {
+    let mut buf = Vec::new();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(match (any, too_long) {
+                (false, _) => None,
+                (true, false) => Some(Input::Line(buf)),
+                (true, true) => Some(Input::TooLong(buf)),
+            });
+        }
+        any = true;
+        let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (&avail[..i], i + 1),
+            None => (avail, avail.len()),
+        };
+        let newline = done > chunk.len();
+        if !too_long && buf.len() + chunk.len() <= limit {
+            buf.extend_from_slice(chunk);
+        } else if !too_long {
+            too_long = true;
+            buf.extend_from_slice(&chunk[..chunk.len().min(64)]);
+            buf.truncate(64);
+            buf.shrink_to_fit();
+        }
+        r.consume(done);
+        if newline {
+            return Ok(Some(if too_long {
+                Input::TooLong(buf)
+            } else {
+                Input::Line(buf)
+            }));
+        }
+    }
+}
+
 /// A GTP engine around a player.
 pub struct GtpEngine {
     state: GoState,
     player: Box<dyn Player<GoState>>,
     quit: bool,
-    /// Whether `loadsgf FILE` and `printsgf FILE` may touch the file system.
-    files: bool,
+    /// The directory (canonical) inside which `loadsgf FILE` and `printsgf FILE` may read and
+    /// write; `None`: no file access.
+    sgf_dir: Option<PathBuf>,
     /// `time_settings`: main time, byo-yomi time and stones (seconds); `None`: no limit.
     time: Option<(f64, f64, u32)>,
     /// `time_left` per colour (Black, White): seconds and stones (0: in main time).
@@ -71,13 +137,14 @@ pub struct GtpEngine {
 type Answer = Result<String, String>;
 
 impl GtpEngine {
-    /// An engine with an empty `size` board, komi 7.5, answering `genmove` with `player`.
+    /// An engine with an empty `size` board, komi 7.5, answering `genmove` with `player`. It has
+    /// no file access: `loadsgf` and `printsgf FILE` are refused until [`with_sgf_dir`](Self::with_sgf_dir).
     pub fn new(size: usize, player: Box<dyn Player<GoState>>) -> Result<GtpEngine, String> {
         Ok(GtpEngine {
             state: GoState::new(size, 7.5)?,
             player,
             quit: false,
-            files: true,
+            sgf_dir: None,
             time: None,
             left: [None, None],
         })
@@ -127,12 +194,91 @@ impl GtpEngine {
         Ok(String::new())
     }
 
-    /// Forbids `loadsgf` and `printsgf FILE` (answered `? file access is disabled`), for an
-    /// engine exposed to untrusted input (a server, a fuzzer); `printsgf` without a file still
-    /// works.
+    /// Forbids `loadsgf` and `printsgf FILE` (answered `? file access is disabled …`), the
+    /// default; `printsgf` without a file still works.
     pub fn without_file_access(mut self) -> GtpEngine {
-        self.files = false;
+        self.sgf_dir = None;
         self
+    }
+
+    /// Allows `loadsgf FILE` and `printsgf FILE` inside `dir` only: FILE is relative to `dir`
+    /// (or an absolute path inside it), may not contain `..`, and may not lead out of `dir`
+    /// through a symlink; only regular files are read (at most [`SGF_LIMIT`] bytes) or
+    /// replaced. Fails when `dir` is not an existing directory.
+    pub fn with_sgf_dir(mut self, dir: &Path) -> Result<GtpEngine, String> {
+        let canon = dir
+            .canonicalize()
+            .map_err(|e| format!("SGF directory {}: {e}", dir.display()))?;
+        if !canon.is_dir() {
+            return Err(format!(
+                "SGF directory {} is not a directory",
+                dir.display()
+            ));
+        }
+        self.sgf_dir = Some(canon);
+        Ok(self)
+    }
+
+    /// The file `name` names inside the SGF directory, checked as [`with_sgf_dir`] says: for
+    /// reading, the file itself (symlinks resolved); for writing, its directory (resolved) and
+    /// its name, which must not already be anything but a regular file.
+    fn sgf_path(&self, name: &str, write: bool) -> Result<PathBuf, String> {
+        let Some(dir) = &self.sgf_dir else {
+            return Err(
+                "file access is disabled (ember gtp --sgf-dir DIR allows loadsgf/printsgf inside DIR)"
+                    .into(),
+            );
+        };
+        let outside = || format!("'{name}' is outside the SGF directory");
+        let p = Path::new(name);
+        if p.components().any(|c| c == Component::ParentDir) {
+            return Err(outside());
+        }
+        let joined = dir.join(p);
+        if !write {
+            let canon = joined
+                .canonicalize()
+                .map_err(|e| format!("cannot open '{name}': {e}"))?;
+            return if canon.starts_with(dir) {
+                Ok(canon)
+            } else {
+                Err(outside())
+            };
+        }
+        let (Some(parent), Some(file)) = (joined.parent(), joined.file_name()) else {
+            return Err(format!("cannot write '{name}': not a file name"));
+        };
+        let parent = parent
+            .canonicalize()
+            .map_err(|e| format!("cannot write '{name}': {e}"))?;
+        if !parent.starts_with(dir) {
+            return Err(outside());
+        }
+        let target = parent.join(file);
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if !m.file_type().is_file() => {
+                Err(format!("cannot write '{name}': not a regular file"))
+            }
+            _ => Ok(target),
+        }
+    }
+
+    /// Writes `text` to `path` (checked by [`sgf_path`]): a new file in the same directory,
+    /// then renamed over `path`, so a symlink or hard link planted there is replaced, never
+    /// followed.
+    fn write_sgf(path: &Path, text: &str) -> io::Result<()> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
     }
 
     /// The game as it stands.
@@ -187,16 +333,22 @@ impl GtpEngine {
         input: R,
         mut output: W,
     ) -> io::Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(16);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Input>>(16);
         std::thread::spawn(move || {
-            for line in input.split(b'\n') {
+            let mut input = input;
+            loop {
+                let line = match read_line_bounded(&mut input, LINE_LIMIT) {
+                    Ok(Some(l)) => Ok(l),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                };
                 let stop = line.is_err();
                 if tx.send(line).is_err() || stop {
                     break;
                 }
             }
         });
-        let mut pending: Option<Vec<u8>> = None;
+        let mut pending: Option<Input> = None;
         loop {
             let line = match pending.take() {
                 Some(l) => l,
@@ -205,7 +357,23 @@ impl GtpEngine {
                     Err(_) => break, // end of input
                 },
             };
-            let line = String::from_utf8_lossy(&line).into_owned();
+            let line = match line {
+                Input::Line(l) => String::from_utf8_lossy(&l).into_owned(),
+                Input::TooLong(start) => {
+                    let start = String::from_utf8_lossy(&start).into_owned();
+                    let id: String = start
+                        .trim_start()
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    let limit = crate::files::bytes(LINE_LIMIT as u64);
+                    output.write_all(
+                        format!("?{id} line too long (the limit is {limit})\n\n").as_bytes(),
+                    )?;
+                    output.flush()?;
+                    continue;
+                }
+            };
             if let Some((id, kata, color, interval)) = self.analyze_request(&line) {
                 pending = self.analyze(&id, kata, color, interval, &rx, &mut output)?;
                 continue;
@@ -265,9 +433,9 @@ impl GtpEngine {
         kata: bool,
         color: Color,
         interval: f64,
-        rx: &std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+        rx: &std::sync::mpsc::Receiver<io::Result<Input>>,
         output: &mut impl Write,
-    ) -> io::Result<Option<Vec<u8>>> {
+    ) -> io::Result<Option<Input>> {
         let mut state = self.state.clone();
         if state.is_over() {
             output.write_all(format!("?{id} the game is over\n\n").as_bytes())?;
@@ -480,14 +648,13 @@ impl GtpEngine {
             }
             "loadsgf" => {
                 let file = args.first().ok_or("syntax error")?;
-                if !self.files {
-                    return Err("file access is disabled".into());
-                }
                 let upto: Option<usize> = match args.get(1) {
                     None => None,
                     Some(n) => Some(n.parse().map_err(|_| "syntax error")?),
                 };
-                let text = std::fs::read(file).map_err(|e| format!("cannot open '{file}': {e}"))?;
+                let path = self.sgf_path(file, false)?;
+                let text = crate::files::read_regular(&path, SGF_LIMIT)
+                    .map_err(|e| format!("cannot open '{file}': {e}"))?;
                 let mut rec =
                     GameRecord::parse(&text).map_err(|e| format!("cannot load '{file}': {e}"))?;
                 if let Some(n) = upto {
@@ -512,9 +679,9 @@ impl GtpEngine {
                 let text = rec.to_sgf();
                 match args.first() {
                     None | Some(&"-") => Ok(format!("\n{}", text.trim_end())),
-                    Some(_) if !self.files => Err("file access is disabled".into()),
                     Some(file) => {
-                        std::fs::write(file, text)
+                        let path = self.sgf_path(file, true)?;
+                        Self::write_sgf(&path, &text)
                             .map_err(|e| format!("cannot write '{file}': {e}"))?;
                         Ok(String::new())
                     }
@@ -629,7 +796,8 @@ mod tests {
             ("boardsize x", "? syntax error"),
             ("komi seven", "? syntax error"),
             ("is_legal white", "? syntax error"),
-            ("loadsgf /nonexistent.sgf", "? cannot open"),
+            ("loadsgf /nonexistent.sgf", "? file access is disabled"),
+            ("time_left b abc def", "? syntax error"),
         ] {
             let a = ask(&mut e, cmd);
             assert!(a.starts_with(want), "{cmd}: {a:?}");
@@ -665,23 +833,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ember-gtp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("g.sgf");
-        let mut e = engine();
+        let mut e = engine().with_sgf_dir(&dir).unwrap();
         for _ in 0..20 {
             ask(&mut e, "genmove b");
             ask(&mut e, "genmove w");
         }
         let board = e.state().board().clone();
-        assert_eq!(ask(&mut e, &format!("printsgf {}", f.display())), "=\n\n");
+        assert_eq!(ask(&mut e, "printsgf g.sgf"), "=\n\n");
         assert_eq!(ask(&mut e, "clear_board"), "=\n\n");
+        // An absolute path inside the directory is the same file.
         assert_eq!(
             ask(&mut e, &format!("loadsgf {}", f.display())),
             "= black\n\n"
         );
         assert!(e.state().board() == &board);
-        assert_eq!(
-            ask(&mut e, &format!("loadsgf {} 3", f.display())),
-            "= black\n\n"
-        );
+        assert_eq!(ask(&mut e, "loadsgf g.sgf 3"), "= black\n\n");
         assert_eq!(e.state().move_count(), 2);
         let inline = ask(&mut e, "printsgf");
         assert!(inline.starts_with("=\n(;GM[1]FF[4]"), "{inline}");
@@ -693,10 +859,115 @@ mod tests {
         let mut e = engine().without_file_access();
         let f = std::env::temp_dir().join(format!("ember-gtp-nofiles-{}.sgf", std::process::id()));
         let a = ask(&mut e, &format!("printsgf {}", f.display()));
-        assert_eq!(a, "? file access is disabled\n\n");
+        assert!(a.starts_with("? file access is disabled"), "{a}");
         assert!(!f.exists());
         assert!(ask(&mut e, "loadsgf x.sgf").starts_with("? file access is disabled"));
         assert!(ask(&mut e, "printsgf").starts_with("=\n(;GM[1]"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sgf_files_stay_inside_the_sgf_directory() {
+        let root = std::env::temp_dir().join(format!("ember-gtp-jail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("sgf");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let secret = root.join("secret.sgf");
+        std::fs::write(&secret, "(;GM[1]FF[4]SZ[9];B[ee])").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.join("leak.sgf")).unwrap();
+        std::os::unix::fs::symlink(&root, dir.join("up")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.sgf")).unwrap();
+        let fifo = dir.join("fifo.sgf");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let mut e = engine().with_sgf_dir(&dir).unwrap();
+        for (cmd, want) in [
+            ("loadsgf ../secret.sgf", "? '../secret.sgf' is outside"),
+            (
+                "loadsgf sub/../../secret.sgf",
+                "? 'sub/../../secret.sgf' is outside",
+            ),
+            ("loadsgf leak.sgf", "? 'leak.sgf' is outside"),
+            ("loadsgf up/secret.sgf", "? 'up/secret.sgf' is outside"),
+            ("loadsgf zero.sgf", "? 'zero.sgf' is outside"),
+            (
+                "loadsgf fifo.sgf",
+                "? cannot open 'fifo.sgf': not a regular file (a FIFO)",
+            ),
+            (
+                "loadsgf sub",
+                "? cannot open 'sub': not a regular file (a directory)",
+            ),
+            ("loadsgf missing.sgf", "? cannot open 'missing.sgf'"),
+            ("printsgf ../out.sgf", "? '../out.sgf' is outside"),
+            ("printsgf up/out.sgf", "? 'up/out.sgf' is outside"),
+            (
+                "printsgf leak.sgf",
+                "? cannot write 'leak.sgf': not a regular file",
+            ),
+            (
+                "printsgf fifo.sgf",
+                "? cannot write 'fifo.sgf': not a regular file",
+            ),
+            ("printsgf sub", "? cannot write 'sub': not a regular file"),
+        ] {
+            let a = ask(&mut e, cmd);
+            assert!(a.starts_with(want), "{cmd}: {a:?}");
+        }
+        let a = ask(&mut e, &format!("loadsgf {}", secret.display()));
+        assert!(a.starts_with("? ") && a.contains("is outside"), "{a}");
+        assert_eq!(
+            std::fs::read_to_string(&secret).unwrap(),
+            "(;GM[1]FF[4]SZ[9];B[ee])"
+        );
+        assert!(!root.join("out.sgf").exists());
+        // Inside the directory, subdirectories included, files are read and written.
+        assert_eq!(ask(&mut e, "play b C3"), "=\n\n");
+        assert_eq!(ask(&mut e, "printsgf sub/g.sgf"), "=\n\n");
+        assert_eq!(ask(&mut e, "loadsgf sub/g.sgf"), "= white\n\n");
+        // An SGF larger than the limit is refused without reading it whole.
+        let big = std::fs::File::create(dir.join("big.sgf")).unwrap();
+        big.set_len(SGF_LIMIT + 1).unwrap();
+        let a = ask(&mut e, "loadsgf big.sgf");
+        assert!(
+            a.starts_with("? cannot open 'big.sgf': larger than 16 MiB"),
+            "{a}"
+        );
+        assert!(
+            GtpEngine::new(9, Box::new(RandomPlayer::new(1)))
+                .unwrap()
+                .with_sgf_dir(&root.join("nope"))
+                .is_err()
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn overlong_lines_are_answered_and_skipped() {
+        let mut e = engine();
+        let mut input = b"1 name\n".to_vec();
+        input.extend_from_slice(b"2 play b ");
+        input.extend(std::iter::repeat_n(b'x', 3 * LINE_LIMIT));
+        input.extend_from_slice(b"\n3 play b C3\n");
+        input.extend(std::iter::repeat_n(b'y', LINE_LIMIT + 1)); // no newline: the input ends
+        let mut out = Vec::new();
+        e.run(std::io::Cursor::new(input), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "=1 Ember\n\n?2 line too long (the limit is 64 KiB)\n\n=3\n\n\
+             ? line too long (the limit is 64 KiB)\n\n"
+        );
+        // A line of exactly the limit is read.
+        let mut input = vec![b' '; LINE_LIMIT - 4];
+        input.extend_from_slice(b"name\n");
+        let mut out = Vec::new();
+        e.run(std::io::Cursor::new(input), &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "= Ember\n\n");
     }
 
     #[test]

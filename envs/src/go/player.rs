@@ -6,9 +6,16 @@
 //! the engine as needed) implement [`Player<GoState>`]. The search players of the `agents` crate
 //! (`uct:SIMS`, `az:RUN_DIR`) implement it too and are made by the runner, which tries its own
 //! forms before [`parse_player`]. [`genmove`] turns a player's [`Decision`] into a Go [`Move`].
+//!
+//! An external engine is never waited on without bound: each answer (the `protocol_version`
+//! handshake included) must come within a timeout ([`GTP_TIMEOUT_VAR`], default
+//! [`DEFAULT_GTP_TIMEOUT`]) and hold at most [`GTP_ANSWER_LIMIT`] bytes, else the engine is
+//! given up with an error naming the command and the limit.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use super::board::{Color, parse_vertex};
 use super::state::{GoState, Move};
@@ -75,12 +82,44 @@ impl Player<GoState> for RandomPlayer {
     }
 }
 
+/// The environment variable that sets how long an external GTP engine may take over any one
+/// answer, in seconds (`EMBER_GTP_TIMEOUT=600`).
+pub const GTP_TIMEOUT_VAR: &str = "EMBER_GTP_TIMEOUT";
+
+/// How long an external GTP engine may take over one answer when [`GTP_TIMEOUT_VAR`] is unset.
+pub const DEFAULT_GTP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The most bytes one answer of an external GTP engine may hold (1 MiB).
+pub const GTP_ANSWER_LIMIT: usize = 1 << 20;
+
+/// The answer timeout: [`GTP_TIMEOUT_VAR`] if set (seconds, more than 0), else
+/// [`DEFAULT_GTP_TIMEOUT`].
+pub fn gtp_timeout() -> Result<Duration, PlayerError> {
+    let Ok(v) = std::env::var(GTP_TIMEOUT_VAR) else {
+        return Ok(DEFAULT_GTP_TIMEOUT);
+    };
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1e6)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| PlayerError::BadSpec {
+            spec: format!("{GTP_TIMEOUT_VAR}={v}"),
+            why: "expected a number of seconds greater than 0 and at most 1000000".into(),
+        })
+}
+
 /// An external GTP engine (GNU Go, KataGo, another `ember gtp`), run as a child process.
 pub struct GtpPlayer {
     cmd: String,
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// The engine's output lines, read on their own thread (`None`: it closed its output).
+    lines: Receiver<std::io::Result<Option<String>>>,
+    /// How long one answer may take.
+    timeout: Duration,
+    /// Why the engine was given up (a timeout leaves its answers out of step with the commands).
+    broken: Option<String>,
     /// The game as the engine knows it: size, komi and moves.
     synced: Option<(usize, f32)>,
     moves: Vec<(Color, Move)>,
@@ -92,9 +131,44 @@ impl std::fmt::Debug for GtpPlayer {
     }
 }
 
+/// Sends the lines of `out` (each at most [`GTP_ANSWER_LIMIT`] bytes) to `tx` until the end of
+/// the output or the receiver is gone.
+fn forward_lines(out: impl Read, tx: std::sync::mpsc::Sender<std::io::Result<Option<String>>>) {
+    let mut out = BufReader::new(out);
+    loop {
+        let mut buf = Vec::new();
+        let got = (&mut out)
+            .take(GTP_ANSWER_LIMIT as u64 + 1)
+            .read_until(b'\n', &mut buf);
+        let msg = match got {
+            Ok(0) => Ok(None),
+            Ok(_) if buf.len() > GTP_ANSWER_LIMIT => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "an answer line longer than {}",
+                    crate::files::bytes(GTP_ANSWER_LIMIT as u64)
+                ),
+            )),
+            Ok(_) => Ok(Some(String::from_utf8_lossy(&buf).into_owned())),
+            Err(e) => Err(e),
+        };
+        let end = !matches!(msg, Ok(Some(_)));
+        if tx.send(msg).is_err() || end {
+            return;
+        }
+    }
+}
+
 impl GtpPlayer {
-    /// Starts `cmd` with `sh -c` and checks that it speaks GTP.
+    /// Starts `cmd` with `sh -c` and checks that it speaks GTP, with the answer timeout of
+    /// [`gtp_timeout`].
     pub fn spawn(cmd: &str) -> Result<GtpPlayer, PlayerError> {
+        Self::spawn_with_timeout(cmd, gtp_timeout()?)
+    }
+
+    /// Starts `cmd` with `sh -c` and checks that it speaks GTP (answers `protocol_version`
+    /// within `timeout`); every later answer must come within `timeout` too.
+    pub fn spawn_with_timeout(cmd: &str, timeout: Duration) -> Result<GtpPlayer, PlayerError> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(format!("exec {cmd}"))
@@ -107,12 +181,16 @@ impl GtpPlayer {
                 msg: e.to_string(),
             })?;
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || forward_lines(stdout, tx));
         let mut p = GtpPlayer {
             cmd: cmd.into(),
             child,
             stdin,
-            stdout,
+            lines,
+            timeout,
+            broken: None,
             synced: None,
             moves: Vec::new(),
         };
@@ -131,22 +209,40 @@ impl GtpPlayer {
         }
     }
 
-    /// Sends one command and returns the text of a successful answer.
+    /// Sends one command and returns the text of a successful answer. An answer that does not
+    /// come within the timeout is an error, and so is every later command (the engine's answers
+    /// would no longer match the commands).
     pub fn command(&mut self, line: &str) -> Result<String, PlayerError> {
+        if let Some(why) = &self.broken {
+            return Err(self.err(format!("cannot send `{line}`: {why}")));
+        }
         writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
             .map_err(|e| self.err(format!("cannot send `{line}`: {e}")))?;
+        let deadline = Instant::now() + self.timeout;
         let mut answer = String::new();
         let mut started = false;
         loop {
-            let mut l = String::new();
-            let n = self
-                .stdout
-                .read_line(&mut l)
-                .map_err(|e| self.err(format!("reading the answer to `{line}`: {e}")))?;
-            if n == 0 {
-                return Err(self.err(format!("the engine exited while answering `{line}`")));
-            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let l = match self.lines.recv_timeout(wait) {
+                Ok(Ok(Some(l))) => l,
+                Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.err(format!("the engine exited while answering `{line}`")));
+                }
+                Ok(Err(e)) => {
+                    let why = format!("reading the answer to `{line}`: {e}");
+                    self.broken = Some(why.clone());
+                    return Err(self.err(why));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let why = format!(
+                        "no answer to `{line}` within {} s (set {GTP_TIMEOUT_VAR}=SECONDS to wait longer)",
+                        self.timeout.as_secs_f64()
+                    );
+                    self.broken = Some(why.clone());
+                    return Err(self.err(why));
+                }
+            };
             let l = l.trim_end_matches(['\r', '\n']);
             if !started {
                 if l.trim().is_empty() {
@@ -155,6 +251,14 @@ impl GtpPlayer {
                 started = true;
             } else if l.is_empty() {
                 break;
+            }
+            if answer.len() + l.len() > GTP_ANSWER_LIMIT {
+                let why = format!(
+                    "the answer to `{line}` is longer than {}",
+                    crate::files::bytes(GTP_ANSWER_LIMIT as u64)
+                );
+                self.broken = Some(why.clone());
+                return Err(self.err(why));
             }
             answer.push_str(l);
             answer.push('\n');
@@ -291,5 +395,47 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("/nonexistent/engine"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_engine_that_never_answers_times_out() {
+        // `cat` echoes each command back and never ends an answer with a blank line.
+        let t = std::time::Instant::now();
+        let e = GtpPlayer::spawn_with_timeout("cat", Duration::from_millis(300))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("no answer to `protocol_version` within 0.3 s")
+                && e.contains(GTP_TIMEOUT_VAR),
+            "{e}"
+        );
+        // `sleep` reads nothing and writes nothing.
+        let e = GtpPlayer::spawn_with_timeout("sleep 30", Duration::from_millis(300))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no answer to `protocol_version`"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        // An engine that answers the handshake, then hangs on `genmove`.
+        let script = std::env::temp_dir().join(format!("ember-hang-{}.sh", std::process::id()));
+        std::fs::write(
+            &script,
+            "read l; printf '= 2\\n\\n'\n\
+             while read l; do case $l in genmove*) ;; *) printf '=\\n\\n';; esac; done\n",
+        )
+        .unwrap();
+        let mut p = GtpPlayer::spawn_with_timeout(
+            &format!("sh {}", script.display()),
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        std::fs::remove_file(&script).unwrap();
+        let state = GoState::new(9, 7.5).unwrap();
+        let e = p.genmove(&state).unwrap_err().to_string();
+        assert!(e.contains("no answer to `genmove B` within 0.3 s"), "{e}");
+        let e = p.genmove(&state).unwrap_err().to_string();
+        assert!(e.contains("cannot send"), "{e}");
     }
 }
