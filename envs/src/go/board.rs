@@ -504,7 +504,7 @@ impl Board {
     }
 
     /// [`Board::is_playout_move`] for a point with no empty neighbour.
-    #[inline(never)]
+    #[inline]
     fn is_playout_move_surrounded(&self, p: Point, color: Color, k: [u8; 4]) -> bool {
         let c = color as u8;
         let eye = k[0] & k[1] & k[2] & k[3] & c != 0 && self.eye_diagonals(p, color);
@@ -653,6 +653,7 @@ impl Board {
     /// Removes the chain `r` (of `by`'s opponent) and gives its points back as liberties.
     fn capture<L: Log>(&mut self, r: Point, by: Color, log: &mut L) -> u32 {
         let key = &KEYS[by.opp().index()];
+        let c = by as u8;
         let mut n = 0;
         let mut s = r;
         loop {
@@ -660,13 +661,8 @@ impl Board {
             self.s.hash ^= key[ix(s as usize)];
             self.add_empty(s, log);
             n += 1;
-            s = self.next[ix(s as usize)];
-            if s == r {
-                break;
-            }
-        }
-        let c = by as u8;
-        loop {
+            // Each of `by`'s stones next to the point gains it as a pseudo-liberty (the chain's
+            // own stones are not `by`'s, emptied or not).
             for &q in &self.neighbors(s) {
                 let own = self.color[ix(q as usize)] == c;
                 if own || !L::ACTIVE {
