@@ -20,6 +20,13 @@
 //! - Every write to the arrays can be logged (a [`Log`]) as `(field, index, old value)`, which is
 //!   how the full-rules state undoes moves exactly (GNU Go's change stack). The playout path uses
 //!   [`NoLog`], which compiles to nothing.
+//! - The playout path is tuned against branch mispredictions more than instructions: the colours
+//!   around a random move are coin flips. Without a log, `place` takes the pseudo-liberty from
+//!   every neighbour and gives liberties back around a capture without asking its colour (adding
+//!   0 where it is not a stone of the right colour, whose chain entry may be stale: a write that
+//!   changes nothing); the logged path writes only real changes. A drawn point with an empty
+//!   neighbour is a playable non-eye in one test ([`Board::is_playout_move`]); the rest is
+//!   decided branch-free from the chains around.
 //!
 //! The board knows simple ko only (the point a single-stone capture forbids for one move). The
 //! full rules (positional superko, passes, game end, undo) are in `state`.
@@ -66,6 +73,11 @@ impl Color {
             Color::Black => Color::White,
             Color::White => Color::Black,
         }
+    }
+    /// +1 for Black, -1 for White (as area scores count).
+    #[inline]
+    pub fn sign(self) -> i32 {
+        3 - 2 * self as i32
     }
     /// 0 for Black, 1 for White (the player index of the `Game` trait).
     #[inline]
@@ -191,6 +203,8 @@ pub(crate) struct Scalars {
     pub ko_color: u8,
     pub n_empty: u16,
     pub captures: [u32; 2],
+    /// Black stones minus white stones on the board.
+    pub stone_diff: i32,
 }
 
 /// A Go board of any size from 5 to 19 with incremental chains. `Clone` is a flat copy.
@@ -247,6 +261,7 @@ impl Board {
                 ko_color: 0,
                 n_empty: 0,
                 captures: [0, 0],
+                stone_diff: 0,
             },
         };
         let mut n = 0;
@@ -563,6 +578,7 @@ impl Board {
         let free = k.iter().map(|&x| (x == EMPTY) as u16).sum();
         set!(self, log, libs, Field::Libs, pu, free);
         self.s.hash ^= KEYS[color.index()][pu];
+        self.s.stone_diff += color.sign();
         // Every neighbouring stone loses a pseudo-liberty. The colours around a random move are
         // coin flips, so without a log this subtracts 0 at empty and edge points (whose chain
         // entry is stale or 0) instead of branching.
@@ -604,6 +620,7 @@ impl Board {
             }
         }
         self.s.captures[color.index()] += captured;
+        self.s.stone_diff += color.sign() * captured as i32;
         let me = ix(self.chain[pu] as usize);
         if captured == 1 && self.csize[me] == 1 && self.libs[me] == 1 {
             self.s.ko = last_captured;
@@ -724,22 +741,17 @@ impl Board {
     /// The area score, Black minus White, before komi: stones plus empty regions that touch stones
     /// of one colour only.
     pub fn area_score(&self) -> i32 {
-        // A finished playout leaves mostly one-point regions: score those from their
-        // neighbours in one branch-free pass, and flood the regions only if a larger one is met.
-        let mut score = 0i32;
+        // A finished playout leaves mostly one-point regions: count the stones (kept), score
+        // the empty points from their neighbours in one branch-free pass, and flood the regions
+        // only if a larger one is met.
+        let mut score = self.s.stone_diff;
         let mut larger = false;
-        for y in 0..self.size {
-            let row = (y + 1) * self.stride + 1;
-            for p in row..row + self.size {
-                let mut k = self.color[ix(p)];
-                if k == EMPTY {
-                    let n = self.neighbor_colors(p as Point);
-                    larger |= n.contains(&EMPTY);
-                    // The colours it touches; `EDGE` is `BLACK | WHITE`, so edges are masked out.
-                    k = n.iter().fold(0, |t, &x| t | if x == EDGE { 0 } else { x });
-                }
-                score += (k == BLACK) as i32 - (k == WHITE) as i32;
-            }
+        for &p in self.empties() {
+            let n = self.neighbor_colors(p);
+            larger |= n.contains(&EMPTY);
+            // The colours it touches; `EDGE` is `BLACK | WHITE`, so edges are masked out.
+            let k = n.iter().fold(0, |t, &x| t | if x == EDGE { 0 } else { x });
+            score += (k == BLACK) as i32 - (k == WHITE) as i32;
         }
         if larger {
             self.area_score_by_regions()
@@ -863,7 +875,7 @@ impl Board {
 
     /// Checks every incremental invariant against a recomputation: chains are connected, maximal
     /// and share one representative; pseudo-liberty count, sum and sum of squares; every chain
-    /// has a liberty; the empty list; the hash. For tests.
+    /// has a liberty; the empty list; the stone difference; the hash. For tests.
     pub fn validate(&self) -> Result<(), String> {
         let mut n_empty = 0;
         for p in self.points() {
@@ -926,6 +938,17 @@ impl Board {
                     }
                 }
             }
+        }
+        let diff: i32 = self
+            .points()
+            .filter_map(|p| self.stone(p))
+            .map(Color::sign)
+            .sum();
+        if diff != self.s.stone_diff {
+            return Err(format!(
+                "stone difference {} kept, {diff} on the board",
+                self.s.stone_diff
+            ));
         }
         if n_empty != self.s.n_empty as usize {
             return Err(format!(
