@@ -17,6 +17,20 @@ pub trait Policy: Send {
     fn obs_len(&self) -> usize;
     /// The number of actions it chooses from.
     fn num_actions(&self) -> usize;
+    /// What the network said for the observation of the last `act` (for viewers such as `ember
+    /// serve`); `None` before the first `act`.
+    fn last_outputs(&self) -> Option<PolicyOutputs> {
+        None
+    }
+}
+
+/// A policy network's output for one observation, one value per action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyOutputs {
+    /// A DQN's Q-values.
+    QValues(Vec<f32>),
+    /// A PPO policy's action probabilities (after the action mask).
+    Probabilities(Vec<f32>),
 }
 
 /// How a trained agent turns its network's output into an action (Stable-Baselines3's
@@ -71,6 +85,8 @@ pub struct GreedyQ {
     device: Device,
     mode: ActMode,
     rng: Rng,
+    /// The last observation's output (Q-values, or log-probabilities for PPO).
+    last: Vec<f32>,
 }
 
 impl Policy for GreedyQ {
@@ -79,13 +95,18 @@ impl Policy for GreedyQ {
             self.net
                 .forward(matrix(obs.to_vec(), 1, self.obs_len, &self.device)),
         )?;
-        Ok(pick(&q, self.mode, &mut self.rng, mask))
+        let a = pick(&q, self.mode, &mut self.rng, mask);
+        self.last = q;
+        Ok(a)
     }
     fn obs_len(&self) -> usize {
         self.obs_len
     }
     fn num_actions(&self) -> usize {
         self.actions
+    }
+    fn last_outputs(&self) -> Option<PolicyOutputs> {
+        (!self.last.is_empty()).then(|| PolicyOutputs::QValues(self.last.clone()))
     }
 }
 
@@ -98,6 +119,8 @@ pub struct ArgmaxPolicy {
     device: Device,
     mode: ActMode,
     rng: Rng,
+    /// The last observation's output (Q-values, or log-probabilities for PPO).
+    last: Vec<f32>,
 }
 
 impl Policy for ArgmaxPolicy {
@@ -111,13 +134,19 @@ impl Policy for ArgmaxPolicy {
             logits = logits + matrix(add, 1, mask.len(), &self.device);
         }
         let logp = read(log_softmax(logits, 1))?; // [A], same argmax as the logits
-        Ok(pick(&logp, self.mode, &mut self.rng, mask))
+        let a = pick(&logp, self.mode, &mut self.rng, mask);
+        self.last = logp;
+        Ok(a)
     }
     fn obs_len(&self) -> usize {
         self.obs_len
     }
     fn num_actions(&self) -> usize {
         self.actions
+    }
+    fn last_outputs(&self) -> Option<PolicyOutputs> {
+        (!self.last.is_empty())
+            .then(|| PolicyOutputs::Probabilities(self.last.iter().map(|l| l.exp()).collect()))
     }
 }
 
@@ -142,6 +171,7 @@ pub fn from_checkpoint(
                 device: device.clone(),
                 mode,
                 rng,
+                last: Vec::new(),
             }))
         }
         crate::ppo::KIND => {
@@ -154,6 +184,7 @@ pub fn from_checkpoint(
                 device: device.clone(),
                 mode,
                 rng,
+                last: Vec::new(),
             }))
         }
         other => Err(AgentError::Unsupported(format!(

@@ -127,6 +127,17 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// What the trained agent's network said for the last action's observation (Q-values or
+    /// action probabilities); `None` for the random agent and before the first action.
+    pub fn last_outputs(&self) -> Option<ember_agents::policy::PolicyOutputs> {
+        match self {
+            Agent::Random(_) | Agent::Go(_) => None,
+            Agent::Trained(p) => p.last_outputs(),
+        }
+    }
+}
+
 /// How an [`ActMode`] is named in reports: `greedy`, `stochastic` or `epsilon=E`.
 pub fn mode_name(mode: ActMode) -> String {
     match mode {

@@ -30,6 +30,8 @@ impl End {
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stepped {
+    /// The action the agent chose.
+    pub action: usize,
     /// The reward of this step.
     pub reward: f32,
     /// Set when the episode ended with this step.
@@ -92,6 +94,11 @@ impl Episode {
         Some(s)
     }
 
+    /// Who acts (for what its network said: [`Agent::last_outputs`]).
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
     /// The undiscounted return so far.
     pub fn ret(&self) -> f64 {
         self.ret
@@ -123,6 +130,10 @@ impl Episode {
         self.ret += reward as f64;
         self.steps += 1;
         self.end = end;
-        Ok(Stepped { reward, end })
+        Ok(Stepped {
+            action,
+            reward,
+            end,
+        })
     }
 }
