@@ -327,12 +327,18 @@ pub fn train<G: Game>(
     let mut model = net_cfg.init(&adev)?;
     let mut optim: ModuleOptimizer = adam(cfg.adam_eps);
     let mut st = AzState::default();
+    let mut resumed_at = None;
     if io.resume
         && let Some(dir) = io.checkpoints
     {
         let (latest, skipped) = dir.latest()?;
+        let damaged = skipped.len();
         for e in skipped {
             io.logger.line(&format!("warning: skipped checkpoint: {e}"));
+        }
+        if latest.is_none() {
+            io.logger
+                .line(&ember_nets::checkpoint::starting_over(damaged));
         }
         if let Some((_, ck)) = latest {
             ck.check(KIND, net_cfg)?;
@@ -343,9 +349,11 @@ pub fn train<G: Game>(
                 "resumed at update {} ({} self-play games); the replay buffer refills first",
                 st.updates, st.games
             ));
+            resumed_at = Some(st.updates);
         }
     }
-    io.logger.session_start(st.updates)?;
+    io.logger
+        .session_start(ember_nets::checkpoint::resume_marker_step(resumed_at))?;
     let t_session = std::time::Instant::now();
     let wall_before = st.wall_seconds;
 

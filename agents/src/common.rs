@@ -1,7 +1,7 @@
 //! Pieces DQN and PPO share: network configs, schedules, logging, evaluation, tensor helpers.
 
 use ember_envs::rng::{Rng, child_seed};
-use ember_envs::{Env, Space};
+use ember_envs::{Env, Space, fmt_number};
 use ember_nets::burn::module::{Module, ModuleVisitor, Param};
 use ember_nets::burn::optim::GradientsParams;
 use ember_nets::burn::tensor::{Device, Int, Tensor, TensorData};
@@ -26,7 +26,9 @@ pub trait Logger {
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
-    /// A (re)start at `step`: TensorBoard drops what a killed process logged after it.
+    /// A (re)start whose first logged step is `step` (see
+    /// `ember_nets::checkpoint::resume_marker_step`): TensorBoard drops what earlier processes
+    /// logged at `step` or later.
     fn session_start(&mut self, _step: u64) -> Result<()> {
         Ok(())
     }
@@ -114,6 +116,15 @@ impl Default for NetConfig {
 }
 
 impl NetConfig {
+    /// Checks that the network can be built for observations of `shape`, before anything is
+    /// created: the encoder's config and the hidden width. Errors name the `model.` key.
+    pub fn check(&self, shape: &[usize]) -> Result<()> {
+        let enc = self.encoder(shape)?;
+        enc.validate()
+            .map_err(|e| config(format!("[model]: {e}")))?;
+        at_least_one("model.hidden", self.hidden as u64)
+    }
+
     /// The encoder for observations of `shape`.
     pub fn encoder(&self, shape: &[usize]) -> Result<EncoderConfig> {
         match *shape {
@@ -482,20 +493,47 @@ pub(crate) fn positive(key: &str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(config(format!("{key} must be positive, got {value}")))
-    }
-}
-
-/// Checks `lo <= value <= hi` for a config key.
-pub(crate) fn within(key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
-    if value.is_finite() && (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
         Err(config(format!(
-            "{key} must be in [{lo}, {hi}], got {value}"
+            "{key} must be positive, got {}",
+            fmt_number(value)
         )))
     }
 }
+
+/// Checks `lo <= value <= hi` for a config key (`hi` = `f64::MAX`: no upper bound).
+pub(crate) fn within(key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        Ok(())
+    } else if hi == f64::MAX {
+        Err(config(format!(
+            "{key} must be a finite number of at least {}, got {}",
+            fmt_number(lo),
+            fmt_number(value)
+        )))
+    } else {
+        Err(config(format!(
+            "{key} must be in [{}, {}], got {}",
+            fmt_number(lo),
+            fmt_number(hi),
+            fmt_number(value)
+        )))
+    }
+}
+
+/// Checks `1 <= value <= max` for a size, so that what it allocates is refused with a message
+/// naming the key before anything is allocated.
+pub(crate) fn size_within(key: &str, value: u64, max: u64) -> Result<()> {
+    at_least_one(key, value)?;
+    if value > max {
+        return Err(config(format!(
+            "{key} = {value} is too large: at most {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// The most environments a DQN or PPO run steps at once (`train.num_envs`).
+pub const MAX_ENVS: u64 = 4096;
 
 /// Checks `value >= 1` for a count.
 pub(crate) fn at_least_one(key: &str, value: u64) -> Result<()> {

@@ -10,9 +10,9 @@ use ember_nets::{DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite, clip_global_norm,
-    due, evaluate, indices, linear, masked_argmax, matrix, positive, random_legal, read, spaces,
-    stream, vector, within,
+    EvalResult, MAX_ENVS, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite,
+    clip_global_norm, due, evaluate, indices, linear, masked_argmax, matrix, positive,
+    random_legal, read, size_within, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -122,18 +122,21 @@ impl Default for DqnConfig {
     }
 }
 
+/// The most transitions a DQN replay buffer may hold (`buffer_size`): what it allocates up front.
+pub const MAX_BUFFER: u64 = 1 << 26;
+
 impl DqnConfig {
     /// Checks every value; errors name the key (under `prefix`, e.g. `train.`).
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let k = |s: &str| format!("{prefix}{s}");
         at_least_one(&k("total_steps"), self.total_steps)?;
-        at_least_one(&k("num_envs"), self.num_envs as u64)?;
-        at_least_one(&k("buffer_size"), self.buffer_size as u64)?;
-        at_least_one(&k("batch_size"), self.batch_size as u64)?;
+        size_within(&k("num_envs"), self.num_envs as u64, MAX_ENVS)?;
+        size_within(&k("buffer_size"), self.buffer_size as u64, MAX_BUFFER)?;
+        size_within(&k("batch_size"), self.batch_size as u64, MAX_BUFFER)?;
+        size_within(&k("n_step"), self.n_step as u64, 1 << 16)?;
         at_least_one(&k("target_update_period"), self.target_update_period)?;
         at_least_one(&k("train_frequency"), self.train_frequency)?;
         at_least_one(&k("gradient_steps"), self.gradient_steps)?;
-        at_least_one(&k("n_step"), self.n_step as u64)?;
         at_least_one(&k("eval_episodes"), self.eval_episodes as u64)?;
         at_least_one(&k("eval_max_steps"), self.eval_max_steps)?;
         at_least_one(&k("log_every"), self.log_every)?;

@@ -12,9 +12,9 @@ use ember_nets::{ActorCriticConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    EvalResult, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite, clip_global_norm,
-    evaluate, indices, mask_logits, masked_argmax, matrix, positive, read, sample_logp, spaces,
-    stream, vector, within,
+    EvalResult, MAX_ENVS, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite,
+    clip_global_norm, evaluate, indices, mask_logits, masked_argmax, matrix, positive, read,
+    sample_logp, size_within, spaces, stream, vector, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{Result, config};
@@ -107,8 +107,8 @@ impl PpoConfig {
     /// Checks every value; errors name the key (under `prefix`, e.g. `train.`).
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let k = |s: &str| format!("{prefix}{s}");
-        at_least_one(&k("num_envs"), self.num_envs as u64)?;
-        at_least_one(&k("num_steps"), self.num_steps as u64)?;
+        size_within(&k("num_envs"), self.num_envs as u64, MAX_ENVS)?;
+        size_within(&k("num_steps"), self.num_steps as u64, MAX_ROLLOUT)?;
         at_least_one(&k("num_minibatches"), self.num_minibatches as u64)?;
         at_least_one(&k("update_epochs"), self.update_epochs as u64)?;
         at_least_one(&k("eval_episodes"), self.eval_episodes as u64)?;
@@ -122,6 +122,13 @@ impl PpoConfig {
         within(&k("vf_coef"), self.vf_coef, 0.0, f64::MAX)?;
         within(&k("max_grad_norm"), self.max_grad_norm, 0.0, f64::MAX)?;
         let batch = self.num_envs * self.num_steps;
+        if batch as u64 > MAX_ROLLOUT {
+            return Err(config(format!(
+                "the rollout {}·{} = {batch} steps is too large: at most {MAX_ROLLOUT}",
+                k("num_envs"),
+                k("num_steps")
+            )));
+        }
         if !batch.is_multiple_of(self.num_minibatches) {
             return Err(config(format!(
                 "{} = {} must divide the rollout of {}·{} = {batch} steps",
@@ -141,6 +148,9 @@ impl PpoConfig {
         Ok(())
     }
 }
+
+/// The most steps one PPO rollout may hold (`num_envs·num_steps`): what its buffers allocate.
+pub const MAX_ROLLOUT: u64 = 1 << 22;
 
 /// What a PPO checkpoint records besides the network and the optimizer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use ember_nets::Checkpoint;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::ModuleOptimizer;
-use ember_nets::checkpoint::CheckpointDir;
+use ember_nets::checkpoint::{self, CheckpointDir};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -103,13 +103,16 @@ impl<'a, N: Serialize> Trainer<'a, N> {
             return Ok((model, optim, None));
         };
         let (found, skipped) = dir.latest()?;
+        let damaged = skipped.len();
         for e in skipped {
             self.log
                 .line(&format!("warning: skipping a damaged checkpoint: {e}"));
         }
         let Some((step, ck)) = found else {
+            self.log.line(&checkpoint::starting_over(damaged));
+            // Starting over: what earlier processes logged is dropped.
             self.log
-                .line("no checkpoint yet: starting from the beginning");
+                .session_start(checkpoint::resume_marker_step(None))?;
             return Ok((model, optim, None));
         };
         ck.check(self.kind, &self.net)?;
@@ -117,7 +120,8 @@ impl<'a, N: Serialize> Trainer<'a, N> {
         let optim = ck.apply_optimizer(optim)?;
         let state = ck.state()?;
         self.last_checkpoint = Some(step);
-        self.log.session_start(step)?;
+        self.log
+            .session_start(checkpoint::resume_marker_step(Some(step)))?;
         Ok((model, optim, Some((step, state))))
     }
 

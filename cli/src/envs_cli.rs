@@ -35,13 +35,24 @@ pub struct ActOpts {
 }
 
 impl ActOpts {
-    /// The mode a trained agent acts in; `random` ignores it (and so its checks).
+    /// The mode a trained agent acts in. `--epsilon` must lie in [0, 1]; the random agent
+    /// (`random`) has no mode, so either flag with it is refused rather than ignored.
     pub fn mode(&self, random: bool) -> Result<ActMode> {
+        if let Some(e) = self.epsilon.filter(|e| !(0.0..=1.0).contains(e)) {
+            bail!(
+                "--epsilon must lie in [0, 1], got {}",
+                ember_envs::fmt_number(e)
+            );
+        }
+        if random && (self.stochastic || self.epsilon.is_some()) {
+            bail!(
+                "--stochastic and --epsilon choose how a trained agent (--agent RUN_DIR) acts; the random agent always acts uniformly at random"
+            );
+        }
         Ok(match (self.stochastic, self.epsilon) {
             _ if random => ActMode::Greedy,
             (true, _) => ActMode::Sample,
-            (false, Some(e)) if (0.0..=1.0).contains(&e) => ActMode::EpsilonGreedy(e),
-            (false, Some(e)) => bail!("--epsilon must lie in [0, 1], got {e}"),
+            (false, Some(e)) => ActMode::EpsilonGreedy(e),
             (false, None) => ActMode::Greedy,
         })
     }
@@ -306,6 +317,11 @@ fn terminal_frame(env: &dyn Env, colour: bool) -> String {
     s
 }
 
+/// Whether `file` is not a regular file (a pipe, `/dev/stdout`), where `fsync` does not apply.
+fn path_is_special(file: &std::fs::File) -> bool {
+    file.metadata().is_ok_and(|m| !m.is_file())
+}
+
 /// GIF frames at a readable size (the short side at least 200 px).
 fn gif_scale(f: &RgbFrame) -> usize {
     (200 / f.width.min(f.height).max(1)).max(1)
@@ -356,7 +372,16 @@ pub fn watch(a: &WatchArgs) -> Result<()> {
                 break;
             }
         }
-        drop(enc);
+        // Finish the file (trailer, buffer, disk) and report a write that failed, rather than
+        // let `drop` swallow it.
+        let written = (|| -> Result<()> {
+            let file = enc.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+            match file.sync_all() {
+                Err(e) if !path_is_special(&file) => Err(e.into()),
+                _ => Ok(()),
+            }
+        })();
+        written.with_context(|| format!("writing {}", path.display()))?;
         eprintln!(
             "{}: wrote {} frames to {} (episode {} after {} steps, return {})",
             a.env,

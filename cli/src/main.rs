@@ -10,6 +10,8 @@ mod go_cli;
 mod plot_cli;
 mod train_cli;
 
+use std::io::Write;
+
 use anyhow::Result;
 
 // mimalloc keeps freed pages for reuse: with glibc's allocator, burn's large per-op tensors are
@@ -66,6 +68,7 @@ enum BenchCmd {
 
 fn main() {
     ember_nets::alloc::keep_freed_memory();
+    output_errors_end_the_command();
     let cli = Cli::parse();
     let result: Result<()> = match cli.cmd {
         Cmd::Envs(a) => envs_cli::envs(&a),
@@ -82,7 +85,35 @@ fn main() {
         Cmd::Plot(a) => plot_cli::plot(&a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        if e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        eprintln!("error: {}", ember_run::error::error_chain(e.as_ref()));
         std::process::exit(1);
     }
+}
+
+/// The exit status when the reader of our output went away (`ember envs | head`): a shell's
+/// status for a process ended by SIGPIPE, without a message.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// `print!` panics when stdout cannot be written (a closed pipe, a full disk). Such a panic ends
+/// the command here instead: quietly with [`BROKEN_PIPE_EXIT`] for a closed pipe, else with the
+/// usual `error: …` line and status 1. Every other panic is reported as before.
+fn output_errors_end_the_command() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload_as_str().unwrap_or("");
+        if msg.starts_with("failed printing to std") {
+            if msg.contains("Broken pipe") {
+                std::process::exit(BROKEN_PIPE_EXIT);
+            }
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
+            std::process::exit(1);
+        }
+        default(info);
+    }));
 }

@@ -15,6 +15,12 @@
 //! an error that says which; a checkpoint written for another model kind or another config is
 //! refused by [`Checkpoint::check`] with the differing fields named. [`CheckpointDir`] keeps the
 //! last few checkpoints of a run and finds the newest one that loads.
+//!
+//! Only what the runner wrote counts: a checkpoint is read only from a regular file of at most
+//! [`CHECKPOINT_LIMIT`] bytes (a symlink to `/dev/zero` or a FIFO is an error at once, not a hang
+//! or a growing allocation); pruning counts only files that start like a checkpoint and are
+//! older than the one just written, so a junk or stray `ckpt-*.ember` never costs a good
+//! checkpoint; and [`remove_stale_temp_files`] clears the temporary files of killed writes.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -32,6 +38,9 @@ use crate::crc::{crc32c, crc32c_update};
 
 const MAGIC: &[u8; 8] = b"EMBERCKP";
 const VERSION: u32 = 1;
+
+/// The largest checkpoint file read (4 GiB).
+pub const CHECKPOINT_LIMIT: u64 = 4 << 30;
 
 /// Why a checkpoint could not be written, read or applied.
 #[derive(Debug, thiserror::Error)]
@@ -294,10 +303,12 @@ impl Checkpoint {
         write_atomic(path, &bytes)
     }
 
-    /// Reads and verifies a checkpoint file.
+    /// Reads and verifies a checkpoint file (a regular file of at most [`CHECKPOINT_LIMIT`]
+    /// bytes).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|e| io(path, e))?;
+        let bytes =
+            ember_envs::files::read_regular(path, CHECKPOINT_LIMIT).map_err(|e| io(path, e))?;
         Self::from_bytes(&bytes, path)
     }
 }
@@ -328,6 +339,74 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// What a resumed run that found no checkpoint to load says before starting from the beginning:
+/// `damaged` is how many were skipped as damaged.
+pub fn starting_over(damaged: usize) -> String {
+    match damaged {
+        0 => "no checkpoint yet: starting from the beginning".into(),
+        n => format!(
+            "no usable checkpoint: the {n} found {} damaged (skipped above): starting from the beginning",
+            if n == 1 { "was" } else { "were" }
+        ),
+    }
+}
+
+/// The TensorBoard resume marker's step for a process that continues from a checkpoint at
+/// `step` (`None`: it starts from the beginning): the first step it logs again. TensorBoard
+/// drops what earlier processes logged at that step or later, and keeps what they logged up to
+/// the checkpoint itself; starting over drops everything.
+pub fn resume_marker_step(step: Option<u64>) -> u64 {
+    step.map_or(0, |s| s + 1)
+}
+
+/// Whether `path` is a regular file (not a symlink) that starts with a checkpoint's magic and
+/// version: what [`CheckpointDir::save`] may count and prune.
+fn looks_like_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    if !fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head[..8] == MAGIC && head[8..] == VERSION.to_le_bytes())
+}
+
+/// Removes the temporary files of writes that a killed process left in `dir`
+/// (`.NAME.tmp-PID`, written by [`write_atomic`]) whose process is gone; returns them. Files of a
+/// live process (this one included) are kept. Where process ids cannot be checked (no
+/// `/proc`), nothing is removed.
+pub fn remove_stale_temp_files(dir: &Path) -> Vec<PathBuf> {
+    let proc_dir = Path::new("/proc");
+    if !proc_dir.join("self").exists() {
+        return Vec::new();
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && pid != std::process::id()
+            && !proc_dir.join(pid.to_string()).exists()
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    removed
 }
 
 /// Lists every field where `found` (from the checkpoint) and `expected` differ.
@@ -391,16 +470,23 @@ impl CheckpointDir {
         self.dir.join(format!("ckpt-{step:012}.ember"))
     }
 
-    /// Saves `ckpt` as the checkpoint of `step`, then deletes all but the newest `keep`.
+    /// Saves `ckpt` as the checkpoint of `step`, then deletes the oldest checkpoints so that
+    /// `keep` remain: this one and the newest `keep - 1` before it. Files that do not start like
+    /// a checkpoint (junk under a checkpoint's name, a symlink to a device) and files of later
+    /// steps (left by an earlier process of the run) are neither counted nor deleted.
     pub fn save(&self, step: u64, ckpt: &Checkpoint) -> Result<PathBuf> {
         fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let path = self.file_for(step);
         ckpt.save(&path)?;
-        let all = self.list()?;
-        if all.len() > self.keep {
-            for (_, old) in &all[..all.len() - self.keep] {
-                let _ = fs::remove_file(old);
-            }
+        let older: Vec<PathBuf> = self
+            .list()?
+            .into_iter()
+            .filter(|(s, p)| *s < step && looks_like_checkpoint(p))
+            .map(|(_, p)| p)
+            .collect();
+        let extra = (older.len() + 1).saturating_sub(self.keep);
+        for old in &older[..extra] {
+            let _ = fs::remove_file(old);
         }
         Ok(path)
     }
@@ -460,6 +546,102 @@ mod erased {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cut, bit-flipped and spliced checkpoints are errors, never panics or huge allocations
+    /// (a bounded, deterministic stand-in for fuzzing the reader).
+    #[test]
+    fn damaged_bytes_never_panic() {
+        let ck = Checkpoint {
+            kind: "test".into(),
+            model_config: serde_json::json!({"width": 8}),
+            state: serde_json::json!({"step": 3}),
+            model: (0..200u8).collect(),
+            optimizer: vec![7; 50],
+        };
+        let good = ck.to_bytes().unwrap();
+        let path = Path::new("fuzz.ember");
+        assert!(Checkpoint::from_bytes(&good, path).is_ok());
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for round in 0..3000 {
+            let mut b = good.clone();
+            match round % 4 {
+                0 => b.truncate(next(good.len())),
+                1 => {
+                    for _ in 0..1 + next(4) {
+                        let i = next(b.len());
+                        b[i] ^= 1 << next(8);
+                    }
+                }
+                2 => {
+                    // A section length made huge.
+                    let at = [12, 20 + next(60)][next(2)].min(b.len() - 8);
+                    b[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+                }
+                _ => {
+                    let i = next(b.len());
+                    let junk: Vec<u8> = (0..next(64)).map(|_| next(256) as u8).collect();
+                    b.splice(i..i, junk);
+                }
+            }
+            let _ = Checkpoint::from_bytes(&b, path);
+        }
+    }
+
+    #[test]
+    fn pruning_counts_only_older_checkpoints_and_stale_temps_go() {
+        let dir = std::env::temp_dir().join(format!("ember-ckdir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let ckd = CheckpointDir::new(&dir, 2);
+        fs::create_dir_all(&dir).unwrap();
+        // Junk under a checkpoint's name, newer than anything the run writes, and a temp file
+        // of a process that is gone (pid 0 is never a user process) and one of ours.
+        fs::write(dir.join("ckpt-999999999999.ember"), b"junk").unwrap();
+        fs::write(dir.join(".ckpt-000000000005.ember.tmp-0"), b"half").unwrap();
+        let ours = dir.join(format!(".summary.json.tmp-{}", std::process::id()));
+        fs::write(&ours, b"x").unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            let removed = remove_stale_temp_files(&dir);
+            assert_eq!(removed, [dir.join(".ckpt-000000000005.ember.tmp-0")]);
+            assert!(ours.exists());
+        }
+        // A valid checkpoint's bytes, without a model (sections may be empty).
+        let ck = Checkpoint {
+            kind: "test".into(),
+            model_config: Value::Null,
+            state: Value::Null,
+            model: Vec::new(),
+            optimizer: Vec::new(),
+        };
+        for step in [10, 20, 30] {
+            ckd.save(step, &ck).unwrap();
+        }
+        let steps: Vec<u64> = ckd.list().unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(
+            steps,
+            [20, 30, 999_999_999_999],
+            "the junk file cost a checkpoint"
+        );
+        // The newest that loads is the good one; the junk is reported as skipped.
+        let (found, skipped) = ckd.latest().unwrap();
+        assert_eq!(found.unwrap().0, 30);
+        assert_eq!(skipped.len(), 1);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/dev/zero", dir.join("ckpt-000000000040.ember")).unwrap();
+            let e = Checkpoint::load(dir.join("ckpt-000000000040.ember"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not a regular file (a character device)"), "{e}");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn options_added_later_and_left_off_match_older_checkpoints() {

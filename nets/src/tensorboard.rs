@@ -195,6 +195,9 @@ pub struct ScalarEvent {
     pub value: f32,
 }
 
+/// The largest event file [`read_scalars`] reads (1 GiB); only regular files are read.
+pub const EVENT_FILE_LIMIT: u64 = 1 << 30;
+
 /// Every scalar in a run's log directory, by tag, each series sorted by step.
 ///
 /// Reads all `events.out.tfevents.*` files of `dir` in the order they were created and applies
@@ -235,7 +238,8 @@ pub fn read_scalars(
     });
     let mut out: std::collections::BTreeMap<String, Vec<ScalarEvent>> = Default::default();
     for path in &files {
-        let bytes = std::fs::read(path).map_err(|e| NetsError::io(path, e))?;
+        let bytes = ember_envs::files::read_regular(path, EVENT_FILE_LIMIT)
+            .map_err(|e| NetsError::io(path, e))?;
         for record in records(&bytes, path)? {
             match parse_event(record, path)? {
                 Parsed::Scalars(step, wall_time, values) => {

@@ -156,10 +156,24 @@ pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Polic
         bail!("{} is a {kind} run, not a DQN or PPO agent", dir.display());
     }
     let (found, skipped) = run.checkpoints(usize::MAX).latest()?;
+    let damaged = skipped.len();
     for e in skipped {
         eprintln!("warning: skipping a damaged checkpoint: {e}");
     }
-    let (step, ck) = found.with_context(|| format!("{} has no checkpoint yet", dir.display()))?;
+    let (step, ck) = found.with_context(|| match damaged {
+        0 => format!("{} has no checkpoint yet", dir.display()),
+        n => format!(
+            "{} has no usable checkpoint: all {n} found are damaged (see the warnings above)",
+            dir.display()
+        ),
+    })?;
+    if ck.kind() != kind {
+        bail!(
+            "{}: config.toml says kind = \"{kind}\" but its checkpoint holds a {:?} model; the run's files do not belong together",
+            dir.display(),
+            ck.kind()
+        );
+    }
     eprintln!(
         "agent: {} ({kind}, checkpoint of step {step})",
         dir.display()

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::error::{Context, Result, bail};
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
+use ember_nets::checkpoint;
 use ember_nets::data::{
     Augment, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Split, SplitMix64, fashion_mnist,
 };
@@ -309,6 +310,7 @@ pub fn train(
 
     if resume {
         let (found, skipped) = ckpts.latest()?;
+        let damaged = skipped.len();
         for e in skipped {
             eprintln!("warning: skipping a damaged checkpoint: {e}");
         }
@@ -324,12 +326,16 @@ pub fn train(
                     state.epoch,
                     state.batch_in_epoch
                 );
-                events.session_start(state.step)?;
+                events.session_start(checkpoint::resume_marker_step(Some(state.step)))?;
             }
-            None => eprintln!(
-                "no checkpoint in {} yet: starting from the beginning",
-                run.path().display()
-            ),
+            None => {
+                eprintln!(
+                    "{}: {}",
+                    run.path().display(),
+                    checkpoint::starting_over(damaged)
+                );
+                events.session_start(checkpoint::resume_marker_step(None))?;
+            }
         }
     }
 
@@ -498,11 +504,18 @@ pub fn eval_run(
     let net = x.net(data.train.shape, data.train.num_classes);
     let dev = device.device()?;
     let (found, skipped) = run.checkpoints(x.train.keep_checkpoints).latest()?;
+    let damaged = skipped.len();
     for e in skipped {
         eprintln!("warning: skipping a damaged checkpoint: {e}");
     }
     let Some((step, ck)) = found else {
-        bail!("{} has no checkpoint to evaluate", run.path().display());
+        match damaged {
+            0 => bail!("{} has no checkpoint to evaluate", run.path().display()),
+            n => bail!(
+                "{} has no usable checkpoint to evaluate: all {n} found are damaged (see the warnings above)",
+                run.path().display()
+            ),
+        }
     };
     ck.check(KIND, &net)?;
     let model = ck.apply_model(net.init(&dev)?)?;

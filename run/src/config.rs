@@ -73,11 +73,16 @@ pub struct Experiment {
     pub origin: String,
 }
 
+/// The largest experiment file read (1 MiB): a regular file, not a FIFO or a device.
+pub const EXPERIMENT_LIMIT: u64 = 1 << 20;
+
 impl Experiment {
     /// Reads `path` and applies `sets` (`key=value`, dotted keys reach into tables).
     pub fn load(path: &Path, sets: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let bytes = ember_envs::files::read_regular(path, EXPERIMENT_LIMIT)
             .with_context(|| format!("reading experiment {}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| invalid!("reading experiment {}: not UTF-8 text", path.display()))?;
         Self::parse(&text, &path.display().to_string(), sets)
     }
 
@@ -260,6 +265,44 @@ mod tests {
                 .contains("`a.b` is not a table")
         );
         assert!(apply_set(&mut tb, "novalue").is_err());
+    }
+
+    /// Mangled experiment text and `--set` values are errors, never panics (a bounded,
+    /// deterministic stand-in for fuzzing the TOML reader).
+    #[test]
+    fn mangled_experiments_never_panic() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let alphabet = b"[]=.\"'{}#\n 0123456789e+-_abcxyzlrseedkindname\\";
+        for round in 0..2000 {
+            let mut b = DOC.as_bytes().to_vec();
+            for _ in 0..1 + next(6) {
+                let c = alphabet[next(alphabet.len())];
+                match next(3) {
+                    0 if !b.is_empty() => {
+                        let i = next(b.len());
+                        b[i] = c;
+                    }
+                    1 if !b.is_empty() => {
+                        b.remove(next(b.len()));
+                    }
+                    _ => b.insert(next(b.len() + 1), c),
+                }
+            }
+            let text = String::from_utf8_lossy(&b);
+            let set: String = (0..next(12))
+                .map(|_| alphabet[next(alphabet.len())] as char)
+                .collect();
+            let sets = if round % 2 == 0 { vec![set] } else { Vec::new() };
+            if let Ok(e) = Experiment::parse(&text, "fuzz", &sets) {
+                let _ = e.section::<Train>("train");
+            }
+        }
     }
 
     #[test]

@@ -92,14 +92,37 @@ impl<T> Context<T> for Option<T> {
     }
 }
 
-/// `err` and its sources, joined by `: ` (what `{:#}` prints for an `anyhow` error).
+/// `err` and its sources, joined by `: ` (what `{:#}` prints for an `anyhow` error), each once: a
+/// source whose text the message already holds (a `{path}: {source}` error that also reports
+/// `source` as its cause) is not repeated.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut next = err.source();
     while let Some(e) = next {
-        s.push_str(": ");
-        s.push_str(&e.to_string());
+        let text = e.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
         next = e.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+        let e = RunError::from(ember_nets::CheckpointError::Io {
+            path: "runs/x".into(),
+            source: io,
+        });
+        let e = Err::<(), _>(e).context("resuming").unwrap_err();
+        let text = error_chain(&e);
+        assert_eq!(text.matches("directory").count(), 1, "{text}");
+        assert!(text.starts_with("resuming: runs/x: "), "{text}");
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Context, Result, bail};
-use ember_nets::checkpoint::{CheckpointDir, write_atomic};
+use ember_nets::checkpoint::{CheckpointDir, remove_stale_temp_files, write_atomic};
 use ember_nets::tensorboard::EventWriter;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -42,10 +42,17 @@ impl RunDir {
         Ok(RunDir { path })
     }
 
-    /// An existing run (it must have a `config.toml`).
+    /// An existing run (it must have a `config.toml`). Temporary files that killed writes of
+    /// earlier processes left (`.NAME.tmp-PID`, in the run directory and `checkpoints/`) are
+    /// removed.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.join("config.toml").is_file() {
             bail!("{} is not a run directory (no config.toml)", path.display());
+        }
+        for dir in [path.to_path_buf(), path.join("checkpoints")] {
+            for f in remove_stale_temp_files(&dir) {
+                eprintln!("removed {}, left by a killed write", f.display());
+            }
         }
         Ok(RunDir {
             path: path.to_path_buf(),

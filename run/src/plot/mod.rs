@@ -56,6 +56,12 @@ pub struct PlotReport {
     pub json: serde_json::Value,
 }
 
+/// The largest `--width` and `--panel-height`, in pixels.
+pub const MAX_SIDE: u32 = 16384;
+
+/// The most pixels a plot may have (about 400 MB of RGB).
+pub const MAX_PIXELS: u64 = 1 << 27;
+
 /// A run's series for the plotted tags.
 struct Run {
     label: String,
@@ -68,8 +74,12 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
     if let Some(w) = a.smooth.filter(|w| !(0.0..1.0).contains(w)) {
         bail!("--smooth must be in [0, 1), got {w}");
     }
-    if a.width < 320 || a.panel_height < 200 {
-        bail!("--width must be at least 320 and --panel-height at least 200 pixels");
+    if !(320..=MAX_SIDE).contains(&a.width) || !(200..=MAX_SIDE).contains(&a.panel_height) {
+        bail!(
+            "--width must be from 320 to {MAX_SIDE} and --panel-height from 200 to {MAX_SIDE} pixels, got {} and {}",
+            a.width,
+            a.panel_height
+        );
     }
     match a.out.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("png") => {}
@@ -121,7 +131,17 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
         }
     }
 
-    let height = a.panel_height * tags.len() as u32;
+    let height = u64::from(a.panel_height) * tags.len() as u64;
+    if height > u64::from(MAX_SIDE) * 4 || height * u64::from(a.width) > MAX_PIXELS {
+        bail!(
+            "the picture would be {}x{height} pixels ({} panels of --panel-height {}): at most {MAX_PIXELS} pixels and {} rows; lower --panel-height or --width, or plot fewer --tag",
+            a.width,
+            tags.len(),
+            a.panel_height,
+            MAX_SIDE * 4
+        );
+    }
+    let height = height as u32;
     let mut canvas = Canvas::new(a.width, height);
     for (i, tag) in tags.iter().enumerate() {
         let series: Vec<(&str, &[ScalarEvent])> = runs

@@ -264,7 +264,9 @@ impl Algorithm for PpoConfig {
 pub fn parse<A: Algorithm>(e: &Experiment) -> Result<RlExperiment<A>> {
     let x = RlExperiment::<A>::from_experiment(e, A::KIND)?;
     x.train.validate("train.")?;
-    x.env.make()?;
+    let env = x.env.make()?;
+    let (shape, _) = ember_agents::common::spaces(&*env)?;
+    x.model.check(&shape)?;
     Ok(x)
 }
 
