@@ -60,6 +60,23 @@ step "cargo check --release -p ember -p ember-nets --features ember/wgpu (the GP
 # the same cache. `cuda` is not checked: cubecl-cuda's build downloads an LLVM bundle from GitHub.
 cargo check --release -p ember -p ember-nets --features ember/wgpu --bins --benches 2>&1
 
+# --- Browser tests of `ember serve` -------------------------------------------------------------
+# Debian's Chromium, driven by playwright-core from the npm registry (pinned in tests/browser's
+# package-lock.json); uses the release `ember` the workspace tests built.
+step "browser tests of ember serve (headless Chromium + playwright-core)"
+bneed=()
+[ -x /usr/bin/chromium ] || bneed+=(chromium)
+command -v node >/dev/null || bneed+=(nodejs)
+command -v npm >/dev/null || bneed+=(npm)
+if [ ${#bneed[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${bneed[@]}"
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+EMBER_BIN="$CARGO_TARGET_DIR/release/ember" EMBER_ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" \
+  node --test --test-concurrency=1 tests/browser/serve.test.mjs
+echo "browser screenshots: $CARGO_TARGET_DIR/browser-artifacts" >&2
+
 # --- Python bindings ----------------------------------------------------------------------------
 step "building the Python module into $VENV (maturin develop --release) and running pytest"
 (cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --release --quiet 2>&1)

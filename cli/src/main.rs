@@ -8,6 +8,7 @@
 mod envs_cli;
 mod go_cli;
 mod plot_cli;
+mod serve_cli;
 mod train_cli;
 
 use std::io::Write;
@@ -54,6 +55,9 @@ enum Cmd {
     Train(train_cli::TrainArgs),
     /// Draw learning curves (return vs steps, runs overlaid) from runs' TensorBoard event files.
     Plot(plot_cli::PlotArgs),
+    /// A local web app: runs with live learning curves, matches with a live board and analysis,
+    /// episodes with the agent's outputs.
+    Serve(serve_cli::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +87,7 @@ fn main() {
         Cmd::Selfplay(a) => go_cli::selfplay(&a),
         Cmd::Train(a) => train_cli::train(&a),
         Cmd::Plot(a) => plot_cli::plot(&a),
+        Cmd::Serve(a) => serve_cli::serve(&a),
     };
     if let Err(e) = result {
         if e.chain().any(|c| {

@@ -1,0 +1,381 @@
+//! Matches started from the page: one game between two player specs on Go or Connect Four,
+//! played on its own thread by `ember_run::matches::play_match` (the one match loop) and told
+//! as events (`start`, `move` per move with the board and the mover's analysis, `end` or
+//! `error`) into an [`EventLog`] that any number of clients follow.
+
+use std::time::Duration;
+
+use ember_envs::Game;
+use ember_envs::games::ConnectFour;
+use ember_envs::go::board::{MAX_SIZE, MIN_SIZE};
+use ember_envs::go::{Color, GoState};
+use ember_envs::player::{Analysis, GameEnd, Player};
+use ember_run::matches::{MatchEvent, MatchOptions, go_record, play_match};
+use ember_run::players::{MatchGame, make_player};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::events::EventLog;
+use crate::runs::RunsRoot;
+
+/// The most milliseconds a match may wait after each move (for watching).
+pub const MAX_DELAY_MS: u64 = 5000;
+
+/// `POST /api/matches`'s body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRequest {
+    /// `go` or `connect_four`.
+    pub game: String,
+    /// Go's board size (5 to 19; default 9).
+    #[serde(default)]
+    pub size: Option<usize>,
+    /// Go's komi (default 7.5).
+    #[serde(default)]
+    pub komi: Option<f32>,
+    /// Go: the most moves before the game is scored as it stands (default 4·size², 0: none).
+    #[serde(default)]
+    pub max_moves: Option<u32>,
+    /// The player specs: the first moves first (Black in Go).
+    pub players: [String; 2],
+    #[serde(default)]
+    pub seed: u64,
+    /// A pause after each move, for watching (at most [`MAX_DELAY_MS`]).
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// A game the server can show: its board and its result as JSON, and its record file.
+pub trait ServeGame: MatchGame {
+    /// `{"rows", "cols", "cells": "…"}`: one character per cell, top row first (`.` empty,
+    /// `X` first player, `O` second), plus the game's own fields.
+    fn board_json(&self) -> Value;
+    /// The result's fields: `result`, `winner` (seat or null), and the game's own (Go: `score`).
+    fn end_json(&self, end: &GameEnd) -> Value;
+    /// The game as a record file (Go: SGF), when the game has one.
+    fn record(
+        &self,
+        _end: &GameEnd,
+        _names: &[String; 2],
+        _analyses: &[Option<Analysis>],
+    ) -> Option<String> {
+        None
+    }
+}
+
+impl ServeGame for GoState {
+    fn board_json(&self) -> Value {
+        let n = self.size();
+        let b = self.board();
+        let cells: String = (0..n * n)
+            .map(|i| match b.stone(b.from_index(i)) {
+                Some(Color::Black) => 'X',
+                Some(Color::White) => 'O',
+                None => '.',
+            })
+            .collect();
+        json!({
+            "rows": n, "cols": n, "cells": cells,
+            "captures": [b.captures(Color::Black), b.captures(Color::White)],
+            "komi": self.komi(),
+            "passes": self.passes(),
+        })
+    }
+    fn end_json(&self, end: &GameEnd) -> Value {
+        let result = match end.resigned {
+            Some(seat) => format!("{}+R", if seat == 0 { 'W' } else { 'B' }),
+            None => self.result_string(),
+        };
+        json!({
+            "result": result,
+            "winner": end.winner(),
+            "reason": if end.resigned.is_some() { "resignation" } else if self.hit_move_limit() { "move limit" } else { "two passes" },
+            "score": self.score(),
+            "area": self.board().area_score(),
+        })
+    }
+    fn record(
+        &self,
+        end: &GameEnd,
+        names: &[String; 2],
+        analyses: &[Option<Analysis>],
+    ) -> Option<String> {
+        Some(go_record(self, end, names, analyses).to_sgf())
+    }
+}
+
+impl ServeGame for ConnectFour {
+    fn board_json(&self) -> Value {
+        let (rows, cols) = (6, 7);
+        let cells: String = (0..rows * cols)
+            .map(|i| match self.at(i / cols, i % cols) {
+                Some(0) => 'X',
+                Some(_) => 'O',
+                None => '.',
+            })
+            .collect();
+        json!({ "rows": rows, "cols": cols, "cells": cells })
+    }
+    fn end_json(&self, end: &GameEnd) -> Value {
+        let result = match (end.resigned, end.winner()) {
+            (Some(seat), _) => format!("player {} resigned", seat + 1),
+            (None, Some(w)) => format!("player {} connects four", w + 1),
+            (None, None) => "draw (board full)".into(),
+        };
+        json!({
+            "result": result,
+            "winner": end.winner(),
+            "reason": if end.resigned.is_some() { "resignation" } else if end.winner().is_some() { "four in a row" } else { "board full" },
+        })
+    }
+}
+
+/// An analysis as JSON, with action names and the first player's win rate.
+pub fn analysis_json<G: Game>(state: &G, a: &Analysis) -> Value {
+    let first_value = if a.player == 0 { a.value } else { -a.value };
+    let candidates: Vec<Value> = a
+        .candidates
+        .iter()
+        .take(20)
+        .map(|c| {
+            json!({
+                "action": c.action,
+                "name": state.action_name(c.action),
+                "visits": c.visits,
+                "value": c.value,
+                "winrate": 50.0 * (c.value + 1.0),
+                "prior": c.prior,
+                "pv": c.pv.iter().take(10).map(|&m| state.action_name(m)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    // Ownership from the first player's view, two decimals.
+    let ownership = a.ownership.as_ref().map(|o| {
+        o.iter()
+            .map(|&v| {
+                let v = if a.player == 0 { v } else { -v };
+                (v * 100.0).round() / 100.0
+            })
+            .collect::<Vec<f32>>()
+    });
+    json!({
+        "player": a.player,
+        "value": a.value,
+        "visits": a.visits,
+        "first_winrate": 50.0 * (first_value + 1.0),
+        "candidates": candidates,
+        "ownership": ownership,
+    })
+}
+
+/// A spec as `make_player` will take it: `az:NAME…` names a run under `--runs` (resolved to
+/// its path there; nothing outside is reachable), `gtp:…` needs `--allow-engines`.
+pub fn check_spec(spec: &str, runs: &RunsRoot, allow_engines: bool) -> ApiResult<String> {
+    let s = spec.trim();
+    if s.is_empty() {
+        return Err(ApiError::bad_request(
+            "an empty player spec; accepted: random, uct:SIMS, az:RUN[:SIMS][:explore] (RUN: a run under --runs), gtp:\"COMMAND\" (Go, with --allow-engines)",
+        ));
+    }
+    if s.starts_with("gtp:") && !allow_engines {
+        return Err(ApiError::forbidden(format!(
+            "player `{s}`: external GTP engines can be started from the page only when the server runs with --allow-engines"
+        )));
+    }
+    if let Some(rest) = s.strip_prefix("az:") {
+        let (rest, explore) = match rest.strip_suffix(":explore") {
+            Some(r) => (r, ":explore"),
+            None => (rest, ""),
+        };
+        let (name, sims) = match rest.rsplit_once(':') {
+            Some((d, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                (d, format!(":{n}"))
+            }
+            _ => (rest, String::new()),
+        };
+        let dir = runs
+            .resolve(name)
+            .map_err(|e| ApiError::new(e.status, format!("player `{s}`: {}", e.message)))?;
+        return Ok(format!("az:{}{sims}{explore}", dir.display()));
+    }
+    Ok(s.to_string())
+}
+
+/// A match checked and ready to play: the players made, the first position, the options.
+pub struct Prepared {
+    pub info: Value,
+    pub run: Box<dyn FnOnce(&EventLog, &std::sync::Mutex<Option<String>>) + Send>,
+}
+
+fn make_players<G: MatchGame>(
+    specs: &[String; 2],
+    example: &G,
+    seed: u64,
+) -> ApiResult<[Box<dyn Player<G>>; 2]> {
+    let mk = |i: usize| {
+        make_player(&specs[i], example, seed)
+            .map_err(|e| ApiError::bad_request(format!("player {}: {e}", i + 1)))
+    };
+    Ok([mk(0)?, mk(1)?])
+}
+
+/// Checks the request and makes the players (this may start engines or load networks: call it
+/// off the async threads). The returned closure plays the game into the log.
+pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiResult<Prepared> {
+    let specs = [
+        check_spec(&req.players[0], runs, allow_engines)?,
+        check_spec(&req.players[1], runs, allow_engines)?,
+    ];
+    if req.delay_ms > MAX_DELAY_MS {
+        return Err(ApiError::bad_request(format!(
+            "delay_ms {} is too long: at most {MAX_DELAY_MS}",
+            req.delay_ms
+        )));
+    }
+    let delay = Duration::from_millis(req.delay_ms);
+    let seed = req.seed;
+    let shown = [
+        req.players[0].trim().to_string(),
+        req.players[1].trim().to_string(),
+    ];
+    match req.game.as_str() {
+        "go" => {
+            let size = req.size.unwrap_or(9);
+            if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
+                return Err(ApiError::bad_request(format!(
+                    "board size {size} is not supported: sizes {MIN_SIZE} to {MAX_SIZE} are"
+                )));
+            }
+            let komi = req.komi.unwrap_or(7.5);
+            if !komi.is_finite() || komi.abs() > 1000.0 {
+                return Err(ApiError::bad_request(format!(
+                    "komi {komi} is not a usable komi"
+                )));
+            }
+            let cap = req.max_moves.unwrap_or(4 * (size * size) as u32);
+            let fresh = GoState::new(size, komi)
+                .map_err(ApiError::bad_request)?
+                .with_max_moves(cap);
+            let players = make_players(&specs, &fresh, seed)?;
+            let info = json!({
+                "game": "go", "size": size, "komi": komi, "max_moves": cap,
+                "players": shown, "seed": seed, "delay_ms": req.delay_ms,
+                "rows": size, "cols": size,
+            });
+            Ok(Prepared {
+                info: info.clone(),
+                run: Box::new(
+                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>| {
+                        play(fresh, players, seed, delay, info, log, record)
+                    },
+                ),
+            })
+        }
+        "connect_four" | "connect-four" => {
+            if req.size.is_some() || req.komi.is_some() || req.max_moves.is_some() {
+                return Err(ApiError::bad_request(
+                    "Connect Four takes no size, komi or max_moves (it is 6x7)",
+                ));
+            }
+            let fresh = ConnectFour::new();
+            let players = make_players(&specs, &fresh, seed)?;
+            let info = json!({
+                "game": "connect_four", "players": shown, "seed": seed,
+                "delay_ms": req.delay_ms, "rows": 6, "cols": 7,
+            });
+            Ok(Prepared {
+                info: info.clone(),
+                run: Box::new(
+                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>| {
+                        play(fresh, players, seed, delay, info, log, record)
+                    },
+                ),
+            })
+        }
+        other => Err(ApiError::bad_request(format!(
+            "unknown game `{other}`: accepted games are go and connect_four"
+        ))),
+    }
+}
+
+/// Plays one game into `log`: `start`, a `move` per move, then `end` (or `error`).
+fn play<G: ServeGame>(
+    fresh: G,
+    mut players: [Box<dyn Player<G>>; 2],
+    seed: u64,
+    delay: Duration,
+    info: Value,
+    log: &EventLog,
+    record: &std::sync::Mutex<Option<String>>,
+) {
+    let [a, b] = &mut players;
+    let opts = MatchOptions {
+        games: 1,
+        alternate: false,
+        seed,
+    };
+    let mut start = fresh.clone();
+    let mut on_event = |ev: MatchEvent<'_, G>| match ev {
+        MatchEvent::GameStart { names, .. } => {
+            let mut data = info.clone();
+            data["names"] = json!(names);
+            data["board"] = fresh.board_json();
+            data["to_play"] = json!(fresh.current_player());
+            log.push("start", data);
+        }
+        MatchEvent::Move {
+            state,
+            seat,
+            analysis,
+            ..
+        } => {
+            let n = state.history_len();
+            let action = n.checked_sub(1).and_then(|i| state.action_at(i));
+            log.push(
+                "move",
+                json!({
+                    "n": n,
+                    "seat": seat,
+                    "action": action,
+                    "name": action.map(|a| start.action_name(a)),
+                    "board": state.board_json(),
+                    "to_play": (!state.is_terminal()).then(|| state.current_player()),
+                    "analysis": analysis.map(|a| analysis_json(&start, a)),
+                }),
+            );
+            if let Some(a) = action {
+                let _ = start.apply(a);
+            }
+            if !delay.is_zero() && !state.is_terminal() {
+                std::thread::sleep(delay);
+            }
+        }
+        MatchEvent::GameEnd {
+            state,
+            end,
+            names,
+            analyses,
+            ..
+        } => {
+            let rec = state.record(end, names, analyses);
+            let mut data = state.end_json(end);
+            data["moves"] = json!(state.history_len());
+            data["has_record"] = json!(rec.is_some());
+            if let Ok(mut r) = record.lock() {
+                *r = rec;
+            }
+            log.push("end", data);
+        }
+    };
+    let new_state = fresh.clone();
+    if let Err(e) = play_match(
+        &mut || new_state.clone(),
+        a.as_mut(),
+        b.as_mut(),
+        &opts,
+        &mut on_event,
+    ) {
+        log.push("failed", json!({ "error": e.to_string() }));
+    }
+}

@@ -1,0 +1,241 @@
+//! The runs under `--runs`: which exist, their status, config, summary and learning curves
+//! (read with `ember_nets::tensorboard::read_scalars`, the reader `ember plot` uses).
+//!
+//! A run is named by its directory's name, one level under the root. A name is checked before
+//! anything is opened ([`RunsRoot::resolve`]): plain characters only, no `.`/`..`, no separators,
+//! and the directory it names, symlinks resolved, must sit directly under the canonical root.
+//! So no request can make the server read outside `--runs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+
+/// A run that wrote nothing for this long and has no `summary.json` is taken as stopped
+/// (`killed`): run directories hold no lock or process id, so recent writes are the evidence
+/// of a live run (the progress writes events at least every few seconds while training).
+pub const RUNNING_WINDOW: Duration = Duration::from_secs(300);
+
+/// The directory `--runs` names, canonicalized once at start.
+#[derive(Debug, Clone)]
+pub struct RunsRoot {
+    root: PathBuf,
+}
+
+/// Whether `name` may name something under the root: 1 to 200 of `[A-Za-z0-9._-]`, not
+/// starting with a dot (so neither `.` nor `..`).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl RunsRoot {
+    /// `dir`, which must exist and be a directory.
+    pub fn new(dir: &Path) -> std::io::Result<RunsRoot> {
+        let root = dir.canonicalize()?;
+        if !root.is_dir() {
+            return Err(std::io::Error::other("not a directory"));
+        }
+        Ok(RunsRoot { root })
+    }
+
+    /// The canonical root.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The run directory `name` names: refused (400) unless a plain name, not found (404)
+    /// unless a directory with a `config.toml` directly under the root once symlinks are
+    /// resolved.
+    pub fn resolve(&self, name: &str) -> ApiResult<PathBuf> {
+        if !valid_name(name) {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` is not a run name: a run is named by its directory under --runs (letters, digits, `.`, `_`, `-`; no path separators, not starting with `.`)"
+            )));
+        }
+        let missing = || ApiError::not_found(format!("no run `{name}` under --runs"));
+        let path = self.root.join(name).canonicalize().map_err(|_| missing())?;
+        if path.parent() != Some(self.root.as_path()) || !path.join("config.toml").is_file() {
+            return Err(missing());
+        }
+        Ok(path)
+    }
+
+    /// Every run directly under the root (directories with a `config.toml`), newest first.
+    pub fn list(&self) -> Vec<Value> {
+        let mut runs: Vec<(SystemTime, Value)> = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(path) = self.resolve(&name) else {
+                continue;
+            };
+            let info = RunInfo::read(&path);
+            runs.push((info.modified, info.brief(&name)));
+        }
+        runs.sort_by(|a, b| b.0.cmp(&a.0));
+        runs.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+/// What a run directory says about itself.
+#[derive(Debug)]
+pub struct RunInfo {
+    pub config_text: String,
+    pub config: Value,
+    pub summary: Option<Value>,
+    pub modified: SystemTime,
+    pub status: &'static str,
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of the run's files (top level and `checkpoints/`).
+fn newest_write(dir: &Path) -> SystemTime {
+    let mut newest = mtime(dir).unwrap_or(UNIX_EPOCH);
+    for d in [dir.to_path_buf(), dir.join("checkpoints")] {
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                if let Some(t) = e.metadata().ok().and_then(|m| m.modified().ok()) {
+                    newest = newest.max(t);
+                }
+            }
+        }
+    }
+    newest
+}
+
+/// A TOML value as JSON (dates as strings).
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => json!(s),
+        toml::Value::Integer(i) => json!(i),
+        toml::Value::Float(f) => json!(f),
+        toml::Value::Boolean(b) => json!(b),
+        toml::Value::Datetime(d) => json!(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+impl RunInfo {
+    /// Reads `config.toml`, `summary.json` and the files' times; unreadable parts are left
+    /// empty rather than failing the listing.
+    pub fn read(dir: &Path) -> RunInfo {
+        let config_text = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
+        let config = config_text
+            .parse::<toml::Table>()
+            .map(|t| toml_to_json(&toml::Value::Table(t)))
+            .unwrap_or(Value::Null);
+        let summary = std::fs::read_to_string(dir.join("summary.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+        let modified = newest_write(dir);
+        let age = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or(Duration::ZERO);
+        let status = if summary.is_some() {
+            "finished"
+        } else if age <= RUNNING_WINDOW {
+            "running"
+        } else {
+            "killed"
+        };
+        RunInfo {
+            config_text,
+            config,
+            summary,
+            modified,
+            status,
+        }
+    }
+
+    fn modified_secs(&self) -> f64 {
+        self.modified
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+
+    /// The listing's entry: `{"id", "name", "kind", "seed", "env", "game", "status", "modified", "summary"}`.
+    pub fn brief(&self, id: &str) -> Value {
+        let c = &self.config;
+        json!({
+            "id": id,
+            "name": c.get("name"),
+            "kind": c.get("kind"),
+            "seed": c.get("seed"),
+            "env": c.pointer("/env/id").or_else(|| c.pointer("/env/gym")),
+            "game": c.pointer("/game/name"),
+            "status": self.status,
+            "modified": self.modified_secs(),
+            "summary": self.summary,
+        })
+    }
+}
+
+/// A run's scalars: `{TAG: [[step, value], …]}`, every tag or those named.
+pub fn scalars(
+    dir: &Path,
+    tags: Option<&[String]>,
+) -> ApiResult<BTreeMap<String, Vec<(u64, f32)>>> {
+    let all = ember_nets::tensorboard::read_scalars(dir)
+        .map_err(|e| ApiError::internal(format!("reading the run's event files: {e}")))?;
+    Ok(all
+        .into_iter()
+        .filter(|(tag, _)| tags.is_none_or(|t| t.iter().any(|x| x == tag)))
+        .map(|(tag, evs)| (tag, evs.iter().map(|e| (e.step, e.value)).collect()))
+        .collect())
+}
+
+/// A fingerprint of the run's event files and summary (sizes and times): when it changes,
+/// the curves may have.
+pub fn fingerprint(dir: &Path) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |x: u64| {
+        h ^= x;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut files: Vec<(String, u64, u64)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !(name.starts_with("events.out.tfevents.") || name == "summary.json") {
+                    return None;
+                }
+                let m = e.metadata().ok()?;
+                let t = m
+                    .modified()
+                    .ok()?
+                    .duration_since(UNIX_EPOCH)
+                    .ok()?
+                    .as_nanos() as u64;
+                Some((name, m.len(), t))
+            })
+            .collect();
+        files.sort();
+        for (name, len, t) in files {
+            for b in name.bytes() {
+                mix(b as u64);
+            }
+            mix(len);
+            mix(t);
+        }
+    }
+    h
+}
