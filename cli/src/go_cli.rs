@@ -484,6 +484,9 @@ pub struct BenchSearchArgs {
     /// Searches in lockstep with --net.
     #[arg(long, default_value_t = 64)]
     pub games: usize,
+    /// UCT: run the playouts of batches of 8·T leaves (chosen under virtual loss) on T threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Seconds of timing with --net (half single, half batched).
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
@@ -494,7 +497,7 @@ pub struct BenchSearchArgs {
     pub json: bool,
 }
 
-/// `ember bench search`: UCT simulations per second on one thread.
+/// `ember bench search`: UCT simulations per second (one thread, or batches on several).
 pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
     if a.sims == 0 || a.moves == 0 {
         bail!("--sims and --moves must be at least 1");
@@ -541,19 +544,33 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
         }
         return Ok(());
     }
+    if a.threads == 0 || a.threads > ember_run::players::MAX_THREADS {
+        bail!("--threads must be 1 to {}", ember_run::players::MAX_THREADS);
+    }
     let r = match a.game.as_str() {
         "go" => {
             let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
-            ember_run::matches::bench_search(&s, a.sims, a.moves, a.seed)
+            ember_run::matches::bench_search(&s, a.sims, a.moves, a.threads, a.seed)
         }
-        "connect_four" => {
-            ember_run::matches::bench_search(&ConnectFour::new(), a.sims, a.moves, a.seed)
-        }
+        "connect_four" => ember_run::matches::bench_search(
+            &ConnectFour::new(),
+            a.sims,
+            a.moves,
+            a.threads,
+            a.seed,
+        ),
         g => bail!("unknown game `{g}`: go or connect_four"),
     };
     eprintln!(
-        "{}: {} UCT simulations ({} moves of self-play, {} per move) in {:.2} s = {:.0} simulations/s (one thread); {} tree nodes at the last move",
-        r.game, r.simulations, r.moves, a.sims, r.seconds, r.simulations_per_sec, r.last_tree_nodes
+        "{}: {} UCT simulations ({} moves of self-play, {} per move) in {:.2} s = {:.0} simulations/s ({}); {} tree nodes at the last move",
+        r.game,
+        r.simulations,
+        r.moves,
+        a.sims,
+        r.seconds,
+        r.simulations_per_sec,
+        r.evaluator,
+        r.last_tree_nodes
     );
     if a.json {
         println!("{}", serde_json::to_string(&r)?);

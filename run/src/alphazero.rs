@@ -268,6 +268,7 @@ pub fn az_player<G: Game>(
     dir: &Path,
     sims: Option<u32>,
     explore: bool,
+    leaf_batch: usize,
     example: &G,
     seed: u64,
 ) -> std::result::Result<Box<dyn Player<G>>, PlayerError> {
@@ -303,18 +304,24 @@ pub fn az_player<G: Game>(
     let dev = DeviceChoice::Cpu.device().map_err(|e| bad(e.to_string()))?;
     let (net, net_cfg) = alphazero::from_checkpoint(&ck, &dev).map_err(|e| bad(e.to_string()))?;
     let sims = sims.unwrap_or(x.train.eval_simulations);
-    let name = format!("az:{}:{sims}", dir.display());
-    Ok(Box::new(SearchPlayer::new(
-        name,
-        if explore {
-            // The training search: Gumbel noise (or Dirichlet noise), so games differ.
-            let mut c = SearchConfig::new(sims, x.train.selection);
-            c.root_noise = x.train.root_noise;
-            c
-        } else {
-            x.train.play_config(sims)
-        },
-        NetEvaluator::new(net, &net_cfg, dev),
-        seed,
-    )))
+    let mut name = format!("az:{}:{sims}", dir.display());
+    if leaf_batch > 1 {
+        name.push_str(&format!(":batch={leaf_batch}"));
+    }
+    Ok(Box::new(
+        SearchPlayer::new(
+            name,
+            if explore {
+                // The training search: Gumbel noise (or Dirichlet noise), so games differ.
+                let mut c = SearchConfig::new(sims, x.train.selection);
+                c.root_noise = x.train.root_noise;
+                c
+            } else {
+                x.train.play_config(sims)
+            },
+            NetEvaluator::new(net, &net_cfg, dev),
+            seed,
+        )
+        .with_leaf_batch(leaf_batch),
+    ))
 }

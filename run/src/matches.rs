@@ -249,19 +249,31 @@ pub struct SearchBench {
 }
 
 /// Times a UCT search with random playouts over the first `moves` moves of a game it plays
-/// against itself from `start` (one thread, tree reuse on): simulations per second.
-pub fn bench_search<G: Game>(start: &G, sims: u32, moves: u64, seed: u64) -> SearchBench {
+/// against itself from `start` (tree reuse on): simulations per second, on one thread or, with
+/// `threads > 1`, batches of leaves under virtual loss whose playouts run on `threads` threads.
+pub fn bench_search<G: Game>(
+    start: &G,
+    sims: u32,
+    moves: u64,
+    threads: usize,
+    seed: u64,
+) -> SearchBench {
     use ember_agents::mcts::{Evaluator, RolloutEvaluator, Search, SearchConfig, Selection};
     let cfg = SearchConfig::new(sims.max(1), Selection::uct());
     let mut search: Search<G> = Search::new(cfg, seed);
-    let mut ev = RolloutEvaluator::new(1, seed ^ 1);
+    let mut ev = RolloutEvaluator::with_threads(1, seed ^ 1, threads);
+    let batch = if threads > 1 {
+        crate::players::LEAVES_PER_THREAD * threads
+    } else {
+        1
+    };
     let mut priors = Vec::new();
     let mut state = start.clone();
     let t0 = std::time::Instant::now();
     let mut played = 0;
     while played < moves && !state.is_terminal() {
         search.set_root(&state);
-        search.run(&mut ev, &mut priors);
+        search.run_batched(&mut ev, &mut priors, batch, None);
         let a = search.best_action(0.0);
         state.apply(a).expect("the search plays legal actions");
         played += 1;

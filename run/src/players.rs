@@ -12,7 +12,55 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS (UCT with random playouts, e.g. uct:1000), az:RUN_DIR[:SIMS][:explore] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss)";
+
+/// The most threads a `uct:…:threads=T` player may use, and the largest leaf batch.
+pub const MAX_THREADS: usize = 64;
+pub const MAX_LEAF_BATCH: usize = 256;
+
+/// Leaves per batch for each playout thread of `uct:…:threads=T`: enough playouts per thread to
+/// outweigh starting it.
+pub const LEAVES_PER_THREAD: usize = 8;
+
+/// The `:key=N` options at the end of a search player's spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SpecOptions {
+    threads: Option<usize>,
+    batch: Option<usize>,
+}
+
+/// Splits trailing `:threads=T` / `:batch=B` options off `s`.
+fn split_options<'a>(
+    s: &'a str,
+    bad: &dyn Fn(String) -> PlayerError,
+) -> Result<(&'a str, SpecOptions), PlayerError> {
+    let mut o = SpecOptions::default();
+    let mut rest = s;
+    while let Some((head, tail)) = rest.rsplit_once(':') {
+        let Some((k, v)) = tail.split_once('=') else {
+            break;
+        };
+        let n: usize = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad(format!("`{tail}`: {k} takes a whole number from 1")))?;
+        match k.trim() {
+            "threads" if n <= MAX_THREADS => o.threads = Some(n),
+            "batch" if n <= MAX_LEAF_BATCH => o.batch = Some(n),
+            "threads" => return Err(bad(format!("at most {MAX_THREADS} threads"))),
+            "batch" => return Err(bad(format!("batches of at most {MAX_LEAF_BATCH} leaves"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown option `{other}` (search players take threads=T and batch=B)"
+                )));
+            }
+        }
+        rest = head;
+    }
+    Ok((rest, o))
+}
 
 /// The most tree nodes a search may need (simulations × actions): about 1.8 GB.
 pub const MAX_TREE_NODES: u64 = 50_000_000;
@@ -70,6 +118,11 @@ pub fn make_player<G: MatchGame>(
         spec: spec.into(),
         why,
     };
+    let (s, opts) = if s.starts_with("uct:") || s.starts_with("az:") {
+        split_options(s, &bad)?
+    } else {
+        (s, SpecOptions::default())
+    };
     if let Some(n) = s.strip_prefix("uct:") {
         let sims: u32 = n.trim().parse().map_err(|_| {
             bad(format!(
@@ -78,12 +131,28 @@ pub fn make_player<G: MatchGame>(
         })?;
         let sims = check_sims(sims, example, &bad)?;
         let cfg = SearchConfig::new(sims, Selection::uct());
-        return Ok(Box::new(SearchPlayer::new(
-            format!("uct:{sims}"),
-            cfg,
-            RolloutEvaluator::new(1, seed ^ 0x5eed),
-            seed,
-        )));
+        let threads = opts.threads.unwrap_or(1);
+        let batch = opts.batch.unwrap_or(if threads > 1 {
+            LEAVES_PER_THREAD * threads
+        } else {
+            1
+        });
+        let mut name = format!("uct:{sims}");
+        if threads > 1 {
+            name.push_str(&format!(":threads={threads}"));
+        }
+        if opts.batch.is_some() {
+            name.push_str(&format!(":batch={batch}"));
+        }
+        return Ok(Box::new(
+            SearchPlayer::new(
+                name,
+                cfg,
+                RolloutEvaluator::with_threads(1, seed ^ 0x5eed, threads),
+                seed,
+            )
+            .with_leaf_batch(batch),
+        ));
     }
     if let Some(rest) = s.strip_prefix("az:") {
         // az:RUN_DIR[:SIMS][:explore] (a trailing number is the simulation count).
@@ -103,11 +172,18 @@ pub fn make_player<G: MatchGame>(
         if dir.is_empty() {
             return Err(bad("give the run directory: az:RUN_DIR[:SIMS]".into()));
         }
+        if opts.threads.is_some() {
+            return Err(bad(
+                "threads apply to uct players; a network batches its leaves: az:RUN_DIR[:SIMS]:batch=B"
+                    .into(),
+            ));
+        }
         return crate::alphazero::az_player(
             spec,
             std::path::Path::new(dir),
             sims,
             explore,
+            opts.batch.unwrap_or(1),
             example,
             seed,
         );
@@ -166,6 +242,25 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("tree nodes"), "{e}");
+        // Options at the end of a search player's spec.
+        assert_eq!(
+            make_player("uct:50:threads=2", &go, 0).unwrap().name(),
+            "uct:50:threads=2"
+        );
+        assert_eq!(
+            make_player("uct:50:batch=4", &c4, 0).unwrap().name(),
+            "uct:50:batch=4"
+        );
+        for (bad, needle) in [
+            ("uct:50:threads=0", "threads"),
+            ("uct:50:threads=1000", "at most"),
+            ("uct:50:colour=2", "unknown option"),
+            ("uct:50:batch=x", "batch"),
+            ("az:/some/run:64:threads=2", "batch=B"),
+        ] {
+            let e = make_player(bad, &go, 0).err().unwrap().to_string();
+            assert!(e.contains(needle) && e.contains(bad), "{bad}: {e}");
+        }
         let e = make_player("az:/nonexistent/run:64", &go, 0)
             .err()
             .unwrap()

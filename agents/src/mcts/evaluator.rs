@@ -28,54 +28,145 @@ pub trait Evaluator<G: Game> {
     }
 }
 
-/// Uniform priors and the mean of `rollouts` random playouts.
+/// Uniform priors and the mean of `rollouts` random playouts, on one thread or, for batches of
+/// leaves ([`Search::run_batched`](super::Search::run_batched)), several.
 #[derive(Debug, Clone)]
 pub struct RolloutEvaluator<G: Game> {
-    rng: Rng,
     rollouts: u32,
+    /// One per thread; worker 0 runs on the caller's thread (and alone for single leaves).
+    workers: Vec<Worker<G>>,
+}
+
+/// A thread's random stream, scratch state, action buffer and the leaves it was given.
+#[derive(Debug, Clone)]
+struct Worker<G: Game> {
+    rng: Rng,
     scratch: Option<G>,
     buf: Vec<usize>,
+    leaves: Vec<G>,
+    values: Vec<f32>,
+}
+
+impl<G: Game> Worker<G> {
+    fn new(seed: u64) -> Worker<G> {
+        Worker {
+            rng: Rng::new(seed),
+            scratch: None,
+            buf: Vec::new(),
+            leaves: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn value(&mut self, state: &G, rollouts: u32) -> f32 {
+        let me = state.current_player();
+        let scratch = self.scratch.get_or_insert_with(|| state.clone());
+        let mut sum = 0.0;
+        for _ in 0..rollouts {
+            sum += state.playout(scratch, &mut self.rng, &mut self.buf, usize::MAX)[me];
+        }
+        sum / rollouts as f32
+    }
+
+    /// Values of the leaves it holds.
+    fn run(&mut self, rollouts: u32) {
+        let leaves = std::mem::take(&mut self.leaves);
+        self.values.clear();
+        for l in &leaves {
+            let v = self.value(l, rollouts);
+            self.values.push(v);
+        }
+        self.leaves = leaves;
+    }
+}
+
+/// Worker `i`'s stream: worker 0 draws from `seed` itself, so one thread is the classic evaluator.
+fn worker_seed(seed: u64, i: usize) -> u64 {
+    if i == 0 {
+        seed
+    } else {
+        ember_envs::rng::child_seed(seed, 0x7477 + i as u64)
+    }
 }
 
 impl<G: Game> RolloutEvaluator<G> {
     pub fn new(rollouts: u32, seed: u64) -> RolloutEvaluator<G> {
+        Self::with_threads(rollouts, seed, 1)
+    }
+
+    /// As [`RolloutEvaluator::new`], with the playouts of a batch of leaves split over
+    /// `threads` threads (contiguous chunks, thread `i` with its own seeded stream, so results
+    /// are reproducible for a given thread count).
+    pub fn with_threads(rollouts: u32, seed: u64, threads: usize) -> RolloutEvaluator<G> {
         RolloutEvaluator {
-            rng: Rng::new(seed),
             rollouts: rollouts.max(1),
-            scratch: None,
-            buf: Vec::new(),
+            workers: (0..threads.clamp(1, 256))
+                .map(|i| Worker::new(worker_seed(seed, i)))
+                .collect(),
         }
     }
 
+    /// Threads used for batches.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
     pub fn seed(&mut self, seed: u64) {
-        self.rng = Rng::new(seed);
+        for (i, w) in self.workers.iter_mut().enumerate() {
+            w.rng = Rng::new(worker_seed(seed, i));
+        }
     }
 
     /// The value of `state` for its player to move.
     pub fn value(&mut self, state: &G) -> f32 {
-        let me = state.current_player();
-        let scratch = self.scratch.get_or_insert_with(|| state.clone());
-        let mut sum = 0.0;
-        for _ in 0..self.rollouts {
-            sum += state.playout(scratch, &mut self.rng, &mut self.buf, usize::MAX)[me];
-        }
-        sum / self.rollouts as f32
+        self.workers[0].value(state, self.rollouts)
     }
 }
 
 impl<G: Game> Evaluator<G> for RolloutEvaluator<G> {
     fn evaluate(&mut self, states: &[&G], priors: &mut [f32], values: &mut [f32]) {
         priors.fill(1.0);
-        for (v, s) in values.iter_mut().zip(states) {
-            *v = self.value(s);
+        let threads = self.workers.len().min(states.len());
+        if threads <= 1 {
+            for (v, s) in values.iter_mut().zip(states) {
+                *v = self.value(s);
+            }
+            return;
+        }
+        // Contiguous chunks, copied into each worker (a state need not be `Sync`).
+        let chunk = states.len().div_ceil(threads);
+        for (w, part) in self.workers.iter_mut().zip(states.chunks(chunk)) {
+            w.leaves.truncate(part.len());
+            for (j, s) in part.iter().enumerate() {
+                match w.leaves.get_mut(j) {
+                    Some(l) => l.clone_from(s),
+                    None => w.leaves.push((*s).clone()),
+                }
+            }
+        }
+        let used = states.len().div_ceil(chunk);
+        let rollouts = self.rollouts;
+        let (first, rest) = self.workers[..used].split_at_mut(1);
+        std::thread::scope(|scope| {
+            for w in rest.iter_mut() {
+                scope.spawn(move || w.run(rollouts));
+            }
+            first[0].run(rollouts);
+        });
+        for (out, w) in values.chunks_mut(chunk).zip(&self.workers[..used]) {
+            out.copy_from_slice(&w.values);
         }
     }
     fn name(&self) -> String {
-        if self.rollouts == 1 {
-            "rollouts".into()
+        let mut s = if self.rollouts == 1 {
+            "rollouts".to_string()
         } else {
             format!("{} rollouts", self.rollouts)
+        };
+        if self.workers.len() > 1 {
+            s.push_str(&format!(" on {} threads", self.workers.len()));
         }
+        s
     }
 }
 

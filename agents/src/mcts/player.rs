@@ -22,6 +22,9 @@ pub struct SearchPlayer<G: Game, E: Evaluator<G>> {
     pub max_candidates: usize,
     /// Seconds the next decision may take (`Player::set_time_budget`).
     time_budget: Option<f64>,
+    /// Leaves evaluated per evaluator call under virtual loss ([`Search::run_batched`]); 1
+    /// searches one leaf at a time.
+    pub leaf_batch: usize,
 }
 
 impl<G: Game, E: Evaluator<G>> std::fmt::Debug for SearchPlayer<G, E> {
@@ -41,7 +44,14 @@ impl<G: Game, E: Evaluator<G>> SearchPlayer<G, E> {
             resign_below: None,
             max_candidates: 10,
             time_budget: None,
+            leaf_batch: 1,
         }
+    }
+
+    /// Evaluates `batch` leaves per evaluator call (see [`SearchPlayer::leaf_batch`]).
+    pub fn with_leaf_batch(mut self, batch: usize) -> Self {
+        self.leaf_batch = batch.max(1);
+        self
     }
 
     pub fn search(&self) -> &Search<G> {
@@ -75,8 +85,12 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
             std::time::Instant::now() + std::time::Duration::from_secs_f64(s.clamp(0.0, 1e6))
         });
         self.search.set_root(state);
-        self.search
-            .run_until(&mut self.evaluator, &mut self.priors, deadline);
+        self.search.run_batched(
+            &mut self.evaluator,
+            &mut self.priors,
+            self.leaf_batch,
+            deadline,
+        );
         let mut a = self.search.analysis(self.max_candidates, 12);
         a.ownership = self.evaluator.ownership(state);
         let resign = self.resign_below.is_some_and(|t| a.value < t);
@@ -116,8 +130,12 @@ impl<G: Game, E: Evaluator<G> + Send> Player<G> for SearchPlayer<G, E> {
             + std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         if seconds > 0.0 && self.search.tree().len() < ANALYSIS_MAX_NODES {
             self.search.set_simulations(u32::MAX);
-            self.search
-                .run_until(&mut self.evaluator, &mut self.priors, Some(deadline));
+            self.search.run_batched(
+                &mut self.evaluator,
+                &mut self.priors,
+                self.leaf_batch,
+                Some(deadline),
+            );
             self.search.set_simulations(configured);
         } else if self.search.tree().root().visits == 0 {
             self.search.set_simulations(1);

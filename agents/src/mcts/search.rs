@@ -103,6 +103,12 @@ pub struct Search<G: Game> {
     sims: u32,
     /// A leaf awaits `finish`.
     pending: bool,
+    /// Leaves collected under virtual loss for one batched evaluation ([`Search::run_batched`]):
+    /// their paths (root first) and states; `batch_len` of them are in use, the rest keep their
+    /// buffers for the next batch.
+    batch_paths: Vec<Vec<NodeId>>,
+    batch_states: Vec<G>,
+    batch_len: usize,
 }
 
 impl<G: Game> Search<G> {
@@ -120,6 +126,9 @@ impl<G: Game> Search<G> {
             rng: Rng::new(seed),
             sims: 0,
             pending: false,
+            batch_paths: Vec::new(),
+            batch_states: Vec::new(),
+            batch_len: 0,
         }
     }
 
@@ -358,9 +367,17 @@ impl<G: Game> Search<G> {
         assert!(self.pending, "no simulation is pending");
         self.pending = false;
         let leaf = *self.path.last().expect("a path");
-        let work = self.work.as_ref().expect("set_root first");
-        let player = work.current_player();
-        work.legal_actions(&mut self.legal);
+        let work = self.work.take().expect("set_root first");
+        let v0 = self.expand(leaf, &work, priors, value);
+        self.work = Some(work);
+        self.backup(v0);
+    }
+
+    /// Expands `leaf` (whose state is `state`) with the evaluator's priors and records its value;
+    /// returns the value for player 0, to back up.
+    fn expand(&mut self, leaf: NodeId, state: &G, priors: &[f32], value: f32) -> f32 {
+        let player = state.current_player();
+        state.legal_actions(&mut self.legal);
         let sum: f32 = self
             .legal
             .iter()
@@ -393,30 +410,187 @@ impl<G: Game> Search<G> {
         n.evaluated = true;
         n.player = player as u8;
         n.raw_value = value;
-        let v0 = if player == 0 { value } else { -value };
         if leaf == Tree::ROOT {
             self.prepare_root(true);
         }
-        self.backup(v0);
+        if player == 0 { value } else { -value }
+    }
+
+    /// Adds the value (for player 0) along `path` (root first).
+    fn add_value(tree: &mut Tree, path: &[NodeId], v0: f32) {
+        for w in (1..path.len()).rev() {
+            let (id, parent) = (path[w], path[w - 1]);
+            let chooser = tree.node(parent).player;
+            let n = tree.node_mut(id);
+            n.visits += 1;
+            n.value_sum += if chooser == 0 { v0 } else { -v0 };
+        }
+        let root = tree.node_mut(Tree::ROOT);
+        root.visits += 1;
+        root.value_sum += if root.player == 0 { v0 } else { -v0 };
+    }
+
+    /// Adds (`sign = 1.0`) or removes (`-1.0`) a virtual loss along `path`: a visit that lost for
+    /// every chooser on it, so that the next selections of a batch look elsewhere.
+    fn virtual_loss(tree: &mut Tree, path: &[NodeId], sign: f32) {
+        for &id in &path[1..] {
+            let n = tree.node_mut(id);
+            if sign > 0.0 {
+                n.visits += 1;
+            } else {
+                n.visits -= 1;
+            }
+            n.value_sum -= sign;
+        }
+        let root = tree.node_mut(Tree::ROOT);
+        if sign > 0.0 {
+            root.visits += 1;
+        } else {
+            root.visits -= 1;
+        }
     }
 
     /// Adds the value (for player 0) along the path and walks the working state back.
     fn backup(&mut self, v0: f32) {
-        for w in (1..self.path.len()).rev() {
-            let (id, parent) = (self.path[w], self.path[w - 1]);
-            let chooser = self.tree.node(parent).player;
-            let n = self.tree.node_mut(id);
-            n.visits += 1;
-            n.value_sum += if chooser == 0 { v0 } else { -v0 };
-        }
-        let root = self.tree.node_mut(Tree::ROOT);
-        root.visits += 1;
-        root.value_sum += if root.player == 0 { v0 } else { -v0 };
+        Self::add_value(&mut self.tree, &self.path, v0);
         let work = self.work.as_mut().expect("set_root first");
         for _ in 1..self.path.len() {
             work.undo().expect("the walk can be undone");
         }
         self.sims += 1;
+    }
+
+    /// Runs the configured number of simulations (stopping early at `deadline`, checked between
+    /// batches) evaluating up to `batch` leaves per evaluator call: each leaf selected is given a
+    /// virtual loss (one visit, lost for every chooser on its path) so that the next selection of
+    /// the same batch goes elsewhere, and the losses are taken back when the batch's values are
+    /// backed up. This is for analysing one position with a batched network or with playouts on
+    /// several threads (`RolloutEvaluator::with_threads`); many games in lockstep
+    /// ([`search_batch`]) batch without virtual loss. A batch stops early at a leaf already in it
+    /// (a collision). `batch = 1` is [`Search::run_until`].
+    pub fn run_batched<E: Evaluator<G> + ?Sized>(
+        &mut self,
+        evaluator: &mut E,
+        priors: &mut Vec<f32>,
+        batch: usize,
+        deadline: Option<std::time::Instant>,
+    ) {
+        if batch <= 1 {
+            self.run_until(evaluator, priors, deadline);
+            return;
+        }
+        assert!(!self.pending, "finish the pending simulation first");
+        let a = self.leaf().num_actions();
+        let mut values = vec![0.0f32; batch];
+        while self.sims < self.cfg.simulations {
+            if let Some(d) = deadline
+                && self.sims >= 8
+                && std::time::Instant::now() >= d
+            {
+                break;
+            }
+            // The root is evaluated alone: nothing can be selected below it before.
+            let want = if self.tree.root().evaluated {
+                batch.min((self.cfg.simulations - self.sims) as usize)
+            } else {
+                1
+            };
+            self.batch_len = 0;
+            let mut backed = 0;
+            while self.batch_len < want
+                && self.sims + (self.batch_len as u32) < self.cfg.simulations
+            {
+                let before = self.sims;
+                if !self.select_virtual() {
+                    if self.sims == before {
+                        break; // a collision: evaluate what the batch has
+                    }
+                    backed += 1; // a terminal leaf, backed up already
+                    if backed > 4 * batch {
+                        break;
+                    }
+                }
+            }
+            let n = self.batch_len;
+            if n == 0 {
+                continue;
+            }
+            priors.resize(n * a, 0.0);
+            let states: Vec<&G> = self.batch_states[..n].iter().collect();
+            evaluator.evaluate(&states, &mut priors[..n * a], &mut values[..n]);
+            drop(states);
+            let (paths, states) = (
+                std::mem::take(&mut self.batch_paths),
+                std::mem::take(&mut self.batch_states),
+            );
+            for (j, (path, state)) in paths.iter().zip(&states).take(n).enumerate() {
+                Self::virtual_loss(&mut self.tree, path, -1.0);
+                let leaf = *path.last().expect("a path");
+                let v0 = self.expand(leaf, state, &priors[j * a..(j + 1) * a], values[j]);
+                Self::add_value(&mut self.tree, path, v0);
+                self.sims += 1;
+            }
+            (self.batch_paths, self.batch_states) = (paths, states);
+            self.batch_len = 0;
+        }
+    }
+
+    /// One selection of a batch: walks to a leaf; a terminal leaf is backed up at once (returns
+    /// `false`, one more simulation done), a leaf already in the batch is a collision (returns
+    /// `false`, nothing done), any other joins the batch under a virtual loss (returns `true`).
+    /// The working state is back at the root afterwards.
+    fn select_virtual(&mut self) -> bool {
+        self.path.clear();
+        let mut cur = Tree::ROOT;
+        self.path.push(cur);
+        loop {
+            let node = self.tree.node(cur);
+            if node.terminal {
+                let v0 = node.raw_value;
+                self.backup(v0);
+                return false;
+            }
+            if !node.evaluated {
+                let work = self.work.as_ref().expect("set_root first");
+                if work.is_terminal() {
+                    let r = work.returns();
+                    let n = self.tree.node_mut(cur);
+                    n.terminal = true;
+                    n.evaluated = true;
+                    n.player = 0;
+                    n.raw_value = r[0];
+                    self.backup(r[0]);
+                    return false;
+                }
+                let collision = self.batch_paths[..self.batch_len]
+                    .iter()
+                    .any(|p| p.last() == Some(&cur));
+                if !collision {
+                    let j = self.batch_len;
+                    if self.batch_paths.len() == j {
+                        self.batch_paths.push(Vec::new());
+                        self.batch_states.push(work.clone());
+                    } else {
+                        self.batch_states[j].clone_from(work);
+                    }
+                    self.batch_paths[j].clone_from(&self.path);
+                    Self::virtual_loss(&mut self.tree, &self.path, 1.0);
+                    self.batch_len += 1;
+                }
+                let work = self.work.as_mut().expect("set_root first");
+                for _ in 1..self.path.len() {
+                    work.undo().expect("the walk can be undone");
+                }
+                return !collision;
+            }
+            let next = self.pick_child(cur);
+            let action = self.tree.node(next).action as usize;
+            let work = self.work.as_mut().expect("set_root first");
+            work.apply(action)
+                .expect("the tree holds only legal actions");
+            self.path.push(next);
+            cur = next;
+        }
     }
 
     /// Runs the configured number of simulations with `evaluator`, one leaf per call.
