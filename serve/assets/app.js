@@ -65,7 +65,8 @@ function lineChart(parent, title, seriesNames, opts = {}) {
     scales: { x: { time: false }, ...(opts.y ? { y: opts.y } : {}) },
     series: [{ label: opts.xLabel || "step" },
       ...seriesNames.map((s, i) => ({ label: s, stroke: colors[i % colors.length], width: 1.5, points: { show: false } }))],
-    axes: [{}, { size: 60 }],
+    // Three significant digits on the value axis (uPlot's default rounds small values to 0).
+    axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (v === null ? "" : String(+v.toPrecision(3)))) }],
   }, [[], ...seriesNames.map(() => [])], box);
   window.__ember.charts[title] = u;
   return { chart: u, set: (data) => u.setData(data) };
@@ -356,7 +357,7 @@ async function viewEpisode(root, id) {
       document.getElementById("outputs-title").textContent = o.kind === "q_values" ? "Q-values" : "Action probabilities";
       const lo = Math.min(0, ...o.values), hi = Math.max(1e-9, ...o.values);
       bars.replaceChildren(...o.values.map((v, i) => h("div", { class: "bar" + (i === last.action ? " chosen" : "") },
-        h("span", {}, "action " + i), h("div", { class: "b", style: `width:${Math.max(1, 100 * (v - lo) / (hi - lo || 1))}%` }), h("span", {}, fmt(v, 3)))));
+        h("span", {}, "action\u00a0" + i), h("div", { class: "b", style: `width:${Math.max(1, 100 * (v - lo) / (hi - lo || 1))}%` }), h("span", {}, fmt(v, 3)))));
     } else {
       bars.replaceChildren(h("p", { class: "muted" }, "the random agent has no network output"));
     }

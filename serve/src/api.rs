@@ -424,14 +424,30 @@ async fn start_match(
     .await
 }
 
+/// `{KEY: [brief, …]}`, newest first.
+fn job_list(store: &Store, key: &str) -> Json<Value> {
+    let list: Vec<Value> = store.list().iter().map(|j| job_brief(j)).collect();
+    Json(json!({ key: list }))
+}
+
+/// The job's brief with its whole log.
+fn job_get(store: &Store, id: &str, what: &str) -> ApiResult<Json<Value>> {
+    let j = job_id(id, store, what)?;
+    Ok(Json(job_full(&j)))
+}
+
+/// The job's events as SSE, from the start or after `Last-Event-ID`.
+fn job_events(store: &Store, id: &str, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let j = job_id(id, store, what)?;
+    Ok(sse_stream(j.log.clone(), resume_from(headers)).into_response())
+}
+
 async fn list_matches(State(st): State<AppState>) -> Json<Value> {
-    let list: Vec<Value> = st.matches.list().iter().map(|j| job_brief(j)).collect();
-    Json(json!({ "matches": list }))
+    job_list(&st.matches, "matches")
 }
 
 async fn get_match(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let j = job_id(&id, &st.matches, "match")?;
-    Ok(Json(job_full(&j)))
+    job_get(&st.matches, &id, "match")
 }
 
 async fn match_events(
@@ -439,8 +455,7 @@ async fn match_events(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let j = job_id(&id, &st.matches, "match")?;
-    Ok(sse_stream(j.log.clone(), resume_from(&headers)).into_response())
+    job_events(&st.matches, &id, "match", &headers)
 }
 
 async fn match_sgf(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -488,13 +503,11 @@ async fn start_episode(
 }
 
 async fn list_episodes(State(st): State<AppState>) -> Json<Value> {
-    let list: Vec<Value> = st.episodes.list().iter().map(|j| job_brief(j)).collect();
-    Json(json!({ "episodes": list }))
+    job_list(&st.episodes, "episodes")
 }
 
 async fn get_episode(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let j = job_id(&id, &st.episodes, "episode")?;
-    Ok(Json(job_full(&j)))
+    job_get(&st.episodes, &id, "episode")
 }
 
 async fn episode_events(
@@ -502,6 +515,5 @@ async fn episode_events(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let j = job_id(&id, &st.episodes, "episode")?;
-    Ok(sse_stream(j.log.clone(), resume_from(&headers)).into_response())
+    job_events(&st.episodes, &id, "episode", &headers)
 }

@@ -202,10 +202,13 @@ pub fn check_spec(spec: &str, runs: &RunsRoot, allow_engines: bool) -> ApiResult
     Ok(s.to_string())
 }
 
+/// Plays a prepared game into an event log, leaving the record file (SGF) in the mutex.
+pub type PlayFn = Box<dyn FnOnce(&EventLog, &std::sync::Mutex<Option<String>>) + Send>;
+
 /// A match checked and ready to play: the players made, the first position, the options.
 pub struct Prepared {
     pub info: Value,
-    pub run: Box<dyn FnOnce(&EventLog, &std::sync::Mutex<Option<String>>) + Send>,
+    pub run: PlayFn,
 }
 
 fn make_players<G: MatchGame>(

@@ -82,7 +82,7 @@ impl RunsRoot {
             let info = RunInfo::read(&path);
             runs.push((info.modified, info.brief(&name)));
         }
-        runs.sort_by(|a, b| b.0.cmp(&a.0));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.0));
         runs.into_iter().map(|(_, v)| v).collect()
     }
 }
