@@ -13,7 +13,10 @@ use crate::trunk::{ConvTrunk, ConvTrunkConfig, Encoder, EncoderConfig, invalid};
 
 fn check_dropout(p: f64) -> Result<()> {
     if !(p.is_finite() && (0.0..1.0).contains(&p)) {
-        return Err(invalid(format!("dropout must be in [0, 1), got {p}")));
+        return Err(invalid(format!(
+            "dropout must be in [0, 1), got {}",
+            ember_envs::fmt_number(p)
+        )));
     }
     Ok(())
 }

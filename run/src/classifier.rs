@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::error::{Context, Result, bail};
+use ember_envs::fmt_number;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use ember_nets::checkpoint;
@@ -207,16 +208,19 @@ impl ClassifierExperiment {
             }
         }
         if !(t.lr.is_finite() && t.lr > 0.0) {
-            bail!("train.lr must be positive, got {}", t.lr);
+            bail!("train.lr must be positive, got {}", fmt_number(t.lr));
         }
         if !(0.0..1.0).contains(&t.label_smoothing) {
             bail!(
                 "train.label_smoothing must be in [0, 1), got {}",
-                t.label_smoothing
+                fmt_number(f64::from(t.label_smoothing))
             );
         }
         if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            bail!("train.weight_decay must be >= 0, got {}", t.weight_decay);
+            bail!(
+                "train.weight_decay must be >= 0, got {}",
+                fmt_number(t.weight_decay)
+            );
         }
         Ok(())
     }
