@@ -287,6 +287,14 @@ impl<G: Game> Search<G> {
     /// leaf, backed up at once).
     pub fn select(&mut self) -> bool {
         assert!(!self.pending, "finish the pending simulation first");
+        self.pending = self.descend().is_some();
+        self.pending
+    }
+
+    /// Walks from the root to a leaf along `pick_child`, recording the path and applying its
+    /// actions to the working state. A terminal leaf is backed up at once (`None`, one more
+    /// simulation done); an unevaluated one is returned, the working state left there.
+    fn descend(&mut self) -> Option<NodeId> {
         self.path.clear();
         let mut cur = Tree::ROOT;
         self.path.push(cur);
@@ -295,7 +303,7 @@ impl<G: Game> Search<G> {
             if node.terminal {
                 let v0 = node.raw_value;
                 self.backup(v0);
-                return false;
+                return None;
             }
             if !node.evaluated {
                 let work = self.work.as_ref().expect("set_root first");
@@ -307,10 +315,9 @@ impl<G: Game> Search<G> {
                     n.player = 0;
                     n.raw_value = r[0];
                     self.backup(r[0]);
-                    return false;
+                    return None;
                 }
-                self.pending = true;
-                return true;
+                return Some(cur);
             }
             let next = self.pick_child(cur);
             let action = self.tree.node(next).action as usize;
@@ -540,57 +547,29 @@ impl<G: Game> Search<G> {
     /// `false`, nothing done), any other joins the batch under a virtual loss (returns `true`).
     /// The working state is back at the root afterwards.
     fn select_virtual(&mut self) -> bool {
-        self.path.clear();
-        let mut cur = Tree::ROOT;
-        self.path.push(cur);
-        loop {
-            let node = self.tree.node(cur);
-            if node.terminal {
-                let v0 = node.raw_value;
-                self.backup(v0);
-                return false;
+        let Some(cur) = self.descend() else {
+            return false;
+        };
+        let collision = self.batch_paths[..self.batch_len]
+            .iter()
+            .any(|p| p.last() == Some(&cur));
+        let work = self.work.as_mut().expect("set_root first");
+        if !collision {
+            let j = self.batch_len;
+            if self.batch_paths.len() == j {
+                self.batch_paths.push(Vec::new());
+                self.batch_states.push(work.clone());
+            } else {
+                self.batch_states[j].clone_from(work);
             }
-            if !node.evaluated {
-                let work = self.work.as_ref().expect("set_root first");
-                if work.is_terminal() {
-                    let r = work.returns();
-                    let n = self.tree.node_mut(cur);
-                    n.terminal = true;
-                    n.evaluated = true;
-                    n.player = 0;
-                    n.raw_value = r[0];
-                    self.backup(r[0]);
-                    return false;
-                }
-                let collision = self.batch_paths[..self.batch_len]
-                    .iter()
-                    .any(|p| p.last() == Some(&cur));
-                if !collision {
-                    let j = self.batch_len;
-                    if self.batch_paths.len() == j {
-                        self.batch_paths.push(Vec::new());
-                        self.batch_states.push(work.clone());
-                    } else {
-                        self.batch_states[j].clone_from(work);
-                    }
-                    self.batch_paths[j].clone_from(&self.path);
-                    Self::virtual_loss(&mut self.tree, &self.path, 1.0);
-                    self.batch_len += 1;
-                }
-                let work = self.work.as_mut().expect("set_root first");
-                for _ in 1..self.path.len() {
-                    work.undo().expect("the walk can be undone");
-                }
-                return !collision;
-            }
-            let next = self.pick_child(cur);
-            let action = self.tree.node(next).action as usize;
-            let work = self.work.as_mut().expect("set_root first");
-            work.apply(action)
-                .expect("the tree holds only legal actions");
-            self.path.push(next);
-            cur = next;
+            self.batch_paths[j].clone_from(&self.path);
+            Self::virtual_loss(&mut self.tree, &self.path, 1.0);
+            self.batch_len += 1;
         }
+        for _ in 1..self.path.len() {
+            work.undo().expect("the walk can be undone");
+        }
+        !collision
     }
 
     /// Runs the configured number of simulations with `evaluator`, one leaf per call.
