@@ -122,7 +122,7 @@ impl NetConfig {
         let enc = self.encoder(shape)?;
         enc.validate()
             .map_err(|e| config(format!("[model]: {e}")))?;
-        at_least_one("model.hidden", self.hidden as u64)
+        size_within("model.hidden", self.hidden as u64, 1 << 16)
     }
 
     /// The encoder for observations of `shape`.

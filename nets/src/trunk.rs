@@ -47,6 +47,22 @@ pub struct ConvTrunkConfig {
     pub downsample_after: Vec<usize>,
 }
 
+/// The most parameters a trunk may have (2^28, 1 GiB of `f32` weights): a larger config is
+/// refused before anything is allocated.
+pub const MAX_PARAMETERS: u128 = 1 << 28;
+
+/// Refuses a network of more than [`MAX_PARAMETERS`] parameters; `what` names the sizes.
+fn check_parameters(params: u128, what: impl FnOnce() -> String) -> Result<()> {
+    if params > MAX_PARAMETERS {
+        return Err(invalid(format!(
+            "{} would give about {} parameters, more than the {MAX_PARAMETERS} allowed",
+            what(),
+            ember_envs::fmt_number(params as f64)
+        )));
+    }
+    Ok(())
+}
+
 impl ConvTrunkConfig {
     /// Checks the config; every `init` calls this first.
     pub fn validate(&self) -> Result<()> {
@@ -69,6 +85,17 @@ impl ConvTrunkConfig {
                 self.kernel_size
             )));
         }
+        // Blocks of width·width·k² weights (two convs in a residual block), plus the first conv.
+        let k2 = (self.kernel_size as u128).pow(2);
+        let params = (c as u128 + 2 * self.depth as u128 * self.width as u128)
+            .saturating_mul(self.width as u128)
+            .saturating_mul(k2);
+        check_parameters(params, || {
+            format!(
+                "width {}, depth {}, kernel_size {}",
+                self.width, self.depth, self.kernel_size
+            )
+        })?;
         let (mut h, mut w) = (h, w);
         let mut last = None;
         for &i in &self.downsample_after {
@@ -307,6 +334,13 @@ impl MlpTrunkConfig {
                 self.input, self.hidden
             )));
         }
+        let mut fan_in = self.input as u128;
+        let mut params: u128 = 0;
+        for &h in &self.hidden {
+            params = params.saturating_add(fan_in.saturating_mul(h as u128));
+            fan_in = h as u128;
+        }
+        check_parameters(params, || format!("hidden {:?}", self.hidden))?;
         Ok(())
     }
 

@@ -327,8 +327,10 @@ fn sizes_that_would_exhaust_memory_are_config_errors() {
     let root = scratch("sizes");
     let dir = root.join("run");
     let limit = Duration::from_secs(60);
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 8] = [
         ("train.num_envs=100000000", &["train.num_envs", "too large"]),
+        ("model.mlp=[100000000]", &["[model]", "parameters"]),
+        ("model.hidden=100000000", &["model.hidden", "too large"]),
         (
             "train.num_steps=100000000",
             &["train.num_steps", "too large"],
