@@ -72,6 +72,16 @@ function lineChart(parent, title, seriesNames, opts = {}) {
   return { chart: u, set: (data) => u.setData(data) };
 }
 
+// A "Stop" button for a running match or episode (hidden once it has ended).
+function stopButton(kind, id, status) {
+  const b = h("button", { id: "stop", title: "stop it at its next move or step", onclick: async () => {
+    b.disabled = true;
+    try { await api(`/api/${kind}/${encodeURIComponent(id)}/stop`, { method: "POST" }); } catch (e) { b.disabled = false; }
+  } }, "Stop");
+  if (status !== "running") b.style.display = "none";
+  return b;
+}
+
 // --- runs --------------------------------------------------------------------------------------
 
 async function viewRuns(root) {
@@ -179,7 +189,8 @@ async function viewMatch(root, id) {
   let m;
   try { m = await api("/api/matches/" + encodeURIComponent(id)); } catch (e) { return showError(root, e); }
   const isGo = m.game === "go";
-  root.append(h("h2", {}, isGo ? `Go ${m.size}x${m.size}` : "Connect Four", ": ", m.players[0], " vs ", m.players[1], " ", h("span", { id: "match-status" }, badge(m.status))));
+  const stopBtn = stopButton("matches", id, m.status);
+  root.append(h("h2", {}, isGo ? `Go ${m.size}x${m.size}` : "Connect Four", ": ", m.players[0], " vs ", m.players[1], " ", h("span", { id: "match-status" }, badge(m.status)), " ", stopBtn));
   const canvas = h("canvas", { class: isGo ? "board" : "c4", id: "board" });
   const slider = h("input", { type: "range", min: 0, max: 0, value: 0, id: "move-slider" });
   const moveLabel = h("span", { id: "move-label" });
@@ -266,10 +277,11 @@ async function viewMatch(root, id) {
       end = d;
       result.textContent = `Result: ${d.result}` + (isGo ? ` (area score B−W−komi ${fmt(d.score, 1)}; ${d.reason})` : ` (${d.reason})`);
       document.getElementById("match-status").replaceChildren(badge("finished"));
+      stopBtn.remove();
       if (d.has_record) sgf.replaceChildren(h("a", { href: withToken(`/api/matches/${id}/sgf`), download: `ember-match-${id}.sgf`, id: "sgf-link" }, "Download SGF"));
       es.close(); schedule();
     },
-    failed: (d) => { document.getElementById("match-status").replaceChildren(badge("failed")); showError(result, new Error(d.error)); es.close(); },
+    failed: (d) => { document.getElementById("match-status").replaceChildren(badge("failed")); stopBtn.remove(); showError(result, new Error(d.error)); es.close(); },
   });
   document.addEventListener("keydown", keys);
   function keys(e) {
@@ -332,7 +344,8 @@ function drawFrame(canvas, frame, scale) {
 async function viewEpisode(root, id) {
   let ep;
   try { ep = await api("/api/episodes/" + encodeURIComponent(id)); } catch (e) { return showError(root, e); }
-  root.append(h("h2", {}, ep.env, " · ", ep.agent, " ", h("span", { id: "episode-status" }, badge(ep.status))));
+  const stopBtn = stopButton("episodes", id, ep.status);
+  root.append(h("h2", {}, ep.env, " · ", ep.agent, " ", h("span", { id: "episode-status" }, badge(ep.status)), " ", stopBtn));
   const canvas = h("canvas", { class: "frame", id: "frame" });
   const legend = h("div", { class: "legend", id: "legend" });
   const stats = h("div", { class: "kv", id: "episode-info" });
@@ -376,9 +389,10 @@ async function viewEpisode(root, id) {
       done = d;
       result.textContent = `Episode ${d.end} after ${d.steps} steps, return ${fmt(d.return, 2)}`;
       document.getElementById("episode-status").replaceChildren(badge("finished"));
+      stopBtn.remove();
       es.close(); schedule();
     },
-    failed: (d) => { document.getElementById("episode-status").replaceChildren(badge("failed")); showError(result, new Error(d.error)); es.close(); },
+    failed: (d) => { document.getElementById("episode-status").replaceChildren(badge("failed")); stopBtn.remove(); showError(result, new Error(d.error)); es.close(); },
   });
   current = { close() { es.close(); } };
 }

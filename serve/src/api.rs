@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,9 +42,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/matches/{id}", get(get_match))
         .route("/api/matches/{id}/events", get(match_events))
         .route("/api/matches/{id}/sgf", get(match_sgf))
+        .route("/api/matches/{id}/stop", post(stop_match))
         .route("/api/episodes", get(list_episodes).post(start_episode))
         .route("/api/episodes/{id}", get(get_episode))
         .route("/api/episodes/{id}/events", get(episode_events))
+        .route("/api/episodes/{id}/stop", post(stop_episode))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -419,7 +421,7 @@ async fn start_match(
             let p = matches::prepare(&req, &runs, allow)?;
             Ok((p.info, p.run))
         },
-        |run, job| run(&job.log, &job.record),
+        |run, job| run(&job.log, &job.record, job.stop.clone()),
     )
     .await
 }
@@ -440,6 +442,32 @@ fn job_get(store: &Store, id: &str, what: &str) -> ApiResult<Json<Value>> {
 fn job_events(store: &Store, id: &str, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let j = job_id(id, store, what)?;
     Ok(sse_stream(j.log.clone(), resume_from(headers)).into_response())
+}
+
+/// Asks a running job to stop (it ends with a `failed` event at its next move or step):
+/// 202 `{"id", "stopping": true}`, or 409 when it has already ended.
+fn job_stop(store: &Store, id: &str, what: &str) -> ApiResult<Response> {
+    let j = job_id(id, store, what)?;
+    if j.log.is_done() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{what} {} has already ended", j.id),
+        ));
+    }
+    j.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": j.id, "stopping": true })),
+    )
+        .into_response())
+}
+
+async fn stop_match(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    job_stop(&st.matches, &id, "match")
+}
+
+async fn stop_episode(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    job_stop(&st.episodes, &id, "episode")
 }
 
 async fn list_matches(State(st): State<AppState>) -> Json<Value> {
@@ -497,7 +525,7 @@ async fn start_episode(
             let p = episodes::prepare(&req, &runs, allow)?;
             Ok((p.info.clone(), p))
         },
-        |p, job| p.play(&job.log),
+        |p, job| p.play(&job.log, &job.stop),
     )
     .await
 }

@@ -4,6 +4,7 @@
 //! plane environments, whose legend the `start` event carries), the action, the reward, the
 //! running return and what the agent's network said (Q-values or action probabilities).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ember_agents::policy::{ActMode, PolicyOutputs};
@@ -148,11 +149,15 @@ pub fn prepare(req: &EpisodeRequest, runs: &RunsRoot, allow_engines: bool) -> Ap
 impl Prepared {
     /// Plays the episode into `log`: `start` (with the first frame), a `step` per step, then
     /// `end` (or `error`).
-    pub fn play(mut self, log: &EventLog) {
+    pub fn play(mut self, log: &EventLog, stop: &AtomicBool) {
         let mut start = self.info.clone();
         start["frame"] = frame(&self.episode);
         log.push("start", start);
         loop {
+            if stop.load(Ordering::Relaxed) {
+                log.push("failed", json!({ "error": "stopped by a request" }));
+                return;
+            }
             let s = match self.episode.step() {
                 Ok(s) => s,
                 Err(e) => {

@@ -9,7 +9,10 @@ use ember_envs::Game;
 use ember_envs::games::ConnectFour;
 use ember_envs::go::board::{MAX_SIZE, MIN_SIZE};
 use ember_envs::go::{Color, GoState};
-use ember_envs::player::{Analysis, GameEnd, Player};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ember_envs::player::{Analysis, Decision, GameEnd, Player, PlayerError};
 use ember_run::matches::{MatchEvent, MatchOptions, go_record, play_match};
 use ember_run::players::{MatchGame, make_player};
 use serde::Deserialize;
@@ -202,8 +205,41 @@ pub fn check_spec(spec: &str, runs: &RunsRoot, allow_engines: bool) -> ApiResult
     Ok(s.to_string())
 }
 
-/// Plays a prepared game into an event log, leaving the record file (SGF) in the mutex.
-pub type PlayFn = Box<dyn FnOnce(&EventLog, &std::sync::Mutex<Option<String>>) + Send>;
+/// Plays a prepared game into an event log, leaving the record file (SGF) in the mutex; the
+/// flag stops it before the next move.
+pub type PlayFn =
+    Box<dyn FnOnce(&EventLog, &std::sync::Mutex<Option<String>>, Arc<AtomicBool>) + Send>;
+
+/// A player that refuses to move once `stop` is set, so that a stop request ends the match
+/// through the match loop's own error path (the player's current decision is not interrupted).
+struct Stoppable<G: Game> {
+    inner: Box<dyn Player<G>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<G: Game> Player<G> for Stoppable<G> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn decide(&mut self, state: &G) -> Result<Decision, PlayerError> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(PlayerError::Failed {
+                player: self.inner.name(),
+                msg: "stopped by a request".into(),
+            });
+        }
+        self.inner.decide(state)
+    }
+    fn analysis(&self) -> Option<&Analysis> {
+        self.inner.analysis()
+    }
+    fn seed(&mut self, seed: u64) {
+        self.inner.seed(seed)
+    }
+    fn new_game(&mut self) {
+        self.inner.new_game()
+    }
+}
 
 /// A match checked and ready to play: the players made, the first position, the options.
 pub struct Prepared {
@@ -269,8 +305,16 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
             Ok(Prepared {
                 info: info.clone(),
                 run: Box::new(
-                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>| {
-                        play(fresh, players, seed, delay, info, log, record)
+                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>, stop| {
+                        let ctx = PlayContext {
+                            seed,
+                            delay,
+                            info,
+                            log,
+                            record,
+                            stop,
+                        };
+                        play(fresh, players, ctx)
                     },
                 ),
             })
@@ -290,8 +334,16 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
             Ok(Prepared {
                 info: info.clone(),
                 run: Box::new(
-                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>| {
-                        play(fresh, players, seed, delay, info, log, record)
+                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>, stop| {
+                        let ctx = PlayContext {
+                            seed,
+                            delay,
+                            info,
+                            log,
+                            record,
+                            stop,
+                        };
+                        play(fresh, players, ctx)
                     },
                 ),
             })
@@ -302,17 +354,31 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
     }
 }
 
-/// Plays one game into `log`: `start`, a `move` per move, then `end` (or `error`).
-fn play<G: ServeGame>(
-    fresh: G,
-    mut players: [Box<dyn Player<G>>; 2],
+/// Where and how a game is played: its seed, the pause after each move, the `start` event's
+/// fields, the log, where its record goes, and the stop flag.
+struct PlayContext<'a> {
     seed: u64,
     delay: Duration,
     info: Value,
-    log: &EventLog,
-    record: &std::sync::Mutex<Option<String>>,
-) {
-    let [a, b] = &mut players;
+    log: &'a EventLog,
+    record: &'a std::sync::Mutex<Option<String>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Plays one game into `log`: `start`, a `move` per move, then `end` (or `failed`).
+fn play<G: ServeGame>(fresh: G, players: [Box<dyn Player<G>>; 2], ctx: PlayContext<'_>) {
+    let PlayContext {
+        seed,
+        delay,
+        info,
+        log,
+        record,
+        stop,
+    } = ctx;
+    let [mut a, mut b] = players.map(|inner| Stoppable {
+        inner,
+        stop: stop.clone(),
+    });
     let opts = MatchOptions {
         games: 1,
         alternate: false,
@@ -374,8 +440,8 @@ fn play<G: ServeGame>(
     let new_state = fresh.clone();
     if let Err(e) = play_match(
         &mut || new_state.clone(),
-        a.as_mut(),
-        b.as_mut(),
+        &mut a,
+        &mut b,
         &opts,
         &mut on_event,
     ) {

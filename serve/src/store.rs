@@ -3,7 +3,7 @@
 //! Running jobs are bounded separately by the server's semaphore (`--max-matches`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -17,6 +17,8 @@ pub struct Job {
     pub info: Value,
     pub log: Arc<EventLog>,
     pub record: Mutex<Option<String>>,
+    /// Set by a stop request: the job ends at its next move or step.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Job {
@@ -69,6 +71,7 @@ impl Store {
             info,
             log: Arc::new(EventLog::default()),
             record: Mutex::new(None),
+            stop: Arc::new(AtomicBool::new(false)),
         });
         jobs.insert(id, job.clone());
         Some(job)

@@ -847,3 +847,42 @@ async fn a_trained_ppo_agent_shows_its_action_probabilities() {
         assert_eq!(s["frame"]["width"], 120);
     }
 }
+
+#[tokio::test]
+async fn a_running_match_or_episode_can_be_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app_with(tmp.path(), 2, false, None);
+    let (s, m) = post(
+        &app,
+        "/api/matches",
+        json!({"game": "go", "size": 9, "players": ["random", "random"], "delay_ms": 500}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, e) = post(
+        &app,
+        "/api/episodes",
+        json!({"env": "CartPole-v1", "max_steps": 10000, "delay_ms": 500}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for (kind, id) in [("matches", &m["id"]), ("episodes", &e["id"])] {
+        let (s, v) = post(&app, &format!("/api/{kind}/{id}/stop"), json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        assert_eq!(v["stopping"], true);
+        let v = wait_done(&app, &format!("/api/{kind}/{id}")).await;
+        assert_eq!(v["status"], "failed", "{v}");
+        assert!(
+            v["failed"]["error"].as_str().unwrap().contains("stopped"),
+            "{v}"
+        );
+        let log = v["log"].as_array().unwrap();
+        assert_eq!(log.last().unwrap()["event"], "failed");
+        assert!(log.len() < 10, "it stopped early: {} events", log.len());
+        // Stopping what has ended is a conflict; both slots are free again.
+        let (s, v) = post(&app, &format!("/api/{kind}/{id}/stop"), json!({})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    }
+    let (s, _) = post(&app, "/api/matches/12345/stop", json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
