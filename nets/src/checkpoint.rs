@@ -561,13 +561,8 @@ mod tests {
         let good = ck.to_bytes().unwrap();
         let path = Path::new("fuzz.ember");
         assert!(Checkpoint::from_bytes(&good, path).is_ok());
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = ember_envs::rng::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: usize| rng.below(n);
         for round in 0..3000 {
             let mut b = good.clone();
             match round % 4 {

@@ -271,13 +271,8 @@ mod tests {
     /// deterministic stand-in for fuzzing the TOML reader).
     #[test]
     fn mangled_experiments_never_panic() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = ember_envs::rng::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = |n: usize| rng.below(n);
         let alphabet = b"[]=.\"'{}#\n 0123456789e+-_abcxyzlrseedkindname\\";
         for round in 0..2000 {
             let mut b = DOC.as_bytes().to_vec();
@@ -298,7 +293,11 @@ mod tests {
             let set: String = (0..next(12))
                 .map(|_| alphabet[next(alphabet.len())] as char)
                 .collect();
-            let sets = if round % 2 == 0 { vec![set] } else { Vec::new() };
+            let sets = if round % 2 == 0 {
+                vec![set]
+            } else {
+                Vec::new()
+            };
             if let Ok(e) = Experiment::parse(&text, "fuzz", &sets) {
                 let _ = e.section::<Train>("train");
             }

@@ -213,59 +213,49 @@ fn external_engines_that_never_answer_time_out() {
     let Some(ember) = common::ember_bin() else {
         return;
     };
-    let quick = [("EMBER_GTP_TIMEOUT", "1")];
-    let limit = Duration::from_secs(30);
-    let out = run(
-        &ember,
-        &[
-            "match",
-            "go",
-            "--black",
-            "gtp:/bin/cat",
-            "--white",
-            "random",
-        ],
-        &quick,
-        limit,
-    );
-    assert_error(
-        &out,
-        &[
-            "--black",
-            "no answer to `protocol_version` within 1 s",
-            "EMBER_GTP_TIMEOUT",
-        ],
-    );
-    let out = run(&ember, &["gtp", "--player", "gtp:/bin/cat"], &quick, limit);
-    assert_error(&out, &["--player", "no answer to `protocol_version`"]);
-    let out = run(
-        &ember,
-        &[
-            "eval",
-            "Go5x5-v0",
-            "--episodes",
-            "1",
-            "--set",
-            "opponent=gtp:/bin/cat",
-        ],
-        &quick,
-        limit,
-    );
-    assert_error(&out, &["no answer to `protocol_version`"]);
-    let out = run(
-        &ember,
-        &[
-            "match",
-            "go",
-            "--black",
-            "gtp:/bin/cat",
-            "--white",
-            "random",
-        ],
-        &[("EMBER_GTP_TIMEOUT", "soon")],
-        limit,
-    );
-    assert_error(&out, &["EMBER_GTP_TIMEOUT=soon", "seconds"]);
+    let quick = ("EMBER_GTP_TIMEOUT", "1");
+    let cat_vs_random = [
+        "match",
+        "go",
+        "--black",
+        "gtp:/bin/cat",
+        "--white",
+        "random",
+    ];
+    let eval_vs_cat = [
+        "eval",
+        "Go5x5-v0",
+        "--episodes",
+        "1",
+        "--set",
+        "opponent=gtp:/bin/cat",
+    ];
+    let cases: [(&[&str], (&str, &str), &[&str]); 4] = [
+        (
+            &cat_vs_random,
+            quick,
+            &[
+                "--black",
+                "no answer to `protocol_version` within 1 s",
+                "EMBER_GTP_TIMEOUT",
+            ],
+        ),
+        (
+            &["gtp", "--player", "gtp:/bin/cat"],
+            quick,
+            &["--player", "no answer to `protocol_version`"],
+        ),
+        (&eval_vs_cat, quick, &["no answer to `protocol_version`"]),
+        (
+            &cat_vs_random,
+            ("EMBER_GTP_TIMEOUT", "soon"),
+            &["EMBER_GTP_TIMEOUT=soon", "seconds"],
+        ),
+    ];
+    for (args, var, needles) in cases {
+        let out = run(&ember, args, &[var], Duration::from_secs(30));
+        assert_error(&out, needles);
+    }
 }
 
 #[test]
