@@ -259,6 +259,32 @@ fn make_players<G: MatchGame>(
     Ok([mk(0)?, mk(1)?])
 }
 
+/// A game ready to play from `fresh` between `players`.
+fn ready<G: ServeGame>(
+    fresh: G,
+    players: [Box<dyn Player<G>>; 2],
+    seed: u64,
+    delay: Duration,
+    info: Value,
+) -> Prepared {
+    Prepared {
+        info: info.clone(),
+        run: Box::new(
+            move |log: &EventLog, record: &std::sync::Mutex<Option<String>>, stop| {
+                let ctx = PlayContext {
+                    seed,
+                    delay,
+                    info,
+                    log,
+                    record,
+                    stop,
+                };
+                play(fresh, players, ctx)
+            },
+        ),
+    }
+}
+
 /// Checks the request and makes the players (this may start engines or load networks: call it
 /// off the async threads). The returned closure plays the game into the log.
 pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiResult<Prepared> {
@@ -302,22 +328,7 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
                 "players": shown, "seed": seed, "delay_ms": req.delay_ms,
                 "rows": size, "cols": size,
             });
-            Ok(Prepared {
-                info: info.clone(),
-                run: Box::new(
-                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>, stop| {
-                        let ctx = PlayContext {
-                            seed,
-                            delay,
-                            info,
-                            log,
-                            record,
-                            stop,
-                        };
-                        play(fresh, players, ctx)
-                    },
-                ),
-            })
+            Ok(ready(fresh, players, seed, delay, info))
         }
         "connect_four" | "connect-four" => {
             if req.size.is_some() || req.komi.is_some() || req.max_moves.is_some() {
@@ -331,22 +342,7 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
                 "game": "connect_four", "players": shown, "seed": seed,
                 "delay_ms": req.delay_ms, "rows": 6, "cols": 7,
             });
-            Ok(Prepared {
-                info: info.clone(),
-                run: Box::new(
-                    move |log: &EventLog, record: &std::sync::Mutex<Option<String>>, stop| {
-                        let ctx = PlayContext {
-                            seed,
-                            delay,
-                            info,
-                            log,
-                            record,
-                            stop,
-                        };
-                        play(fresh, players, ctx)
-                    },
-                ),
-            })
+            Ok(ready(fresh, players, seed, delay, info))
         }
         other => Err(ApiError::bad_request(format!(
             "unknown game `{other}`: accepted games are go and connect_four"
