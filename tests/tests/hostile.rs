@@ -75,8 +75,8 @@ const SHORT_PPO: [&str; 10] = [
     "train.keep_checkpoints=3",
 ];
 
-/// Trains a short PPO CartPole run into `dir` (a few seconds).
-fn train_short(ember: &Path, dir: &Path, extra: &[&str]) -> Output {
+/// `ember train` of a short PPO CartPole run into `dir`, with more `--set`s (later ones win).
+fn train_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let exp = common::repo_root().join("experiments/ppo_cartpole.toml");
     let mut args = vec![
         "train".to_string(),
@@ -88,6 +88,12 @@ fn train_short(ember: &Path, dir: &Path, extra: &[&str]) -> Output {
         args.push("--set".into());
         args.push(s.to_string());
     }
+    args
+}
+
+/// Trains a short PPO CartPole run into `dir` (a few seconds).
+fn train_short(ember: &Path, dir: &Path, extra: &[&str]) -> Output {
+    let args = train_args(dir, extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run(ember, &args, &[], Duration::from_secs(300))
 }
@@ -613,6 +619,58 @@ fn a_killed_and_resumed_run_logs_what_an_uninterrupted_one_does() {
     let got = scalars(&over);
     for (tag, series) in &want {
         assert_eq!(&got[tag], series, "{tag} differs after starting over");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_logs() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let root = scratch("sigkill");
+    let longer = ["train.total_steps=12800", "train.checkpoint_every=640"];
+    let full = root.join("full");
+    common::assert_ok(&train_short(&ember, &full, &longer));
+    let want = scalars(&full);
+    // The same run, killed (SIGKILL: no clean-up) once it has written two checkpoints: wherever
+    // that lands (mid-step, mid-event, mid-checkpoint), resuming must give the same logs.
+    let cut = root.join("cut");
+    let mut child = Command::new(&ember)
+        .args(train_args(&cut, &longer))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while cut.join("checkpoints").read_dir().map_or(0, |d| d.count()) < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(start.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !cut.join("summary.json").exists(),
+        "the run finished before the kill"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = run(
+        &ember,
+        &["train", "--resume", cut.to_str().unwrap()],
+        &[],
+        Duration::from_secs(300),
+    );
+    common::assert_ok(&out);
+    let got = scalars(&cut);
+    for (tag, series) in &want {
+        assert_eq!(
+            &got[tag], series,
+            "{tag} differs after a SIGKILL and --resume"
+        );
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
