@@ -236,7 +236,9 @@ fn external_engines_that_never_answer_time_out() {
         "--set",
         "opponent=gtp:/bin/cat",
     ];
-    let cases: [(&[&str], (&str, &str), &[&str]); 4] = [
+    // (arguments, an environment variable, what the error must say)
+    type Case<'a> = (&'a [&'a str], (&'a str, &'a str), &'a [&'a str]);
+    let cases: [Case; 4] = [
         (
             &cat_vs_random,
             quick,
