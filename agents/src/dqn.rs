@@ -270,7 +270,10 @@ pub fn train<E: Env>(
         ));
     }
     let mut target = model.valid();
-    let mut online = model.valid();
+    // The online network without autodiff, for acting and the TD targets; dropped before each
+    // optimizer step (so that the step updates parameters no other tensor shares, in place) and
+    // made again when next needed.
+    let mut online = Some(model.valid());
 
     // A checkpoint with the replay buffer beside it (the files of pruned checkpoints removed).
     let save = |trainer: &mut Trainer<'_, QNetConfig>,
@@ -334,7 +337,7 @@ pub fn train<E: Env>(
     trainer.begin(&state.run);
     let mut prev = state.run.step;
     loop {
-        let eval = |step| greedy_eval(&online, &mut eval_env, step);
+        let eval = |step| greedy_eval(&model.valid(), &mut eval_env, step);
         let ckpt =
             |t: &mut Trainer<'_, _>, s: &mut State| save(t, &model, &optim, s, &envs, &replay);
         if let Some(summary) = trainer.between(prev, &model, &mut state, eval, ckpt)? {
@@ -353,7 +356,8 @@ pub fn train<E: Env>(
         let q = if explore.iter().all(|&e| e) {
             Vec::new()
         } else {
-            read(online.forward(matrix(envs.obs().to_vec(), n, l, &infer)))?
+            let net = online.get_or_insert_with(|| model.valid());
+            read(net.forward(matrix(envs.obs().to_vec(), n, l, &infer)))?
         };
         for i in 0..n {
             // Only legal actions, where the environment has a mask (`Env::action_mask`).
@@ -397,7 +401,8 @@ pub fn train<E: Env>(
                 let next = matrix(batch.next_obs.clone(), b, l, &infer);
                 let q_next_target = read(target.forward(next.clone()))?; // [B·A]
                 let q_next_online = if cfg.double_dqn {
-                    read(online.forward(next))? // [B·A]
+                    let net = online.get_or_insert_with(|| model.valid());
+                    read(net.forward(next))? // [B·A]
                 } else {
                     q_next_target.clone()
                 };
@@ -422,14 +427,14 @@ pub fn train<E: Env>(
                     state.run.step,
                     trainer.last_checkpoint,
                 )?;
+                q_sum += read(q_a.clone().detach().mean())?[0] as f64;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
+                online = None;
                 model = optim.step(cfg.lr, model, grads);
                 norm_sum += norm;
-                online = model.valid();
                 state.updates += 1;
                 loss_sum += loss_value as f64;
-                q_sum += read(q_a.detach().mean())?[0] as f64;
                 logged_updates += 1;
             }
         }

@@ -60,17 +60,17 @@ pub fn conv_same(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> 
 
 /// Sizes of one convolution.
 #[derive(Debug, Clone, Copy)]
-struct Dims {
-    b: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    k: usize,
+pub(crate) struct Dims {
+    pub b: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub k: usize,
 }
 
 impl Dims {
-    fn of(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>) -> Dims {
+    pub(crate) fn of(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>) -> Dims {
         let xs = x.layout().shape();
         let ws = weight.layout().shape();
         assert!(
@@ -87,11 +87,11 @@ impl Dims {
         }
     }
     /// Pixels per image.
-    fn hw(&self) -> usize {
+    pub(crate) fn hw(&self) -> usize {
         self.h * self.w
     }
     /// Columns of the patch matrix: `k·k·C`.
-    fn kc(&self) -> usize {
+    pub(crate) fn kc(&self) -> usize {
         self.k * self.k * self.c
     }
 }
@@ -204,7 +204,21 @@ fn forward(
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
 ) -> (FloatTensor<Flex>, FloatTensor<Flex>, Dims) {
-    let d = Dims::of(&x, &weight);
+    let (y, wm, d) = forward_values(&x, weight, bias);
+    (
+        tensor(y, vec![d.b, d.o, d.h, d.w]),
+        tensor(wm, vec![d.kc(), d.o]),
+        d,
+    )
+}
+
+/// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors.
+pub(crate) fn forward_values(
+    x: &FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    bias: FloatTensor<Flex>,
+) -> (Vec<f32>, Vec<f32>, Dims) {
+    let d = Dims::of(x, &weight);
     let (hw, kc) = (d.hw(), d.kc());
     let wm = with_values(weight, |v| weight_matrix(v, d)); // [kkC, O]
     let mut y = with_values(bias, |bias| {
@@ -223,7 +237,7 @@ fn forward(
         }
         y
     }); // [B, O, HW]: the bias
-    with_values(x, |xs| {
+    with_values(x.clone(), |xs| {
         y.par_chunks_mut(d.o * hw)
             .zip(xs.par_chunks(d.c * hw))
             .with_min_len(IMAGES_PER_TASK)
@@ -235,18 +249,14 @@ fn forward(
                 matmul_into(y, (hw, 1), lhs, rhs, true, false);
             })
     });
-    (
-        tensor(y, vec![d.b, d.o, d.h, d.w]),
-        tensor(wm, vec![kc, d.o]),
-        d,
-    )
+    (y, wm, d)
 }
 
 /// The backward pass from the output's gradient `dy [B,O,H,W]`: the gradients of the input
 /// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image, in parallel: `dWm +=
 /// colsᵀ · dyᵀ` (one partial sum per task, added up at the end), `dcols = dyᵀ · Wmᵀ` into a
 /// scratch `[H·W, k·k·C]` that `col2im` folds straight into the image's input gradient.
-fn backward(
+pub(crate) fn backward(
     dy: &[f32],
     x: &[f32],
     wm: &[f32],

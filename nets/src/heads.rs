@@ -164,6 +164,9 @@ pub struct QNet {
 impl QNet {
     /// Flat observations `[B, obs_len]` → Q-values `[B, A]`.
     pub fn forward(&self, obs: Tensor<2>) -> Tensor<2> {
+        if let Some(q) = self.forward_fused(&obs) {
+            return q; // [B, A]
+        }
         let x = self.encoder.forward(obs); // [B, features]
         let x = relu(self.hidden.forward(x)); // [B, hidden]
         let a = self.advantage.forward(x.clone()); // [B, A]
@@ -175,6 +178,38 @@ impl QNet {
                 v + a - mean_a // [B, A] (broadcast over actions)
             }
         }
+    }
+
+    /// MinAtar's network (one plain conv block, no batch norm, no dueling head) on the CPU as
+    /// one op ([`crate::qnet_fused`]); `None` for every other network or backend.
+    fn forward_fused(&self, obs: &Tensor<2>) -> Option<Tensor<2>> {
+        let Encoder::Conv(trunk) = &self.encoder else {
+            return None;
+        };
+        let conv = trunk.single_plain_conv()?;
+        let (conv_b, b1, b2) = (
+            conv.bias.as_ref()?,
+            self.hidden.bias.as_ref()?,
+            self.advantage.bias.as_ref()?,
+        );
+        if self.value.is_some() {
+            return None;
+        }
+        let [b, _] = obs.dims();
+        let [c, h, w] = trunk.input_shape();
+        let x = obs.clone().reshape([b, c, h, w]); // [B, C, H, W]
+        if !crate::qnet_fused::usable(&x) {
+            return None;
+        }
+        Some(crate::qnet_fused::qnet_conv_mlp(
+            x,
+            conv.weight.val(),
+            conv_b.val(),
+            self.hidden.weight.val(),
+            b1.val(),
+            self.advantage.weight.val(),
+            b2.val(),
+        )) // [B, A]
     }
 }
 

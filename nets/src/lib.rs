@@ -38,6 +38,7 @@ pub mod error;
 mod flex_util;
 mod gemm;
 pub mod heads;
+pub mod qnet_fused;
 pub mod relu_pool;
 pub mod tensorboard;
 pub mod train;

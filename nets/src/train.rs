@@ -143,8 +143,8 @@ impl Optimizer for FusedAdam {
             let v = v.as_mut_slice::<f32>().expect("f32 moment");
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
-                let m1 = *m * b1 + g * f1;
-                let v1 = *v * b2 + g * g * f2;
+                let m1 = flush_subnormal(*m * b1 + g * f1);
+                let v1 = flush_subnormal(*v * b2 + g * g * f2);
                 *m = m1;
                 *v = v1;
                 *p -= m1 * factor / (v1.sqrt() + eps) * lr;
@@ -162,6 +162,21 @@ impl Optimizer for FusedAdam {
         state.momentum = state.momentum.to_device(device);
         state
     }
+}
+
+/// `x`, or 0 when it is subnormal (below `f32::MIN_POSITIVE` ≈ 1.2e-38 in magnitude).
+///
+/// A parameter whose gradient stays 0 (a weight behind a ReLU that never fires, an input plane
+/// that is always 0) has its first moment multiplied by β₁ = 0.9 every step, and after several
+/// hundred such steps it is subnormal; the CPU then takes a microcode assist on every multiply, square root
+/// and divide that touches it, ~100 cycles each. In a DQN update of MinAtar's Q-net that made
+/// the Adam step ≈ 38% of the time. Flushing the stored moments to 0 keeps them on the fast path;
+/// a flushed first moment changes the parameter's step by less than 1e-30 (a flushed second
+/// moment moves `√v + ε` by less than half an ulp), so parameters come out bit for bit the same
+/// unless one is itself within ~1e-23 of 0.
+#[inline(always)]
+fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
 }
 
 /// Cross-entropy (optionally label-smoothed) for classifier training.

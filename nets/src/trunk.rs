@@ -313,6 +313,28 @@ impl ConvTrunk {
     pub fn input_shape(&self) -> [usize; 3] {
         self.input_shape
     }
+
+    /// The trunk's one convolution, when the trunk is a single plain block of a stride-1,
+    /// "same", biased conv without batch norm or pooling (MinAtar's DQN network), for
+    /// [`crate::qnet_fused`].
+    pub(crate) fn single_plain_conv(&self) -> Option<&Conv2d> {
+        let [block] = self.blocks.as_slice() else {
+            return None;
+        };
+        let conv = &block.conv1;
+        let [_, _, kh, kw] = conv.weight.dims();
+        let plain = block.norm1.is_none()
+            && block.conv2.is_none()
+            && block.pool.is_none()
+            && conv.bias.is_some()
+            && conv.stride == [1, 1]
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && kh == kw
+            && kh % 2 == 1
+            && matches!(conv.padding, PaddingConfig2d::Same);
+        plain.then_some(conv)
+    }
 }
 
 /// A multi-layer perceptron for vector observations: Linear → ReLU per hidden layer.

@@ -1,0 +1,436 @@
+//! MinAtar's DQN network as one op on burn's `flex` CPU backend, with a hand-written backward
+//! pass, added through burn's backend-extension API: a stride-1 "same" conv with its bias, ReLU,
+//! a hidden `Linear` and ReLU, the Q-value `Linear`. `[B,C,H,W]` → `[B,A]`.
+//!
+//! Built from burn's ops that network is a few dozen small tensor ops per forward pass (the
+//! im2col view of the conv alone is a pad, `k·k` slices, a stack and a batched matmul), each with
+//! a fresh output allocation and, while training, an autodiff node; at batch 32 that bookkeeping,
+//! not arithmetic, was most of a DQN update. Here the forward pass is the conv of
+//! [`crate::conv_same`] (per image one matmul into the output planes), then two `nets::gemm`
+//! products written onto their biases, ReLUs in place; the backward pass is the transposed
+//! products, the ReLU masks from the kept activations, and `conv_same`'s backward for the conv.
+//! The parameters are the modules' own (`Conv2d`, `Linear` weights `[in, out]`), so records,
+//! optimizers and checkpoints see no difference. Summation order differs from burn's ops (the
+//! conv's patch columns are ordered tap-major, the bias is the gemm's starting value), so values
+//! agree with burn's to rounding, not bit for bit; the unit test compares values and gradients.
+//!
+//! Only `flex` tensors take this path ([`usable`]); [`crate::QNet`] routes there on the CPU when
+//! its encoder is a single plain conv block without batch norm or pooling and it has no dueling
+//! head.
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::tensor::{DType, Tensor};
+
+use crate::conv_same::{self, Dims};
+use crate::flex_util::{is_flex, tensor, with_values};
+use crate::gemm::{Mat, matmul_into};
+
+/// The backend extension (see the module docs).
+#[backend_extension(Autodiff, Flex)]
+pub trait QNetFused: burn::backend::Backend {
+    /// `x [B,C,H,W]`, conv `[O,C,k,k]` + `[O]`, hidden `[O·H·W, N]` + `[N]`, output `[N, A]` +
+    /// `[A]` → Q-values `[B, A]`.
+    fn qnet_conv_mlp(
+        x: FloatTensor<Self>,
+        conv_w: FloatTensor<Self>,
+        conv_b: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether [`qnet_conv_mlp`] can run on `x`: an f32 tensor on the flex backend (with or without
+/// autodiff).
+pub fn usable(x: &Tensor<4>) -> bool {
+    is_flex(&x.device()) && x.dtype() == DType::F32
+}
+
+/// `relu(relu(conv(x) + conv_b) · w1 + b1) · w2 + b2` (see the module docs), differentiable in
+/// every argument. Call only where [`usable`] says so.
+pub fn qnet_conv_mlp(
+    x: Tensor<4>,
+    conv_w: Tensor<4>,
+    conv_b: Tensor<1>,
+    w1: Tensor<2>,
+    b1: Tensor<1>,
+    w2: Tensor<2>,
+    b2: Tensor<1>,
+) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as QNetFused>::qnet_conv_mlp(
+        x.into_dispatch(),
+        conv_w.into_dispatch(),
+        conv_b.into_dispatch(),
+        w1.into_dispatch(),
+        b1.into_dispatch(),
+        w2.into_dispatch(),
+        b2.into_dispatch(),
+    ))
+}
+
+/// What the backward pass needs: the input, the conv's weight matrix, the two activations (after
+/// their ReLUs), the two dense weights, the sizes.
+#[derive(Debug, Clone)]
+struct Saved {
+    x: FloatTensor<Flex>,
+    wm: Vec<f32>,
+    a1: Vec<f32>,
+    h: Vec<f32>,
+    w1: FloatTensor<Flex>,
+    w2: FloatTensor<Flex>,
+    d: Dims,
+    /// Hidden units.
+    n: usize,
+    /// Actions.
+    a: usize,
+}
+
+/// `out [rows, cols]` = each row `bias`, then `+= lhs · rhs`.
+fn dense(lhs: Mat<'_>, rhs: Mat<'_>, bias: &[f32]) -> Vec<f32> {
+    let (rows, cols) = (lhs.rows, rhs.cols);
+    assert_eq!(
+        bias.len(),
+        cols,
+        "qnet_fused: bias of {} for {cols} outputs",
+        bias.len()
+    );
+    let mut out = Vec::with_capacity(rows * cols);
+    for _ in 0..rows {
+        out.extend_from_slice(bias);
+    }
+    matmul_into(&mut out, (cols, 1), lhs, rhs, true, true);
+    out
+}
+
+fn relu_in_place(v: &mut [f32]) {
+    for x in v {
+        *x = x.max(0.0);
+    }
+}
+
+/// The forward pass: Q-values `[B, A]` and what the backward pass needs.
+fn forward(
+    x: FloatTensor<Flex>,
+    conv_w: FloatTensor<Flex>,
+    conv_b: FloatTensor<Flex>,
+    w1: FloatTensor<Flex>,
+    b1: FloatTensor<Flex>,
+    w2: FloatTensor<Flex>,
+    b2: FloatTensor<Flex>,
+) -> (Vec<f32>, Saved) {
+    let (mut a1, wm, d) = conv_same::forward_values(&x, conv_w, conv_b); // [B, O·H·W]
+    relu_in_place(&mut a1);
+    let f = d.o * d.hw();
+    let w1s = w1.layout().shape();
+    let w2s = w2.layout().shape();
+    assert!(
+        w1s.num_dims() == 2 && w1s[0] == f && w2s.num_dims() == 2 && w2s[0] == w1s[1],
+        "qnet_fused: hidden weight {w1s:?} and output weight {w2s:?} do not fit {f} features"
+    );
+    let (n, a) = (w1s[1], w2s[1]);
+    let mut h = with_values(w1.clone(), |w| {
+        with_values(b1, |b| {
+            dense(Mat::row_major(&a1, d.b, f), Mat::row_major(w, f, n), b)
+        })
+    }); // [B, N]
+    relu_in_place(&mut h);
+    let q = with_values(w2.clone(), |w| {
+        with_values(b2, |b| {
+            dense(Mat::row_major(&h, d.b, n), Mat::row_major(w, n, a), b)
+        })
+    }); // [B, A]
+    let saved = Saved {
+        x,
+        wm,
+        a1,
+        h,
+        w1,
+        w2,
+        d,
+        n,
+        a,
+    };
+    (q, saved)
+}
+
+/// Column sums of a row-major `[rows, cols]` matrix.
+fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+    let mut s = vec![0f32; cols];
+    for row in m.chunks_exact(cols) {
+        for (s, &v) in s.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    s
+}
+
+/// Zeroes `g` where the ReLU's output `y` is not positive (burn's ReLU backward).
+fn relu_mask(g: &mut [f32], y: &[f32]) {
+    for (g, &y) in g.iter_mut().zip(y) {
+        if y <= 0.0 {
+            *g = 0.0;
+        }
+    }
+}
+
+/// Gradients from `dq [B, A]`: input (when `want_dx`), conv weight and bias, hidden weight and
+/// bias, output weight and bias.
+#[allow(clippy::type_complexity)]
+fn backward(
+    dq: &[f32],
+    s: &Saved,
+    want_dx: bool,
+) -> (
+    Option<Vec<f32>>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+) {
+    let (b, n, a, d) = (s.d.b, s.n, s.a, s.d);
+    let f = d.o * d.hw();
+    let dq_m = Mat::row_major(dq, b, a);
+    let h_m = Mat::row_major(&s.h, b, n);
+    // Output layer: dW2 [N, A] = hᵀ · dq, db2 = Σ_b dq, dh [B, N] = dq · W2ᵀ (masked by the ReLU).
+    let mut dw2 = vec![0f32; n * a];
+    matmul_into(&mut dw2, (a, 1), h_m.t(), dq_m, false, true);
+    let db2 = column_sums(dq, a);
+    let mut dh = vec![0f32; b * n];
+    with_values(s.w2.clone(), |w2| {
+        matmul_into(
+            &mut dh,
+            (n, 1),
+            dq_m,
+            Mat::row_major(w2, n, a).t(),
+            false,
+            true,
+        )
+    });
+    relu_mask(&mut dh, &s.h);
+    // Hidden layer: dW1 [F, N] = a1ᵀ · dh, db1 = Σ_b dh, da1 [B, F] = dh · W1ᵀ (masked).
+    let dh_m = Mat::row_major(&dh, b, n);
+    let mut dw1 = vec![0f32; f * n];
+    matmul_into(
+        &mut dw1,
+        (n, 1),
+        Mat::row_major(&s.a1, b, f).t(),
+        dh_m,
+        false,
+        true,
+    );
+    let db1 = column_sums(&dh, n);
+    let mut da1 = vec![0f32; b * f];
+    with_values(s.w1.clone(), |w1| {
+        matmul_into(
+            &mut da1,
+            (f, 1),
+            dh_m,
+            Mat::row_major(w1, f, n).t(),
+            false,
+            true,
+        )
+    });
+    relu_mask(&mut da1, &s.a1);
+    // The conv.
+    let (dx, dcw, dcb) = with_values(s.x.clone(), |x| {
+        conv_same::backward(&da1, x, &s.wm, d, want_dx)
+    });
+    (dx, dcw, dcb, dw1, db1, dw2, db2)
+}
+
+impl QNetFused for Flex {
+    fn qnet_conv_mlp(
+        x: FloatTensor<Self>,
+        conv_w: FloatTensor<Self>,
+        conv_b: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (q, s) = forward(x, conv_w, conv_b, w1, b1, w2, b2);
+        tensor(q, vec![s.d.b, s.a])
+    }
+}
+
+#[derive(Debug)]
+struct QNetBackward;
+
+impl Backward<Flex, 7> for QNetBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 7>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node); // [B, A]
+        let s = ops.state;
+        let [nx, ncw, ncb, nw1, nb1, nw2, nb2] = ops.parents;
+        let (dx, dcw, dcb, dw1, db1, dw2, db2) =
+            with_values(grad, |dq| backward(dq, &s, nx.is_some()));
+        let d = s.d;
+        let f = d.o * d.hw();
+        let outs = [
+            (nx, dx, vec![d.b, d.c, d.h, d.w]),
+            (ncw, Some(dcw), vec![d.o, d.c, d.k, d.k]),
+            (ncb, Some(dcb), vec![d.o]),
+            (nw1, Some(dw1), vec![f, s.n]),
+            (nb1, Some(db1), vec![s.n]),
+            (nw2, Some(dw2), vec![s.n, s.a]),
+            (nb2, Some(db2), vec![s.a]),
+        ];
+        for (node, g, shape) in outs {
+            if let (Some(node), Some(g)) = (node, g) {
+                grads.register::<Flex>(node.id, tensor(g, shape));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> QNetFused for Autodiff<Flex, C> {
+    fn qnet_conv_mlp(
+        x: FloatTensor<Self>,
+        conv_w: FloatTensor<Self>,
+        conv_b: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let kind = QNetBackward
+            .prepare::<C>([
+                x.node(),
+                conv_w.node(),
+                conv_b.node(),
+                w1.node(),
+                b1.node(),
+                w2.node(),
+                b2.node(),
+            ])
+            .compute_bound()
+            .stateful();
+        let (q, s) = forward(
+            x.into_primitive(),
+            conv_w.into_primitive(),
+            conv_b.into_primitive(),
+            w1.into_primitive(),
+            b1.into_primitive(),
+            w2.into_primitive(),
+            b2.into_primitive(),
+        );
+        let q = tensor(q, vec![s.d.b, s.a]);
+        match kind {
+            OpsKind::Tracked(prep) => prep.finish(s, q),
+            OpsKind::UnTracked(prep) => prep.finish(q),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::activation::relu;
+    use burn::tensor::{Device, Distribution};
+
+    /// Values and every gradient (input and the six parameters) against the same network built
+    /// from burn's modules (`Conv2d` → ReLU → `Linear` → ReLU → `Linear`).
+    #[test]
+    fn matches_burns_modules() {
+        for (b, c, hw, o, n, a) in [(5, 4, 10, 16, 32, 6), (3, 2, 7, 8, 5, 3)] {
+            let dev = Device::flex().autodiff();
+            dev.seed(11);
+            let conv = Conv2dConfig::new([c, o], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&dev);
+            let l1 = LinearConfig::new(o * hw * hw, n).init(&dev);
+            let l2 = LinearConfig::new(n, a).init(&dev);
+            let x = Tensor::<4>::random([b, c, hw, hw], Distribution::Normal(0.0, 1.0), &dev);
+            let r = Tensor::<2>::random([b, a], Distribution::Normal(0.0, 1.0), &dev);
+            let run = |f: &dyn Fn(Tensor<4>) -> Tensor<2>| {
+                let x = x.clone().detach().require_grad();
+                let q = f(x.clone());
+                let grads = (q.clone() * r.clone()).sum().backward();
+                vec![
+                    q.into_data(),
+                    x.grad(&grads).unwrap().into_data(),
+                    conv.weight.val().grad(&grads).unwrap().into_data(),
+                    conv.bias
+                        .as_ref()
+                        .unwrap()
+                        .val()
+                        .grad(&grads)
+                        .unwrap()
+                        .into_data(),
+                    l1.weight.val().grad(&grads).unwrap().into_data(),
+                    l1.bias
+                        .as_ref()
+                        .unwrap()
+                        .val()
+                        .grad(&grads)
+                        .unwrap()
+                        .into_data(),
+                    l2.weight.val().grad(&grads).unwrap().into_data(),
+                    l2.bias
+                        .as_ref()
+                        .unwrap()
+                        .val()
+                        .grad(&grads)
+                        .unwrap()
+                        .into_data(),
+                ]
+            };
+            let ours = run(&|x| {
+                qnet_conv_mlp(
+                    x,
+                    conv.weight.val(),
+                    conv.bias.as_ref().unwrap().val(),
+                    l1.weight.val(),
+                    l1.bias.as_ref().unwrap().val(),
+                    l2.weight.val(),
+                    l2.bias.as_ref().unwrap().val(),
+                )
+            });
+            let burns = run(&|x| {
+                let y = relu(conv.forward(x)).flatten::<2>(1, 3);
+                l2.forward(relu(l1.forward(y)))
+            });
+            let names = ["q", "dx", "dconv_w", "dconv_b", "dw1", "db1", "dw2", "db2"];
+            for (what, (u, e)) in names.iter().zip(ours.into_iter().zip(burns)) {
+                crate::flex_util::assert_close(u, e, 1e-4, what);
+            }
+            // Without autodiff (the target network, acting): the same values.
+            let inner = Device::flex();
+            let xv = Tensor::<4>::from_data(x.clone().into_data(), &inner);
+            let p = |t: Tensor<1>| Tensor::<1>::from_data(t.into_data(), &inner);
+            let p2 = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), &inner);
+            let q = qnet_conv_mlp(
+                xv,
+                Tensor::<4>::from_data(conv.weight.val().into_data(), &inner),
+                p(conv.bias.as_ref().unwrap().val()),
+                p2(l1.weight.val()),
+                p(l1.bias.as_ref().unwrap().val()),
+                p2(l2.weight.val()),
+                p(l2.bias.as_ref().unwrap().val()),
+            );
+            let qa = qnet_conv_mlp(
+                x.clone(),
+                conv.weight.val(),
+                conv.bias.as_ref().unwrap().val(),
+                l1.weight.val(),
+                l1.bias.as_ref().unwrap().val(),
+                l2.weight.val(),
+                l2.bias.as_ref().unwrap().val(),
+            );
+            assert_eq!(q.into_data(), qa.into_data());
+        }
+    }
+}
