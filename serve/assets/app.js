@@ -116,8 +116,11 @@ async function viewRun(root, id) {
   root.append(h("div", { class: "row" },
     h("div", {}, h("h3", {}, "Summary"), summaryPre),
     h("div", {}, h("h3", {}, "config.toml"), h("pre", {}, run.config_toml))));
-  const made = {};
-  const draw = (tags) => {
+  const made = {}, data = {};
+  const draw = (tags, replace) => {
+    if (replace) for (const k of Object.keys(data)) delete data[k];
+    for (const [tag, pts] of Object.entries(tags)) data[tag] = (data[tag] || []).concat(pts);
+    tags = data;
     const names = Object.keys(tags).sort((a, b) => {
       const ia = PREFERRED_TAGS.indexOf(a), ib = PREFERRED_TAGS.indexOf(b);
       return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
@@ -137,7 +140,7 @@ async function viewRun(root, id) {
       status.replaceChildren(badge(s.status));
       if (s.summary) summaryPre.textContent = JSON.stringify(s.summary, null, 2);
     },
-    scalars: (d) => draw(d.tags),
+    scalars: (d) => draw(d.tags, d.replace),
     failed: (d) => showError(root, new Error(d.error)),
   });
   current = { close() { es.close(); } };

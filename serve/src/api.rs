@@ -21,7 +21,7 @@ use crate::episodes::{self, EpisodeRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{resume_from, sse_stream};
 use crate::matches::{self, MatchRequest};
-use crate::runs::{RunInfo, fingerprint, scalars};
+use crate::runs::{RunInfo, Sent, fingerprint, scalars};
 use crate::store::{Job, Store};
 
 /// How often a run's live stream looks for new events.
@@ -263,8 +263,10 @@ async fn run_scalars(
     .await
 }
 
-/// A run's live stream: `status` (the run's entry) and `scalars` (every tag) now and whenever
-/// its event files or summary change; ends once the run is finished or killed.
+/// A run's live stream: `status` (the run's entry) at once and when its status or summary
+/// changes; `scalars` at once with every point (`"replace": true`), then only the new points
+/// (`"replace": false`) whenever its event files change (everything again if points already sent
+/// changed); ends once the run is finished or killed.
 async fn run_events(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -279,6 +281,8 @@ async fn run_events(
     // other owner) or the run is no longer running.
     tokio::spawn(async move {
         let mut last = None;
+        let mut sent = Sent::default();
+        let mut shown: Option<(&'static str, Value)> = None;
         loop {
             if Arc::strong_count(&producer) == 1 {
                 return;
@@ -289,18 +293,27 @@ async fn run_events(
                 last = Some(fp);
                 let got = tokio::task::spawn_blocking(move || {
                     let info = RunInfo::read(&d);
-                    let status = info.status;
-                    let s = scalars(&d, t.as_deref()).map(|s| json!(s));
-                    (info.brief(&i), status, s)
+                    let s = scalars(&d, t.as_deref());
+                    (info.brief(&i), info.status, info.summary, s)
                 })
                 .await;
-                let Ok((brief, status, s)) = got else {
+                let Ok((brief, status, summary, s)) = got else {
                     producer.finish();
                     return;
                 };
-                producer.push("status", brief);
+                // The status when it (or the summary) changed; the curves' new points.
+                let now = (status, summary.unwrap_or(Value::Null));
+                if shown.as_ref() != Some(&now) {
+                    producer.push("status", brief);
+                    shown = Some(now);
+                }
                 match s {
-                    Ok(s) => producer.push("scalars", json!({ "tags": s })),
+                    Ok(s) => {
+                        let (replace, tags) = sent.update(s);
+                        if replace || !tags.is_empty() {
+                            producer.push("scalars", json!({ "replace": replace, "tags": tags }));
+                        }
+                    }
                     Err(e) => producer.push("failed", json!({ "error": e.message })),
                 }
                 if status != "running" {

@@ -239,3 +239,88 @@ pub fn fingerprint(dir: &Path) -> u64 {
     }
     h
 }
+
+/// The points of each tag, `(step, value)` in order.
+pub type Curves = BTreeMap<String, Vec<(u64, f32)>>;
+
+/// What a live stream has sent of each tag (how many points, and a hash of them), so that it
+/// sends only new points.
+#[derive(Debug, Default)]
+pub struct Sent {
+    tags: BTreeMap<String, (usize, u64)>,
+    first: bool,
+}
+
+/// A hash of points (steps and the values' bits).
+fn points_hash(pts: &[(u64, f32)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (step, v) in pts {
+        step.hash(&mut h);
+        v.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+impl Sent {
+    /// What to send for the curves as they are `now`: `(true, all)` the first time and whenever a
+    /// tag lost or changed points already sent (a resumed run drops steps after its checkpoint),
+    /// else `(false, new points per tag)` (empty when nothing is new).
+    pub fn update(&mut self, now: Curves) -> (bool, Curves) {
+        let changed = !self.first
+            || self.tags.iter().any(|(tag, &(n, hash))| {
+                now.get(tag)
+                    .is_none_or(|pts| pts.len() < n || points_hash(&pts[..n]) != hash)
+            });
+        let mut out = Curves::new();
+        for (tag, pts) in now {
+            let from = if changed {
+                0
+            } else {
+                self.tags.get(&tag).map_or(0, |&(n, _)| n)
+            };
+            self.tags
+                .insert(tag.clone(), (pts.len(), points_hash(&pts)));
+            if changed || pts.len() > from {
+                out.insert(tag, pts[from..].to_vec());
+            }
+        }
+        self.first = true;
+        (changed, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curves(pts: &[(&str, &[(u64, f32)])]) -> Curves {
+        pts.iter()
+            .map(|(t, p)| (t.to_string(), p.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn a_live_stream_sends_everything_once_then_only_new_points() {
+        let mut sent = Sent::default();
+        let (all, c) = sent.update(curves(&[("a", &[(0, 1.0), (10, 2.0)])]));
+        assert!(all);
+        assert_eq!(c["a"].len(), 2);
+        let (all, c) = sent.update(curves(&[("a", &[(0, 1.0), (10, 2.0)])]));
+        assert!(!all && c.is_empty());
+        let (all, c) = sent.update(curves(&[
+            ("a", &[(0, 1.0), (10, 2.0), (20, 3.0)]),
+            ("b", &[(5, 0.5)]),
+        ]));
+        assert!(!all);
+        assert_eq!(c, curves(&[("a", &[(20, 3.0)]), ("b", &[(5, 0.5)])]));
+        // A resumed run rewrote step 10: everything again.
+        let (all, c) = sent.update(curves(&[
+            ("a", &[(0, 1.0), (12, 9.0), (20, 3.0)]),
+            ("b", &[(5, 0.5)]),
+        ]));
+        assert!(all);
+        assert_eq!(c["a"].len(), 3);
+        assert_eq!(c["b"].len(), 1);
+    }
+}
