@@ -53,6 +53,13 @@ pub struct DqnConfig {
     pub train_frequency: u64,
     /// Gradient steps each time training is due (SB3's `gradient_steps`; 1 in the paper).
     pub gradient_steps: u64,
+    /// Updates per environment step, counted over all environments (the replay ratio), instead
+    /// of `train_frequency` and `gradient_steps`: after `s` steps, `⌊s·replay_ratio⌋` updates
+    /// are due in all (from `learning_starts` on). With several `num_envs` and a ratio below 1,
+    /// acting is batched and a run takes less wall time per env step than MinAtar's protocol
+    /// (one env, one update per step, what leaving this unset gives). Unset by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_ratio: Option<f64>,
     /// ε at step 0.
     pub start_epsilon: f64,
     /// ε after `exploration_steps`.
@@ -102,6 +109,7 @@ impl Default for DqnConfig {
             learning_starts: 5000,
             train_frequency: 1,
             gradient_steps: 1,
+            replay_ratio: None,
             start_epsilon: 1.0,
             end_epsilon: 0.1,
             exploration_steps: 100_000,
@@ -119,6 +127,19 @@ impl Default for DqnConfig {
             save_replay: true,
             log_every: 1000,
         }
+    }
+}
+
+/// The largest `replay_ratio` (updates per environment step).
+pub const MAX_REPLAY_RATIO: f64 = 1024.0;
+
+/// Updates due when the step counter moves from `from` to `to`: with a replay ratio,
+/// `⌊to·ratio⌋ − ⌊from·ratio⌋`; else `gradient_steps` each time a multiple of `train_frequency`
+/// is passed.
+fn updates_due(cfg: &DqnConfig, from: u64, to: u64) -> u64 {
+    match cfg.replay_ratio {
+        Some(r) => ((to as f64 * r).floor() - (from as f64 * r).floor()) as u64,
+        None => due(from, to, cfg.train_frequency) * cfg.gradient_steps,
     }
 }
 
@@ -148,6 +169,18 @@ impl DqnConfig {
         within(&k("end_epsilon"), self.end_epsilon, 0.0, 1.0)?;
         within(&k("eval_epsilon"), self.eval_epsilon, 0.0, 1.0)?;
         within(&k("max_grad_norm"), self.max_grad_norm, 0.0, f64::MAX)?;
+        if let Some(ratio) = self.replay_ratio {
+            within(&k("replay_ratio"), ratio, 0.0, MAX_REPLAY_RATIO)?;
+            positive(&k("replay_ratio"), ratio)?;
+            if self.train_frequency != 1 || self.gradient_steps != 1 {
+                return Err(config(format!(
+                    "{} replaces {} and {}: leave those at 1 when it is set",
+                    k("replay_ratio"),
+                    k("train_frequency"),
+                    k("gradient_steps")
+                )));
+            }
+        }
         if !self
             .checkpoint_every
             .is_multiple_of(self.target_update_period)
@@ -394,7 +427,7 @@ pub fn train<E: Env>(
 
         // Learn: TD(n) regression on sampled transitions.
         if state.run.step > cfg.learning_starts && !replay.is_empty() {
-            for _ in 0..due(prev, state.run.step, cfg.train_frequency) * cfg.gradient_steps {
+            for _ in 0..updates_due(cfg, prev, state.run.step) {
                 let mut rng = stream(seed, TAG_SAMPLE, state.updates);
                 replay.sample(cfg.batch_size, &mut rng, &mut batch);
                 let b = cfg.batch_size;

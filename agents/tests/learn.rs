@@ -321,3 +321,39 @@ fn bad_configs_name_the_key() {
     .to_string();
     assert!(e.contains("num_minibatches"), "{e}");
 }
+
+#[test]
+fn dqn_replay_ratio_sets_updates_per_env_step() {
+    // 4 envs, one update per 4 env steps: ⌊2000/4⌋ − ⌊200/4⌋ updates after learning starts.
+    let cfg = DqnConfig {
+        num_envs: 4,
+        replay_ratio: Some(0.25),
+        total_steps: 2_000,
+        ..dqn_cfg()
+    };
+    let s = run_dqn(&cfg, None, false, None).unwrap();
+    assert_eq!((s.steps, s.updates), (2_000, 450), "{s:?}");
+    // A ratio above 1: 2 updates per env step.
+    let cfg = DqnConfig {
+        replay_ratio: Some(2.0),
+        total_steps: 400,
+        ..dqn_cfg()
+    };
+    let s = run_dqn(&cfg, None, false, None).unwrap();
+    assert_eq!(s.updates, 400, "{s:?}");
+    // It replaces train_frequency and gradient_steps; a ratio must be positive.
+    for bad in [
+        DqnConfig {
+            replay_ratio: Some(0.5),
+            train_frequency: 4,
+            ..dqn_cfg()
+        },
+        DqnConfig {
+            replay_ratio: Some(0.0),
+            ..dqn_cfg()
+        },
+    ] {
+        let e = run_dqn(&bad, None, false, None).unwrap_err().to_string();
+        assert!(e.contains("replay_ratio"), "{e}");
+    }
+}
