@@ -105,7 +105,7 @@ fn dense(lhs: Mat<'_>, rhs: Mat<'_>, bias: &[f32]) -> Vec<f32> {
     for _ in 0..rows {
         out.extend_from_slice(bias);
     }
-    matmul_into(&mut out, (cols, 1), lhs, rhs, true, true);
+    matmul_into(&mut out, (cols, 1), lhs, rhs, true, false);
     out
 }
 
@@ -202,7 +202,7 @@ fn backward(
     let h_m = Mat::row_major(&s.h, b, n);
     // Output layer: dW2 [N, A] = hᵀ · dq, db2 = Σ_b dq, dh [B, N] = dq · W2ᵀ (masked by the ReLU).
     let mut dw2 = vec![0f32; n * a];
-    matmul_into(&mut dw2, (a, 1), h_m.t(), dq_m, false, true);
+    matmul_into(&mut dw2, (a, 1), h_m.t(), dq_m, false, false);
     let db2 = column_sums(dq, a);
     let mut dh = vec![0f32; b * n];
     with_values(s.w2.clone(), |w2| {
@@ -212,7 +212,7 @@ fn backward(
             dq_m,
             Mat::row_major(w2, n, a).t(),
             false,
-            true,
+            false,
         )
     });
     relu_mask(&mut dh, &s.h);
@@ -225,7 +225,7 @@ fn backward(
         Mat::row_major(&s.a1, b, f).t(),
         dh_m,
         false,
-        true,
+        false,
     );
     let db1 = column_sums(&dh, n);
     let mut da1 = vec![0f32; b * f];
@@ -236,7 +236,7 @@ fn backward(
             dh_m,
             Mat::row_major(w1, f, n).t(),
             false,
-            true,
+            false,
         )
     });
     relu_mask(&mut da1, &s.a1);
