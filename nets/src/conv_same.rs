@@ -204,7 +204,7 @@ fn forward(
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
 ) -> (FloatTensor<Flex>, FloatTensor<Flex>, Dims) {
-    let (y, wm, d) = forward_values(&x, weight, bias);
+    let (y, wm, d) = forward_values(&x, weight, bias, true);
     (
         tensor(y, vec![d.b, d.o, d.h, d.w]),
         tensor(wm, vec![d.kc(), d.o]),
@@ -213,10 +213,12 @@ fn forward(
 }
 
 /// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors.
+/// With `parallel`, images run on rayon's threads; else all on the calling thread.
 pub(crate) fn forward_values(
     x: &FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
+    parallel: bool,
 ) -> (Vec<f32>, Vec<f32>, Dims) {
     let d = Dims::of(x, &weight);
     let (hw, kc) = (d.hw(), d.kc());
@@ -237,23 +239,32 @@ pub(crate) fn forward_values(
         }
         y
     }); // [B, O, HW]: the bias
+    let image = |s: &mut Scratch, (y, img): (&mut [f32], &[f32])| {
+        im2col_image(img, d, s); // [HW, kkC]
+        // y [O, HW] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]
+        let lhs = Mat::row_major(&wm, kc, d.o).t();
+        let rhs = Mat::row_major(&s.cols, hw, kc).t();
+        matmul_into(y, (hw, 1), lhs, rhs, true, false);
+    };
     with_values(x.clone(), |xs| {
-        y.par_chunks_mut(d.o * hw)
-            .zip(xs.par_chunks(d.c * hw))
-            .with_min_len(IMAGES_PER_TASK)
-            .for_each_init(Scratch::default, |s, (y, img)| {
-                im2col_image(img, d, s); // [HW, kkC]
-                // y [O, HW] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]
-                let lhs = Mat::row_major(&wm, kc, d.o).t();
-                let rhs = Mat::row_major(&s.cols, hw, kc).t();
-                matmul_into(y, (hw, 1), lhs, rhs, true, false);
-            })
+        if parallel {
+            y.par_chunks_mut(d.o * hw)
+                .zip(xs.par_chunks(d.c * hw))
+                .with_min_len(IMAGES_PER_TASK)
+                .for_each_init(Scratch::default, image)
+        } else {
+            let mut s = Scratch::default();
+            for pair in y.chunks_mut(d.o * hw).zip(xs.chunks(d.c * hw)) {
+                image(&mut s, pair);
+            }
+        }
     });
     (y, wm, d)
 }
 
 /// The backward pass from the output's gradient `dy [B,O,H,W]`: the gradients of the input
-/// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image, in parallel: `dWm +=
+/// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image (on rayon's threads with
+/// `parallel`, else on the calling thread in image order): `dWm +=
 /// colsᵀ · dyᵀ` (one partial sum per task, added up at the end), `dcols = dyᵀ · Wmᵀ` into a
 /// scratch `[H·W, k·k·C]` that `col2im` folds straight into the image's input gradient.
 pub(crate) fn backward(
@@ -262,6 +273,7 @@ pub(crate) fn backward(
     wm: &[f32],
     d: Dims,
     want_dx: bool,
+    parallel: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let (hw, kc) = (d.hw(), d.kc());
     // Without an input gradient, one unused element per image keeps the zip below uniform.
@@ -270,53 +282,61 @@ pub(crate) fn backward(
     } else {
         (vec![0f32; d.b], 1)
     };
-    let partials = dy
-        .par_chunks(d.o * hw)
-        .zip(x.par_chunks(d.c * hw))
-        .zip(dx.par_chunks_mut(dx_per_image))
-        .with_min_len(IMAGES_PER_TASK)
-        .fold(
-            || (vec![0f32; kc * d.o], vec![0f64; d.o], Scratch::default()),
-            |(mut dwm, mut db, mut s), ((dy, img), dx)| {
-                let dy_t = Mat::row_major(dy, d.o, hw).t(); // [HW, O]
-                im2col_image(img, d, &mut s); // [HW, kkC], as in the forward pass
-                // dWm [kkC, O] += colsᵀ [kkC, HW] · dyᵀ [HW, O]
-                matmul_into(
-                    &mut dwm,
-                    (d.o, 1),
-                    Mat::row_major(&s.cols, hw, kc).t(),
-                    dy_t,
-                    true,
-                    false,
-                );
-                for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
-                    *db += lane_sum(plane, |g| g);
-                }
-                if want_dx {
-                    // dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]
-                    s.dcols.resize(hw * kc, 0.0);
-                    matmul_into(
-                        &mut s.dcols,
-                        (kc, 1),
-                        dy_t,
-                        Mat::row_major(wm, kc, d.o).t(),
-                        false,
-                        false,
-                    );
-                    col2im_image(&s.dcols, d, dx, &mut s.nhwc);
-                }
-                (dwm, db, s)
-            },
-        )
-        .map(|(dwm, db, _)| (dwm, db))
-        .reduce(
-            || (vec![0f32; kc * d.o], vec![0f64; d.o]),
-            |(mut a, mut ab), (b, bb)| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
-                (a, ab)
-            },
+    let init = || (vec![0f32; kc * d.o], vec![0f64; d.o], Scratch::default());
+    let step = |(mut dwm, mut db, mut s): (Vec<f32>, Vec<f64>, Scratch),
+                ((dy, img), dx): ((&[f32], &[f32]), &mut [f32])| {
+        let dy_t = Mat::row_major(dy, d.o, hw).t(); // [HW, O]
+        im2col_image(img, d, &mut s); // [HW, kkC], as in the forward pass
+        // dWm [kkC, O] += colsᵀ [kkC, HW] · dyᵀ [HW, O]
+        matmul_into(
+            &mut dwm,
+            (d.o, 1),
+            Mat::row_major(&s.cols, hw, kc).t(),
+            dy_t,
+            true,
+            false,
         );
+        for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
+            *db += lane_sum(plane, |g| g);
+        }
+        if want_dx {
+            // dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]
+            s.dcols.resize(hw * kc, 0.0);
+            matmul_into(
+                &mut s.dcols,
+                (kc, 1),
+                dy_t,
+                Mat::row_major(wm, kc, d.o).t(),
+                false,
+                false,
+            );
+            col2im_image(&s.dcols, d, dx, &mut s.nhwc);
+        }
+        (dwm, db, s)
+    };
+    let partials = if parallel {
+        dy.par_chunks(d.o * hw)
+            .zip(x.par_chunks(d.c * hw))
+            .zip(dx.par_chunks_mut(dx_per_image))
+            .with_min_len(IMAGES_PER_TASK)
+            .fold(init, step)
+            .map(|(dwm, db, _)| (dwm, db))
+            .reduce(
+                || (vec![0f32; kc * d.o], vec![0f64; d.o]),
+                |(mut a, mut ab), (b, bb)| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+                    (a, ab)
+                },
+            )
+    } else {
+        let (dwm, db, _) = dy
+            .chunks(d.o * hw)
+            .zip(x.chunks(d.c * hw))
+            .zip(dx.chunks_mut(dx_per_image))
+            .fold(init(), step);
+        (dwm, db)
+    };
     let (dwm, db) = partials;
     let dw = weight_from_matrix(&dwm, d); // [O, C, k, k]
     let db = db.iter().map(|&v| v as f32).collect(); // [O]
@@ -346,7 +366,7 @@ impl Backward<Flex, 3> for ConvSameBackward {
         let (x, wm, d) = ops.state;
         let (dx, dw, db) = with_values(grad, |dy| {
             with_values(x, |x| {
-                with_values(wm, |wm| backward(dy, x, wm, d, node_x.is_some()))
+                with_values(wm, |wm| backward(dy, x, wm, d, node_x.is_some(), true))
             })
         });
         if let (Some(node), Some(dx)) = (node_x, dx) {

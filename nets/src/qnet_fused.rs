@@ -125,7 +125,7 @@ fn forward(
     w2: FloatTensor<Flex>,
     b2: FloatTensor<Flex>,
 ) -> (Vec<f32>, Saved) {
-    let (mut a1, wm, d) = conv_same::forward_values(&x, conv_w, conv_b); // [B, O·H·W]
+    let (mut a1, wm, d) = conv_same::forward_values(&x, conv_w, conv_b, false); // [B, O·H·W]
     relu_in_place(&mut a1);
     let f = d.o * d.hw();
     let w1s = w1.layout().shape();
@@ -242,7 +242,7 @@ fn backward(
     relu_mask(&mut da1, &s.a1);
     // The conv.
     let (dx, dcw, dcb) = with_values(s.x.clone(), |x| {
-        conv_same::backward(&da1, x, &s.wm, d, want_dx)
+        conv_same::backward(&da1, x, &s.wm, d, want_dx, false)
     });
     (dx, dcw, dcb, dw1, db1, dw2, db2)
 }
