@@ -135,8 +135,12 @@ fn im2col_image(img: &[f32], d: Dims, s: &mut Scratch) {
     let (hw, kc) = (d.hw(), d.kc());
     // The image as NHWC, so that each run of taps is C·n contiguous values.
     s.nhwc.clear();
-    s.nhwc
-        .extend((0..hw).flat_map(|px| (0..d.c).map(move |ch| img[ch * hw + px])));
+    s.nhwc.resize(hw * d.c, 0.0);
+    for (ch, plane) in img.chunks_exact(hw).enumerate() {
+        for (dst, &v) in s.nhwc[ch..].iter_mut().step_by(d.c).zip(plane) {
+            *dst = v;
+        }
+    }
     s.cols.clear();
     s.cols.resize(hw * kc, 0.0);
     let (nhwc, cols) = (&s.nhwc, &mut s.cols);
