@@ -9,7 +9,6 @@ use ember_agents::Policy;
 use ember_agents::common::random_legal;
 use ember_agents::policy::ActMode;
 use ember_envs::Env;
-use ember_envs::go::env::GoEnv;
 use ember_envs::go::player::genmove;
 use ember_envs::go::{GoState, Move};
 use ember_envs::player::{Analysis, Player};
@@ -66,7 +65,7 @@ impl Agent {
         if !game_player {
             return Agent::parse(spec, seed, mode);
         }
-        let Some(go) = env.as_any().and_then(|a| a.downcast_ref::<GoEnv>()) else {
+        let Some(go) = crate::env::go_env(env) else {
             bail!(
                 "the agent `{spec}` plays only in the Go environments ({} is not one); elsewhere the agents are `random` and trained DQN/PPO run directories",
                 env.id()
@@ -92,7 +91,7 @@ impl Agent {
         let n = env.action_space().n().unwrap_or(1);
         match self {
             Agent::Go(player) => {
-                let Some(go) = env.as_any().and_then(|a| a.downcast_ref::<GoEnv>()) else {
+                let Some(go) = crate::env::go_env(env) else {
                     bail!(
                         "the agent `{}` plays only in the Go environments",
                         player.name()

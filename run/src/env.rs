@@ -37,6 +37,11 @@ pub fn make_env(id: &str, sets: &[String]) -> Result<Box<dyn Env>> {
     Ok(env)
 }
 
+/// `env` as a Go environment, when it is one (the Go players act on its game).
+pub fn go_env(env: &dyn Env) -> Option<&GoEnv> {
+    env.as_any()?.downcast_ref::<GoEnv>()
+}
+
 /// Whether `spec` names one of the runner's search players (`uct:`, `az:`), which the
 /// environments crate cannot make itself.
 pub fn is_runner_player(spec: &str) -> bool {

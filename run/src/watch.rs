@@ -78,10 +78,7 @@ impl Episode {
     /// last move (named on the environment's board), and its expected ownership when it has one.
     pub fn analysis_text(&self) -> Option<String> {
         let a = self.agent.analysis()?;
-        let go = self
-            .env
-            .as_any()
-            .and_then(|e| e.downcast_ref::<ember_envs::go::env::GoEnv>())?;
+        let go = crate::env::go_env(&*self.env)?;
         let state = go.state();
         let mut s = format!(
             "agent's last move: {}\n",

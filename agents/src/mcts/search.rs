@@ -437,24 +437,17 @@ impl<G: Game> Search<G> {
         root.value_sum += if root.player == 0 { v0 } else { -v0 };
     }
 
-    /// Adds (`sign = 1.0`) or removes (`-1.0`) a virtual loss along `path`: a visit that lost for
-    /// every chooser on it, so that the next selections of a batch look elsewhere.
-    fn virtual_loss(tree: &mut Tree, path: &[NodeId], sign: f32) {
+    /// Adds (`add`) or removes a virtual loss along `path`: a visit that lost for every chooser
+    /// on it, so that the next selections of a batch look elsewhere.
+    fn virtual_loss(tree: &mut Tree, path: &[NodeId], add: bool) {
+        let step = |visits: u32| if add { visits + 1 } else { visits - 1 };
         for &id in &path[1..] {
             let n = tree.node_mut(id);
-            if sign > 0.0 {
-                n.visits += 1;
-            } else {
-                n.visits -= 1;
-            }
-            n.value_sum -= sign;
+            n.visits = step(n.visits);
+            n.value_sum += if add { -1.0 } else { 1.0 };
         }
         let root = tree.node_mut(Tree::ROOT);
-        if sign > 0.0 {
-            root.visits += 1;
-        } else {
-            root.visits -= 1;
-        }
+        root.visits = step(root.visits);
     }
 
     /// Adds the value (for player 0) along the path and walks the working state back.
@@ -531,7 +524,7 @@ impl<G: Game> Search<G> {
                 std::mem::take(&mut self.batch_states),
             );
             for (j, (path, state)) in paths.iter().zip(&states).take(n).enumerate() {
-                Self::virtual_loss(&mut self.tree, path, -1.0);
+                Self::virtual_loss(&mut self.tree, path, false);
                 let leaf = *path.last().expect("a path");
                 let v0 = self.expand(leaf, state, &priors[j * a..(j + 1) * a], values[j]);
                 Self::add_value(&mut self.tree, path, v0);
@@ -563,7 +556,7 @@ impl<G: Game> Search<G> {
                 self.batch_states[j].clone_from(work);
             }
             self.batch_paths[j].clone_from(&self.path);
-            Self::virtual_loss(&mut self.tree, &self.path, 1.0);
+            Self::virtual_loss(&mut self.tree, &self.path, true);
             self.batch_len += 1;
         }
         for _ in 1..self.path.len() {
