@@ -21,7 +21,8 @@ use ember_envs::rng::child_seed;
 use ember_run::matches::{
     MatchEvent, MatchOptions, MatchReport, describe_analysis, go_record, play_match,
 };
-use ember_run::players::{MatchGame, make_player};
+use ember_run::players::make_player;
+use ember_serve::matches::ServeGame;
 use serde_json::json;
 
 fn check_size(n: usize) -> Result<usize> {
@@ -98,6 +99,8 @@ pub struct MatchCommon {
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub serve: crate::serve_cli::MatchServeArgs,
 }
 
 #[derive(Args, Debug)]
@@ -137,20 +140,32 @@ pub struct MatchC4Args {
     pub common: MatchCommon,
 }
 
-/// Plays the match and draws it; returns the report.
-fn run_match<G: MatchGame>(
+/// Plays the match and draws it (and, with `--serve`, tells it to the page); returns the report
+/// and the server, which the caller keeps up after printing the result
+/// ([`crate::serve_cli::linger`]).
+fn run_match<G: ServeGame>(
     new_state: &mut dyn FnMut() -> G,
     specs: [&str; 2],
     flags: [&'static str; 2],
     c: &MatchCommon,
     on_end: &mut dyn FnMut(MatchEvent<'_, G>) -> Result<()>,
-) -> Result<MatchReport> {
+) -> Result<(MatchReport, Option<ember_serve::Attached>)> {
     if c.games == 0 {
         bail!("--games must be at least 1");
     }
     let example = new_state();
     let mut pa = make_player(specs[0], &example, child_seed(c.seed, 0)).context(flags[0])?;
     let mut pb = make_player(specs[1], &example, child_seed(c.seed, 1)).context(flags[1])?;
+    let served = crate::serve_cli::attach(&c.serve)?;
+    let mut feed = served.as_ref().map(|s| {
+        s.feed(
+            example.clone(),
+            [specs[0].to_string(), specs[1].to_string()],
+            c.games,
+            json!({ "seed": c.seed, "alternate": c.alternate, "delay_ms": c.delay_ms }),
+        )
+    });
+    let serving = served.is_some();
     let tty = std::io::stderr().is_terminal();
     let delay = Duration::from_millis(c.delay_ms);
     let mut failure = None;
@@ -164,62 +179,80 @@ fn run_match<G: MatchGame>(
             alternate: c.alternate,
             seed: c.seed,
         },
-        &mut |e| match e {
-            MatchEvent::GameStart { names, .. } => current = names.clone(),
-            MatchEvent::Move {
-                game,
-                state,
-                seat,
-                analysis,
-            } => {
-                if c.watch {
-                    let mut err = std::io::stderr().lock();
-                    if tty {
-                        let _ = write!(err, "\x1b[H\x1b[2J");
-                    }
-                    let _ = writeln!(
-                        err,
-                        "game {}/{}  first: {}  second: {}\n{}",
-                        game + 1,
-                        c.games,
-                        current[0],
-                        current[1],
-                        state.render()
-                    );
-                    if let (Some(a), Some(last)) = (analysis, state.history_len().checked_sub(1)) {
-                        // The analysis is of the position before the move.
-                        let mut before = state.clone();
-                        if before.undo().is_ok() {
-                            let _ = writeln!(
-                                err,
-                                "{} ({}) played {}: {}",
-                                current[seat],
-                                seat + 1,
-                                before.action_name(state.action_at(last).unwrap_or(usize::MAX)),
-                                describe_analysis(&before, a, 3)
-                            );
-                            if let Some(own) = &a.ownership {
-                                let [_, h, w] = before.observation_shape();
-                                let _ = write!(
+        &mut |e| {
+            if let Some(f) = feed.as_mut() {
+                f.event(&e);
+            }
+            match e {
+                MatchEvent::GameStart { names, .. } => current = names.clone(),
+                MatchEvent::Move {
+                    game,
+                    state,
+                    seat,
+                    analysis,
+                } => {
+                    if c.watch {
+                        let mut err = std::io::stderr().lock();
+                        if tty {
+                            let _ = write!(err, "\x1b[H\x1b[2J");
+                        }
+                        let _ = writeln!(
+                            err,
+                            "game {}/{}  first: {}  second: {}\n{}",
+                            game + 1,
+                            c.games,
+                            current[0],
+                            current[1],
+                            state.render()
+                        );
+                        if let (Some(a), Some(last)) =
+                            (analysis, state.history_len().checked_sub(1))
+                        {
+                            // The analysis is of the position before the move.
+                            let mut before = state.clone();
+                            if before.undo().is_ok() {
+                                let _ = writeln!(
                                     err,
-                                    "{}",
-                                    ember_run::matches::ownership_map(own, a.player, h, w)
+                                    "{} ({}) played {}: {}",
+                                    current[seat],
+                                    seat + 1,
+                                    before.action_name(state.action_at(last).unwrap_or(usize::MAX)),
+                                    describe_analysis(&before, a, 3)
                                 );
+                                if let Some(own) = &a.ownership {
+                                    let [_, h, w] = before.observation_shape();
+                                    let _ = write!(
+                                        err,
+                                        "{}",
+                                        ember_run::matches::ownership_map(own, a.player, h, w)
+                                    );
+                                }
                             }
                         }
                     }
-                    std::thread::sleep(delay);
+                    if c.watch || serving {
+                        std::thread::sleep(delay);
+                    }
                 }
-            }
-            MatchEvent::GameEnd { .. } => {
-                if failure.is_none()
-                    && let Err(err) = on_end(e)
-                {
-                    failure = Some(err);
+                MatchEvent::GameEnd { .. } => {
+                    if failure.is_none()
+                        && let Err(err) = on_end(e)
+                    {
+                        failure = Some(err);
+                    }
                 }
             }
         },
-    )?;
+    );
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(f) = feed.as_mut() {
+                f.fail(&e.to_string());
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(e) = failure {
         return Err(e);
     }
@@ -235,7 +268,7 @@ fn run_match<G: MatchGame>(
         report.elo_low,
         report.elo_high
     );
-    Ok(report)
+    Ok((report, served))
 }
 
 /// Creates `--sgf-dir` and checks that files can be written in it, so that a directory that
@@ -341,7 +374,7 @@ pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
     if a.explore {
         spec.push_str(":explore");
     }
-    let report = match game.name.as_str() {
+    let (report, served) = match game.name.as_str() {
         "go" => {
             if let Some(d) = &a.sgf_dir {
                 writable_dir(d)?;
@@ -384,7 +417,7 @@ pub fn selfplay(a: &SelfplayArgs) -> Result<()> {
             })
         );
     }
-    Ok(())
+    crate::serve_cli::linger(served, &a.common.serve)
 }
 
 /// `ember match go`.
@@ -400,7 +433,7 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
     let fresh = GoState::new(size, a.komi)
         .map_err(anyhow::Error::msg)?
         .with_max_moves(cap);
-    let report = run_match(
+    let (report, served) = run_match(
         &mut || fresh.clone(),
         [&a.black, &a.white],
         ["--black", "--white"],
@@ -414,7 +447,7 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
             match_json(head, &a.common, &report, ["black_wins", "white_wins"])
         );
     }
-    Ok(())
+    crate::serve_cli::linger(served, &a.common.serve)
 }
 
 /// A match's `--json` object: `head` (the players and the game) and the result, with the wins by
@@ -446,7 +479,7 @@ fn match_json(
 
 /// `ember match connect_four`.
 pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
-    let report = run_match(
+    let (report, served) = run_match(
         &mut ConnectFour::new,
         [&a.player1, &a.player2],
         ["--player1", "--player2"],
@@ -460,7 +493,7 @@ pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
             match_json(head, &a.common, &report, ["first_wins", "second_wins"])
         );
     }
-    Ok(())
+    crate::serve_cli::linger(served, &a.common.serve)
 }
 
 #[derive(Args, Debug)]

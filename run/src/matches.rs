@@ -28,7 +28,12 @@ pub struct MatchOptions {
 #[derive(Debug)]
 pub enum MatchEvent<'a, G> {
     /// Game `game` (from 0) starts; `names[seat]` plays seat 0 (moves first) and 1.
-    GameStart { game: u64, names: &'a [String; 2] },
+    /// `swapped`: the first player named sits in seat 1.
+    GameStart {
+        game: u64,
+        names: &'a [String; 2],
+        swapped: bool,
+    },
     /// `seat` chose an action; `state` is the position after it.
     Move {
         game: u64,
@@ -89,6 +94,7 @@ pub fn play_match<G: Game>(
         on_event(MatchEvent::GameStart {
             game: g,
             names: &names,
+            swapped,
         });
         let mut state = new_state();
         analyses.clear();

@@ -88,6 +88,11 @@ async function viewRuns(root) {
   root.append(h("h2", {}, "Runs"));
   let data;
   try { data = await api("/api/runs"); } catch (e) { return showError(root, e); }
+  if (data.root === null) {
+    root.append(h("p", { id: "no-runs-dir" }, "This server was started by ", h("code", {}, "ember match … --serve"),
+      ": it shows that match (", h("a", { href: "#/matches/attached" }, "follow it"), ") and has no runs directory."));
+    return;
+  }
   root.append(h("p", { class: "muted" }, "under ", data.root));
   if (!data.runs.length) { root.append(h("p", {}, "No runs yet: ", h("code", {}, "ember train experiments/ppo_cartpole.toml --run-dir " + data.root + "/NAME"))); return; }
   const rows = data.runs.map((r) => {
@@ -183,7 +188,7 @@ async function viewMatches(root) {
     root.append(h("h3", {}, "Kept matches"), h("table", {},
       h("tr", {}, ...["id", "game", "players", "status", "result"].map((t) => h("th", {}, t))),
       list.matches.map((m) => h("tr", { class: "clickable", onclick: () => { location.hash = "#/matches/" + m.id; } },
-        h("td", {}, m.id), h("td", {}, m.game === "go" ? `Go ${m.size}x${m.size}` : "Connect Four"),
+        h("td", {}, m.id), h("td", {}, (m.game === "go" ? `Go ${m.size}x${m.size}` : "Connect Four") + (m.attached ? ` · ember match game ${m.attached.game}/${m.attached.games}` : "")),
         h("td", {}, m.players.join(" vs ")), h("td", {}, badge(m.status)), h("td", {}, m.end ? m.end.result : "")))));
   }
 }
@@ -192,8 +197,12 @@ async function viewMatch(root, id) {
   let m;
   try { m = await api("/api/matches/" + encodeURIComponent(id)); } catch (e) { return showError(root, e); }
   const isGo = m.game === "go";
-  const stopBtn = stopButton("matches", id, m.status);
+  const att = m.attached || null; // a game that `ember match --serve` plays: {game, games}
+  // An attached game is stopped in its terminal, not from the page.
+  const stopBtn = att ? h("span") : stopButton("matches", id, m.status);
   root.append(h("h2", {}, isGo ? `Go ${m.size}x${m.size}` : "Connect Four", ": ", m.players[0], " vs ", m.players[1], " ", h("span", { id: "match-status" }, badge(m.status)), " ", stopBtn));
+  const nextBox = h("span", { id: "next-game" });
+  if (att) root.append(h("p", { class: "muted", id: "attached" }, `game ${att.game} of ${att.games}, played by `, h("code", {}, "ember match --serve"), " ", nextBox));
   const canvas = h("canvas", { class: isGo ? "board" : "c4", id: "board" });
   const slider = h("input", { type: "range", min: 0, max: 0, value: 0, id: "move-slider" });
   const moveLabel = h("span", { id: "move-label" });
@@ -283,16 +292,50 @@ async function viewMatch(root, id) {
       stopBtn.remove();
       if (d.has_record) sgf.replaceChildren(h("a", { href: withToken(`/api/matches/${id}/sgf`), download: `ember-match-${id}.sgf`, id: "sgf-link" }, "Download SGF"));
       es.close(); schedule();
+      if (att && att.game < att.games) waitNext();
     },
     failed: (d) => { document.getElementById("match-status").replaceChildren(badge("failed")); stopBtn.remove(); showError(result, new Error(d.error)); es.close(); },
   });
+  // The next game of an attached match: a link once it starts; a viewer still following live
+  // is taken there after a moment (one who stepped back stays).
+  let timer = null, closed = false;
+  const watchedLive = m.status === "running";
+  async function waitNext() {
+    nextBox.replaceChildren("· the next game is starting…");
+    while (!closed) {
+      let j = null;
+      try { j = await api("/api/matches/" + encodeURIComponent(id)); } catch (e) { return showError(nextBox, e); }
+      if (j.next !== undefined) {
+        nextBox.replaceChildren("· ", h("a", { href: "#/matches/" + j.next, id: "next-link" }, `next game (${att.game + 1} of ${att.games}) →`));
+        if (follow && watchedLive) timer = setTimeout(() => { if (follow && !closed) location.hash = "#/matches/" + j.next; }, 2000);
+        return;
+      }
+      await new Promise((r) => { timer = setTimeout(r, 500); });
+    }
+  }
   document.addEventListener("keydown", keys);
   function keys(e) {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === "ArrowLeft") go(cursor - 1);
     if (e.key === "ArrowRight") go(cursor + 1);
   }
-  current = { close() { es.close(); document.removeEventListener("keydown", keys); } };
+  current = { close() { closed = true; clearTimeout(timer); es.close(); document.removeEventListener("keydown", keys); } };
+}
+
+// #/matches/attached: the newest game of the match `ember match --serve` plays (its printed URL).
+async function viewAttached(root) {
+  const note = h("p", { class: "muted", id: "attached-wait" }, "waiting for the match's first game…");
+  root.append(h("h2", {}, "Matches"), note);
+  let closed = false, timer = null;
+  current = { close() { closed = true; clearTimeout(timer); } };
+  for (let tries = 0; !closed && tries < 600; tries++) {
+    let list;
+    try { list = await api("/api/matches"); } catch (e) { return showError(root, e); }
+    const m = list.matches.find((x) => x.attached);
+    if (m) { if (!closed) location.replace("#/matches/" + m.id); return; }
+    await new Promise((r) => { timer = setTimeout(r, 300); });
+  }
+  if (!closed) note.textContent = "no match is being played by ember match --serve on this server";
 }
 
 // --- episodes ----------------------------------------------------------------------------------
@@ -411,7 +454,7 @@ function route() {
   const parts = (location.hash.replace(/^#\/?/, "") || "runs").split("/").map(decodeURIComponent);
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.id === "nav-" + parts[0]);
   const [page, id] = parts;
-  if (page === "matches") return id ? viewMatch(root, id) : viewMatches(root);
+  if (page === "matches") return id === "attached" ? viewAttached(root) : id ? viewMatch(root, id) : viewMatches(root);
   if (page === "episodes") return id ? viewEpisode(root, id) : viewEpisodes(root);
   return id ? viewRun(root, id) : viewRuns(root);
 }

@@ -170,7 +170,7 @@ async fn json_errors(res: Response) -> Response {
 async fn health(State(st): State<AppState>) -> Json<Value> {
     Json(json!({
         "ok": true,
-        "runs": st.runs.path().display().to_string(),
+        "runs": st.runs.path().map(|p| p.display().to_string()),
         "allow_engines": st.allow_engines,
         "free_slots": st.running.available_permits(),
     }))
@@ -199,7 +199,7 @@ async fn list_runs(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     let runs = st.runs.clone();
     let list = blocking(move || Ok(runs.list())).await?;
     Ok(Json(json!({
-        "root": st.runs.path().display().to_string(),
+        "root": st.runs.path().map(|p| p.display().to_string()),
         "runs": list,
     })))
 }
@@ -358,6 +358,9 @@ fn job_brief(j: &Job) -> Value {
     v["id"] = json!(j.id);
     v["status"] = json!(j.status());
     v["events"] = json!(j.log.len());
+    if let Some(next) = j.next.get() {
+        v["next"] = json!(next);
+    }
     let (last, _) = j.log.since(j.log.len().saturating_sub(1));
     if let Some(e) = last
         .last()
@@ -458,9 +461,19 @@ fn job_events(store: &Store, id: &str, what: &str, headers: &HeaderMap) -> ApiRe
 }
 
 /// Asks a running job to stop (it ends with a `failed` event at its next move or step):
-/// 202 `{"id", "stopping": true}`, or 409 when it has already ended.
+/// 202 `{"id", "stopping": true}`, or 409 when it has already ended or is a game that
+/// `ember match --serve` plays (it is stopped in its terminal).
 fn job_stop(store: &Store, id: &str, what: &str) -> ApiResult<Response> {
     let j = job_id(id, store, what)?;
+    if j.info.get("attached").is_some_and(|a| a.is_object()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{what} {} is played by `ember match --serve` in a terminal; stop it there (Ctrl-C)",
+                j.id
+            ),
+        ));
+    }
     if j.log.is_done() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

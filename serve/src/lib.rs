@@ -29,6 +29,8 @@ pub mod matches;
 pub mod runs;
 pub mod store;
 
+mod attach;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 pub use api::router;
+pub use attach::{Attached, attach};
 pub use error::{ApiError, ServeError};
 
 use crate::runs::RunsRoot;
@@ -84,6 +87,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a server that `ember match --serve` starts: no runs directory, no engines
+    /// from the page, the default running bound.
+    pub fn without_runs(token: Option<String>) -> AppState {
+        let max = ServeConfig::default().max_matches;
+        AppState {
+            runs: RunsRoot::none(),
+            allow_engines: false,
+            token,
+            running: Arc::new(Semaphore::new(max)),
+            matches: Arc::new(Store::new(KEPT_JOBS.max(max * 2))),
+            episodes: Arc::new(Store::new(KEPT_JOBS.max(max * 2))),
+        }
+    }
+
     /// The state for `cfg` with access `token` (required when `Some`).
     pub fn new(cfg: &ServeConfig, token: Option<String>) -> Result<AppState, ServeError> {
         if cfg.max_matches == 0 {
@@ -140,25 +157,42 @@ impl Bound {
 
     /// Serves until the process is interrupted (Ctrl-C).
     pub async fn run(self) -> Result<(), ServeError> {
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+
+    /// Serves until `stop` completes.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let app = router(self.state);
         axum::serve(self.listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(stop)
             .await?;
         Ok(())
     }
 }
 
+/// A fresh access token for a non-loopback `host`, none for loopback.
+fn token_for(host: IpAddr) -> Result<Option<String>, ServeError> {
+    if host.is_loopback() {
+        Ok(None)
+    } else {
+        new_token().map(Some)
+    }
+}
+
 /// Checks `cfg` and binds its address; a non-loopback host gets a fresh access token.
 pub async fn bind(cfg: &ServeConfig) -> Result<Bound, ServeError> {
-    let token = if cfg.host.is_loopback() {
-        None
-    } else {
-        Some(new_token()?)
-    };
-    let state = AppState::new(cfg, token)?;
-    let addr = SocketAddr::new(cfg.host, cfg.port);
+    let state = AppState::new(cfg, token_for(cfg.host)?)?;
+    bind_state(state, cfg.host, cfg.port).await
+}
+
+async fn bind_state(state: AppState, host: IpAddr, port: u16) -> Result<Bound, ServeError> {
+    let addr = SocketAddr::new(host, port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind {

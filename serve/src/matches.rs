@@ -56,6 +56,9 @@ pub trait ServeGame: MatchGame {
     fn board_json(&self) -> Value;
     /// The result's fields: `result`, `winner` (seat or null), and the game's own (Go: `score`).
     fn end_json(&self, end: &GameEnd) -> Value;
+    /// The game's fields in a match's `info`: `game`, `rows`, `cols`, and its own (Go: `size`,
+    /// `komi`, `max_moves`).
+    fn info_json(&self) -> Value;
     /// The game as a record file (Go: SGF), when the game has one.
     fn record(
         &self,
@@ -68,6 +71,13 @@ pub trait ServeGame: MatchGame {
 }
 
 impl ServeGame for GoState {
+    fn info_json(&self) -> Value {
+        let n = self.size();
+        json!({
+            "game": "go", "size": n, "komi": self.komi(), "max_moves": self.max_moves(),
+            "rows": n, "cols": n,
+        })
+    }
     fn board_json(&self) -> Value {
         let n = self.size();
         let b = self.board();
@@ -109,6 +119,9 @@ impl ServeGame for GoState {
 }
 
 impl ServeGame for ConnectFour {
+    fn info_json(&self) -> Value {
+        json!({ "game": "connect_four", "rows": 6, "cols": 7 })
+    }
     fn board_json(&self) -> Value {
         let (rows, cols) = (6, 7);
         let cells: String = (0..rows * cols)
@@ -285,6 +298,15 @@ fn ready<G: ServeGame>(
     }
 }
 
+/// A page-started match's `info`: the game's fields, the players as given, the seed and delay.
+fn page_info<G: ServeGame>(fresh: &G, players: [String; 2], req: &MatchRequest) -> Value {
+    let mut info = fresh.info_json();
+    info["players"] = json!(players);
+    info["seed"] = json!(req.seed);
+    info["delay_ms"] = json!(req.delay_ms);
+    info
+}
+
 /// Checks the request and makes the players (this may start engines or load networks: call it
 /// off the async threads). The returned closure plays the game into the log.
 pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiResult<Prepared> {
@@ -323,11 +345,7 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
                 .map_err(ApiError::bad_request)?
                 .with_max_moves(cap);
             let players = make_players(&specs, &fresh, seed)?;
-            let info = json!({
-                "game": "go", "size": size, "komi": komi, "max_moves": cap,
-                "players": shown, "seed": seed, "delay_ms": req.delay_ms,
-                "rows": size, "cols": size,
-            });
+            let info = page_info(&fresh, shown, req);
             Ok(ready(fresh, players, seed, delay, info))
         }
         "connect_four" | "connect-four" => {
@@ -338,10 +356,7 @@ pub fn prepare(req: &MatchRequest, runs: &RunsRoot, allow_engines: bool) -> ApiR
             }
             let fresh = ConnectFour::new();
             let players = make_players(&specs, &fresh, seed)?;
-            let info = json!({
-                "game": "connect_four", "players": shown, "seed": seed,
-                "delay_ms": req.delay_ms, "rows": 6, "cols": 7,
-            });
+            let info = page_info(&fresh, shown, req);
             Ok(ready(fresh, players, seed, delay, info))
         }
         other => Err(ApiError::bad_request(format!(
@@ -359,6 +374,86 @@ struct PlayContext<'a> {
     log: &'a EventLog,
     record: &'a std::sync::Mutex<Option<String>>,
     stop: Arc<AtomicBool>,
+}
+
+/// Tells a game's [`MatchEvent`]s as the page's events: `start` (the `info` fields, the names,
+/// the first board), a `move` per move (board, the move's name, whose turn, the mover's
+/// analysis) and `end` (the result; the record file goes to the job's mutex). Page-started
+/// matches and those `ember match --serve` plays tell theirs through it, so the page sees the
+/// same events from both.
+struct Teller<G> {
+    fresh: G,
+    /// The game so far, replayed to name each move from the position it was played in.
+    replay: G,
+}
+
+impl<G: ServeGame> Teller<G> {
+    fn new(fresh: G) -> Teller<G> {
+        Teller {
+            replay: fresh.clone(),
+            fresh,
+        }
+    }
+
+    /// Tells `ev` into `log`; a `start` event carries `info`'s fields.
+    fn tell(
+        &mut self,
+        ev: &MatchEvent<'_, G>,
+        info: &Value,
+        log: &EventLog,
+        record: &std::sync::Mutex<Option<String>>,
+    ) {
+        match ev {
+            MatchEvent::GameStart { names, .. } => {
+                self.replay = self.fresh.clone();
+                let mut data = info.clone();
+                data["names"] = json!(names);
+                data["board"] = self.fresh.board_json();
+                data["to_play"] = json!(self.fresh.current_player());
+                log.push("start", data);
+            }
+            MatchEvent::Move {
+                state,
+                seat,
+                analysis,
+                ..
+            } => {
+                let n = state.history_len();
+                let action = n.checked_sub(1).and_then(|i| state.action_at(i));
+                log.push(
+                    "move",
+                    json!({
+                        "n": n,
+                        "seat": seat,
+                        "action": action,
+                        "name": action.map(|a| self.replay.action_name(a)),
+                        "board": state.board_json(),
+                        "to_play": (!state.is_terminal()).then(|| state.current_player()),
+                        "analysis": analysis.map(|a| analysis_json(&self.replay, a)),
+                    }),
+                );
+                if let Some(a) = action {
+                    let _ = self.replay.apply(a);
+                }
+            }
+            MatchEvent::GameEnd {
+                state,
+                end,
+                names,
+                analyses,
+                ..
+            } => {
+                let rec = state.record(end, names, analyses);
+                let mut data = state.end_json(end);
+                data["moves"] = json!(state.history_len());
+                data["has_record"] = json!(rec.is_some());
+                if let Ok(mut r) = record.lock() {
+                    *r = rec;
+                }
+                log.push("end", data);
+            }
+        }
+    }
 }
 
 /// Plays one game into `log`: `start`, a `move` per move, then `end` (or `failed`).
@@ -380,57 +475,14 @@ fn play<G: ServeGame>(fresh: G, players: [Box<dyn Player<G>>; 2], ctx: PlayConte
         alternate: false,
         seed,
     };
-    let mut start = fresh.clone();
-    let mut on_event = |ev: MatchEvent<'_, G>| match ev {
-        MatchEvent::GameStart { names, .. } => {
-            let mut data = info.clone();
-            data["names"] = json!(names);
-            data["board"] = fresh.board_json();
-            data["to_play"] = json!(fresh.current_player());
-            log.push("start", data);
-        }
-        MatchEvent::Move {
-            state,
-            seat,
-            analysis,
-            ..
-        } => {
-            let n = state.history_len();
-            let action = n.checked_sub(1).and_then(|i| state.action_at(i));
-            log.push(
-                "move",
-                json!({
-                    "n": n,
-                    "seat": seat,
-                    "action": action,
-                    "name": action.map(|a| start.action_name(a)),
-                    "board": state.board_json(),
-                    "to_play": (!state.is_terminal()).then(|| state.current_player()),
-                    "analysis": analysis.map(|a| analysis_json(&start, a)),
-                }),
-            );
-            if let Some(a) = action {
-                let _ = start.apply(a);
-            }
-            if !delay.is_zero() && !state.is_terminal() {
-                std::thread::sleep(delay);
-            }
-        }
-        MatchEvent::GameEnd {
-            state,
-            end,
-            names,
-            analyses,
-            ..
-        } => {
-            let rec = state.record(end, names, analyses);
-            let mut data = state.end_json(end);
-            data["moves"] = json!(state.history_len());
-            data["has_record"] = json!(rec.is_some());
-            if let Ok(mut r) = record.lock() {
-                *r = rec;
-            }
-            log.push("end", data);
+    let mut teller = Teller::new(fresh.clone());
+    let mut on_event = |ev: MatchEvent<'_, G>| {
+        teller.tell(&ev, &info, log, record);
+        if let MatchEvent::Move { state, .. } = ev
+            && !delay.is_zero()
+            && !state.is_terminal()
+        {
+            std::thread::sleep(delay);
         }
     };
     let new_state = fresh.clone();
@@ -442,5 +494,116 @@ fn play<G: ServeGame>(fresh: G, players: [Box<dyn Player<G>>; 2], ctx: PlayConte
         &mut on_event,
     ) {
         log.push("failed", json!({ "error": e.to_string() }));
+    }
+}
+
+/// A match that another part of the process plays (`ember match … --serve`), told into the
+/// server's store: each game becomes a match job of its own, whose `info` has the game's fields
+/// (as for a page-started match), the players in seat order and `"attached": {"game": K,
+/// "games": N}` (K from 1); a game's job points to the next one's (`next` in its brief) once
+/// that starts. Feed it every [`MatchEvent`] of the match with [`MatchFeed::event`]; the page
+/// then shows each game live exactly as a page-started match. Such jobs cannot be stopped from
+/// the page (the terminal that plays them can). Dropping the feed while a game is still being
+/// told ends that game with a `failed` event.
+pub struct MatchFeed<G> {
+    store: Arc<crate::store::Store>,
+    teller: Teller<G>,
+    /// Every game's `info` but the players and `attached`.
+    base: Value,
+    specs: [String; 2],
+    games: u64,
+    current: Option<Arc<crate::store::Job>>,
+}
+
+impl<G: ServeGame> MatchFeed<G> {
+    /// A feed into `store` for a match of `games` games from `fresh` between the players
+    /// `specs` (the first named first), with the extra `info` fields (e.g. the seed).
+    pub fn new(
+        store: Arc<crate::store::Store>,
+        fresh: G,
+        specs: [String; 2],
+        games: u64,
+        info: Value,
+    ) -> MatchFeed<G> {
+        let mut base = fresh.info_json();
+        if let (Some(b), Value::Object(extra)) = (base.as_object_mut(), info) {
+            b.extend(extra);
+        }
+        MatchFeed {
+            store,
+            teller: Teller::new(fresh),
+            base,
+            specs,
+            games,
+            current: None,
+        }
+    }
+
+    /// The job of the game being told (or the last one told), if any.
+    pub fn current(&self) -> Option<u64> {
+        self.current.as_ref().map(|j| j.id)
+    }
+
+    /// Tells one event of the match.
+    pub fn event(&mut self, ev: &MatchEvent<'_, G>) {
+        if let MatchEvent::GameStart { game, swapped, .. } = ev {
+            self.end_current("the game ended without a result");
+            let players = if *swapped {
+                [self.specs[1].clone(), self.specs[0].clone()]
+            } else {
+                self.specs.clone()
+            };
+            let mut info = self.base.clone();
+            info["players"] = json!(players);
+            info["attached"] = json!({ "game": game + 1, "games": self.games });
+            // The store refuses a job only when every kept one still runs; then this game is
+            // not shown (the match itself goes on).
+            let job = self.store.insert(info);
+            if let (Some(prev), Some(job)) = (&self.current, &job) {
+                let _ = prev.next.set(job.id);
+            }
+            if job.is_some() {
+                self.current = job;
+            }
+        }
+        let Some(job) = &self.current else {
+            return;
+        };
+        if job.log.is_done() {
+            return;
+        }
+        self.teller.tell(ev, &job.info, &job.log, &job.record);
+        if matches!(ev, MatchEvent::GameEnd { .. }) {
+            job.log.finish();
+        }
+    }
+
+    /// Ends the game being told with a `failed` event saying `why` (the match stopped on an
+    /// error).
+    pub fn fail(&mut self, why: &str) {
+        self.end_current(why);
+    }
+
+    fn end_current(&mut self, why: &str) {
+        if let Some(job) = &self.current
+            && !job.log.is_done()
+        {
+            job.log.push("failed", json!({ "error": why }));
+            job.log.finish();
+        }
+    }
+}
+
+impl<G> Drop for MatchFeed<G> {
+    fn drop(&mut self) {
+        if let Some(job) = &self.current
+            && !job.log.is_done()
+        {
+            job.log.push(
+                "failed",
+                json!({ "error": "the match stopped before this game ended" }),
+            );
+            job.log.finish();
+        }
     }
 }

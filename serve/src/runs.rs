@@ -19,10 +19,11 @@ use crate::error::{ApiError, ApiResult};
 /// of a live run (the progress writes events at least every few seconds while training).
 pub const RUNNING_WINDOW: Duration = Duration::from_secs(300);
 
-/// The directory `--runs` names, canonicalized once at start.
+/// The directory `--runs` names, canonicalized once at start; or none (a server that
+/// `ember match --serve` started: no run is listed or found, nothing is read).
 #[derive(Debug, Clone)]
 pub struct RunsRoot {
-    root: PathBuf,
+    root: Option<PathBuf>,
 }
 
 /// Whether `name` may name something under the root: 1 to 200 of `[A-Za-z0-9._-]`, not
@@ -43,12 +44,17 @@ impl RunsRoot {
         if !root.is_dir() {
             return Err(std::io::Error::other("not a directory"));
         }
-        Ok(RunsRoot { root })
+        Ok(RunsRoot { root: Some(root) })
     }
 
-    /// The canonical root.
-    pub fn path(&self) -> &Path {
-        &self.root
+    /// No runs directory: every run name is not found and the list is empty.
+    pub fn none() -> RunsRoot {
+        RunsRoot { root: None }
+    }
+
+    /// The canonical root, if there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
     /// The run directory `name` names: refused (400) unless a plain name, not found (404)
@@ -60,9 +66,14 @@ impl RunsRoot {
                 "`{name}` is not a run name: a run is named by its directory under --runs (letters, digits, `.`, `_`, `-`; no path separators, not starting with `.`)"
             )));
         }
+        let Some(root) = &self.root else {
+            return Err(ApiError::not_found(format!(
+                "no run `{name}`: this server has no runs directory (`ember match --serve` serves its match; `ember serve --runs DIR` serves runs)"
+            )));
+        };
         let missing = || ApiError::not_found(format!("no run `{name}` under --runs"));
-        let path = self.root.join(name).canonicalize().map_err(|_| missing())?;
-        if path.parent() != Some(self.root.as_path()) || !path.join("config.toml").is_file() {
+        let path = root.join(name).canonicalize().map_err(|_| missing())?;
+        if path.parent() != Some(root.as_path()) || !path.join("config.toml").is_file() {
             return Err(missing());
         }
         Ok(path)
@@ -71,7 +82,7 @@ impl RunsRoot {
     /// Every run directly under the root (directories with a `config.toml`), newest first.
     pub fn list(&self) -> Vec<Value> {
         let mut runs: Vec<(SystemTime, Value)> = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
+        let Some(Ok(entries)) = self.root.as_ref().map(std::fs::read_dir) else {
             return Vec::new();
         };
         for e in entries.flatten() {

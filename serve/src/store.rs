@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -19,6 +19,8 @@ pub struct Job {
     pub record: Mutex<Option<String>>,
     /// Set by a stop request: the job ends at its next move or step.
     pub stop: Arc<AtomicBool>,
+    /// The job that follows this one (the next game of a match `ember match --serve` plays).
+    pub next: OnceLock<u64>,
 }
 
 impl Job {
@@ -72,6 +74,7 @@ impl Store {
             log: Arc::new(EventLog::default()),
             record: Mutex::new(None),
             stop: Arc::new(AtomicBool::new(false)),
+            next: OnceLock::new(),
         });
         jobs.insert(id, job.clone());
         Some(job)

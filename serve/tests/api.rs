@@ -889,3 +889,105 @@ async fn a_running_match_or_episode_can_be_stopped() {
     let (s, _) = post(&app, "/api/matches/12345/stop", json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// A match the process plays itself (`ember match --serve`), told through a `MatchFeed`: each
+/// game is a job of its own with `attached`, linked to the next; it streams like a page-started
+/// match, cannot be stopped from the page, and a feed dropped mid-game fails its game.
+#[tokio::test]
+async fn a_fed_match_shows_each_game_as_a_job() {
+    use ember_envs::games::ConnectFour;
+    use ember_run::matches::{MatchEvent, MatchOptions, play_match};
+    let st = AppState::without_runs(None);
+    let store = st.matches.clone();
+    let app = router(st);
+    let feed_store = store.clone();
+    let player = std::thread::spawn(move || {
+        let mut feed = ember_serve::matches::MatchFeed::new(
+            feed_store,
+            ConnectFour::new(),
+            ["uct:20".into(), "random".into()],
+            2,
+            json!({ "seed": 5 }),
+        );
+        let c4 = ConnectFour::new();
+        let mut a = ember_run::players::make_player("uct:20", &c4, 1).unwrap();
+        let mut b = ember_run::players::make_player("random", &c4, 2).unwrap();
+        let opts = MatchOptions {
+            games: 2,
+            alternate: true,
+            seed: 5,
+        };
+        play_match(
+            &mut ConnectFour::new,
+            a.as_mut(),
+            b.as_mut(),
+            &opts,
+            &mut |e| {
+                feed.event(&e);
+                if matches!(e, MatchEvent::Move { .. }) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            },
+        )
+        .unwrap()
+    });
+    // Game 1 streams from its start to its end while it is played.
+    let t = Instant::now();
+    while store.get(1).is_none() {
+        assert!(t.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ev = sse(&app, "/api/matches/1/events", Duration::from_secs(60)).await;
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"start"));
+    assert_eq!(names.last(), Some(&"end"));
+    assert!(names.len() >= 9, "{names:?}");
+    let start = &ev[0].1;
+    assert_eq!(start["game"], "connect_four");
+    assert_eq!(start["seed"], 5);
+    assert_eq!(start["players"], json!(["uct:20", "random"]));
+    assert_eq!(start["attached"], json!({"game": 1, "games": 2}));
+    assert_eq!(start["board"]["cells"].as_str().unwrap().len(), 42);
+    assert!(!ev[1].1["analysis"].is_null(), "uct:20 moves first");
+    player.join().unwrap();
+    let (s, list) = get(&app, "/api/matches").await;
+    assert_eq!(s, StatusCode::OK);
+    let games = list["matches"].as_array().unwrap();
+    assert_eq!(games.len(), 2);
+    assert_eq!(games[1]["next"], games[0]["id"]);
+    assert_eq!(games[0]["players"], json!(["random", "uct:20"]), "swapped");
+    assert_eq!(games[0]["status"], "finished");
+    let (s, v) = post(&app, "/api/matches/2/stop", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(error_of(&v).contains("ember match --serve"), "{v}");
+    // No runs directory: no runs, and az: players from the page find none.
+    let (s, v) = get(&app, "/api/runs").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["root"].is_null() && v["runs"] == json!([]), "{v}");
+    let (s, v) = post(
+        &app,
+        "/api/matches",
+        json!({"game": "connect_four", "players": ["az:x", "random"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    // A feed dropped in the middle of a game fails that game.
+    let mut feed = ember_serve::matches::MatchFeed::new(
+        store.clone(),
+        ConnectFour::new(),
+        ["random".into(), "random".into()],
+        1,
+        json!({}),
+    );
+    let names = ["random".to_string(), "random".to_string()];
+    feed.event(&MatchEvent::GameStart {
+        game: 0,
+        names: &names,
+        swapped: false,
+    });
+    let id = feed.current().unwrap();
+    drop(feed);
+    let v = wait_done(&app, &format!("/api/matches/{id}")).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(v["failed"]["error"].as_str().unwrap().contains("stopped"));
+}

@@ -3,7 +3,8 @@
 // Trains a short PPO run on Breakout (a few thousand steps), starts `ember serve --runs` on a
 // free port, and checks the page: the runs page draws a curve from the run's event files; a
 // random-vs-random 9x9 Go match shows stones and its result; a Connect Four match plays to its
-// end; the trained agent plays a Breakout episode with its action probabilities. Every page must
+// end; the trained agent plays a Breakout episode with its action probabilities; the page that
+// `ember match go … --serve` prints shows its games live, one after the other. Every page must
 // finish without console errors. Screenshots go to $EMBER_ARTIFACTS (default
 // tests/browser/artifacts, git-ignored).
 //
@@ -26,6 +27,20 @@ const ART = process.env.EMBER_ARTIFACTS || path.join(here, "artifacts");
 
 let runs, server, url, browser, profile;
 
+// The URL a child `ember` prints on its stdout, alone on its line.
+function printedUrl(child, what) {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const line = buf.split("\n").find((l) => l.startsWith("http://"));
+      if (line) resolve(line.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`${what} exited with ${code}`)));
+    setTimeout(() => reject(new Error(`${what} printed no URL`)), 30_000);
+  });
+}
+
 before(async () => {
   assert.ok(existsSync(EMBER), `no ember binary at ${EMBER} (set EMBER_BIN)`);
   mkdirSync(ART, { recursive: true });
@@ -37,16 +52,7 @@ before(async () => {
     "--set", "train.eval_every=1024", "--set", "train.eval_episodes=2", "--set", "train.checkpoint_every=1024"],
   { stdio: ["ignore", "ignore", "inherit"], timeout: 300_000 });
   server = spawn(EMBER, ["serve", "--runs", runs, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  url = await new Promise((resolve, reject) => {
-    let buf = "";
-    server.stdout.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n").find((l) => l.startsWith("http://"));
-      if (line) resolve(line.trim());
-    });
-    server.on("exit", (code) => reject(new Error(`ember serve exited with ${code}`)));
-    setTimeout(() => reject(new Error("ember serve printed no URL")), 30_000);
-  });
+  url = await printedUrl(server, "ember serve");
   profile = mkdtempSync(path.join(tmpdir(), "ember-chromium-"));
   // A fresh profile each run (playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
@@ -64,8 +70,9 @@ after(async () => {
   for (const d of [runs, profile]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-// A page that records console errors and uncaught exceptions.
-async function open(hash) {
+// A page that records console errors and uncaught exceptions, at `hash` of the server's page
+// (or at `full`, another server's URL).
+async function open(hash, full) {
   const page = await browser.newPage();
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
@@ -74,7 +81,7 @@ async function open(hash) {
     // A stream the page closes itself is aborted by design.
     if (!r.url().includes("/events")) errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
   });
-  await page.goto(url + hash);
+  await page.goto(full || url + hash);
   return { page, errors };
 }
 
@@ -173,4 +180,43 @@ test("the trained agent plays Breakout with its action probabilities", async () 
   assert.match(await page.locator("#episode-result").innerText(), /Episode (terminated|truncated|max_steps) after \d+ steps/);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test("the page ember match --serve prints follows its games live", async () => {
+  const child = spawn(EMBER, ["match", "go", "--size", "9", "--black", "random", "--white", "uct:30",
+    "--games", "2", "--delay-ms", "60", "--serve", "--port", "0", "--serve-linger", "120"],
+  { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const at = await printedUrl(child, "ember match --serve");
+    assert.match(at, /^http:\/\/127\.0\.0\.1:\d+\/#\/matches\/attached$/);
+    const { page, errors } = await open(null, at);
+    // The printed URL opens the game being played.
+    await page.waitForFunction(() => /^#\/matches\/\d+$/.test(location.hash));
+    await page.locator("canvas#board").waitFor();
+    assert.match(await page.locator("#attached").innerText(), /game 1 of 2, played by ember match --serve/);
+    assert.equal(await page.locator("#stop").count(), 0, "no Stop button: the terminal plays it");
+    await page.waitForFunction(() => window.__ember.match && window.__ember.match.moves.length >= 16);
+    const stones = await page.evaluate(() => {
+      const m = window.__ember.match;
+      return Board.count(m.moves[m.moves.length - 1].board.cells);
+    });
+    assert.ok(stones >= 8, `${stones} stones`);
+    // White searches: its candidates and the win-rate graph.
+    await page.waitForFunction(() => window.__ember.charts["first player's win rate"].data[0].length > 3);
+    await shot(page, "match-attached.png");
+    // At the end of game 1 a viewer following live is taken to game 2.
+    await page.waitForFunction(() => window.__ember.match && window.__ember.match.end !== null, null, { timeout: 90_000 });
+    assert.match(await page.locator("#result").innerText(), /Result: /);
+    assert.equal(await page.locator("#sgf-link").count(), 1);
+    await page.locator("#next-link").waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => window.__ember.match && window.__ember.match.start
+      && window.__ember.match.start.attached.game === 2, null, { timeout: 30_000 });
+    await page.locator("canvas#board").waitFor();
+    await page.waitForFunction(() => window.__ember.match.moves.length >= 4);
+    assert.match(await page.locator("#attached").innerText(), /game 2 of 2/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    child.kill("SIGINT");
+  }
 });
