@@ -296,10 +296,23 @@ impl Replay {
             path: path.into(),
             reason,
         };
-        let bytes = std::fs::read(path).map_err(|e| AgentError::Io {
-            path: path.into(),
-            source: e,
-        })?;
+        // The buffer this run would start with, and so the file's exact size: the file is read
+        // only if it is a regular file of at most that size (a replay file that is a symlink to
+        // `/dev/zero` or a FIFO is an error at once, not a hang or an allocation without end).
+        let mut r = Replay::new(capacity, obs_len, codec);
+        if mask_len > 0 {
+            r = r.with_masks(mask_len);
+        }
+        let need = 48
+            + r.bits.len() * 8
+            + (r.floats.len() + 2 * capacity) * 4
+            + capacity * 4
+            + r.masks.len() * 8;
+        let bytes =
+            ember_envs::files::read_regular(path, need as u64 + 4).map_err(|e| AgentError::Io {
+                path: path.into(),
+                source: e,
+            })?;
         if bytes.len() < 8 + 40 + 4 || &bytes[..8] != b"EMBERRPL" {
             return Err(bad("not a replay buffer file".into()));
         }
@@ -320,15 +333,6 @@ impl Replay {
                  {capacity}, {obs_len}, {want_bits}"
             )));
         }
-        let mut r = Replay::new(capacity, obs_len, codec);
-        if mask_len > 0 {
-            r = r.with_masks(mask_len);
-        }
-        let need = 48
-            + r.bits.len() * 8
-            + (r.floats.len() + 2 * capacity) * 4
-            + capacity * 4
-            + r.masks.len() * 8;
         if body.len() != need {
             return Err(bad(format!("{} bytes, expected {need}", body.len())));
         }
@@ -492,6 +496,21 @@ mod tests {
                 .to_string()
                 .contains("checksum")
         );
+        // Not a regular file, or larger than this run's buffer: refused before reading.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("zero.bin");
+            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+            let e = Replay::load(&link, 4, 3, ObsCodec::F32, 0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not a regular file (a character device)"), "{e}");
+        }
+        std::fs::write(&p, vec![0u8; 1 << 20]).unwrap();
+        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than"), "{e}");
     }
 
     #[test]

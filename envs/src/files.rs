@@ -1,5 +1,5 @@
 //! Bounded file reading, shared by every reader of user-named files (SGF, experiment TOML,
-//! checkpoints, TensorBoard event files).
+//! checkpoints, DQN replay buffers, IDX datasets, TensorBoard event files).
 //!
 //! [`read_regular`] reads a file only if it is a regular file (so a path or symlink to
 //! `/dev/zero`, a FIFO, a socket or a directory is refused at once instead of hanging or growing

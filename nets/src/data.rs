@@ -268,9 +268,13 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     })
 }
 
-/// Reads an IDX file of unsigned bytes: returns its dimensions and data.
+/// The largest IDX file read, compressed or not (1 GiB; Fashion-MNIST's largest is 47 MB).
+pub const IDX_LIMIT: u64 = 1 << 30;
+
+/// Reads an IDX file of unsigned bytes (a regular file, plain or gzip, at most [`IDX_LIMIT`]
+/// bytes before and after decompression): returns its dimensions and data.
 pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+    let raw = ember_envs::files::read_regular(path, IDX_LIMIT).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => NetsError::DatasetMissing {
             path: path.to_path_buf(),
             hint: "no such file".to_string(),
@@ -284,8 +288,15 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
+            .take(IDX_LIMIT + 1)
             .read_to_end(&mut out)
             .map_err(|e| bad(format!("gzip: {e}")))?;
+        if out.len() as u64 > IDX_LIMIT {
+            return Err(bad(format!(
+                "decompresses to more than {}",
+                ember_envs::files::bytes(IDX_LIMIT)
+            )));
+        }
         out
     } else {
         raw
@@ -354,6 +365,13 @@ mod tests {
         );
         std::fs::write(&p, b"hello").unwrap();
         assert!(read_idx(&p).unwrap_err().to_string().contains("bad magic"));
+        #[cfg(unix)]
+        {
+            let zero = dir.path().join("zero");
+            std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+            let e = read_idx(&zero).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
     }
 
     #[test]

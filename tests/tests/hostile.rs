@@ -219,51 +219,100 @@ fn external_engines_that_never_answer_time_out() {
     let Some(ember) = common::ember_bin() else {
         return;
     };
-    let quick = ("EMBER_GTP_TIMEOUT", "1");
-    let cat_vs_random = [
-        "match",
-        "go",
-        "--black",
-        "gtp:/bin/cat",
-        "--white",
-        "random",
-    ];
-    let eval_vs_cat = [
-        "eval",
-        "Go5x5-v0",
-        "--episodes",
-        "1",
-        "--set",
-        "opponent=gtp:/bin/cat",
-    ];
+    let root = scratch("gtp-timeouts");
+    // Engines written as shell scripts: one that reads commands and never answers any, and one
+    // that answers the handshake and every setup command, then never answers `genmove`.
+    let mute = root.join("mute.sh");
+    std::fs::write(&mute, "while read l; do :; done\n").unwrap();
+    let slow = root.join("slow.sh");
+    std::fs::write(
+        &slow,
+        "while read l; do case $l in genmove*) ;; *) printf '=\\n\\n';; esac; done\n",
+    )
+    .unwrap();
+    let mute = format!("gtp:sh {}", mute.display());
+    let slow = format!("gtp:sh {}", slow.display());
+    let handshake = ("EMBER_GTP_HANDSHAKE_TIMEOUT", "1");
+    let per_move = ("EMBER_GTP_MOVE_TIMEOUT", "1");
+    let vs_random = |black: &str| -> Vec<String> {
+        [
+            "match", "go", "--size", "9", "--black", black, "--white", "random",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let eval_vs = |engine: &str| -> Vec<String> {
+        let opponent = format!("opponent={engine}");
+        ["eval", "Go5x5-v0", "--episodes", "1", "--set", &opponent]
+            .map(String::from)
+            .to_vec()
+    };
+    let gtp_player =
+        |engine: &str| -> Vec<String> { ["gtp", "--player", engine].map(String::from).to_vec() };
     // (arguments, an environment variable, what the error must say)
-    type Case<'a> = (&'a [&'a str], (&'a str, &'a str), &'a [&'a str]);
-    let cases: [Case; 4] = [
+    type Case<'a> = (Vec<String>, (&'a str, &'a str), Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
-            &cat_vs_random,
-            quick,
-            &[
+            vs_random("gtp:/bin/cat"),
+            handshake,
+            vec![
                 "--black",
-                "no answer to `protocol_version` within 1 s",
-                "EMBER_GTP_TIMEOUT",
+                "no answer to `protocol_version` within 1 s, the handshake timeout",
+                "EMBER_GTP_HANDSHAKE_TIMEOUT",
             ],
         ),
         (
-            &["gtp", "--player", "gtp:/bin/cat"],
-            quick,
-            &["--player", "no answer to `protocol_version`"],
+            vs_random(&mute),
+            handshake,
+            vec!["no answer to `protocol_version`", "handshake timeout"],
         ),
-        (&eval_vs_cat, quick, &["no answer to `protocol_version`"]),
         (
-            &cat_vs_random,
+            gtp_player("gtp:/bin/cat"),
+            handshake,
+            vec!["--player", "no answer to `protocol_version`"],
+        ),
+        (
+            eval_vs("gtp:/bin/cat"),
+            handshake,
+            vec!["no answer to `protocol_version`"],
+        ),
+        // The handshake passes; the first move does not come.
+        (
+            vs_random(&slow),
+            per_move,
+            vec![
+                "no answer to `genmove B` within 1 s, the per-move timeout",
+                "EMBER_GTP_MOVE_TIMEOUT",
+            ],
+        ),
+        (
+            eval_vs(&slow),
+            per_move,
+            vec!["no answer to `genmove W`", "per-move timeout"],
+        ),
+        // EMBER_GTP_TIMEOUT sets both.
+        (
+            vs_random(&slow),
+            ("EMBER_GTP_TIMEOUT", "1"),
+            vec!["no answer to `genmove B` within 1 s"],
+        ),
+        (
+            vs_random("gtp:/bin/cat"),
             ("EMBER_GTP_TIMEOUT", "soon"),
-            &["EMBER_GTP_TIMEOUT=soon", "seconds"],
+            vec!["EMBER_GTP_TIMEOUT=soon", "seconds"],
+        ),
+        (
+            vs_random(&slow),
+            ("EMBER_GTP_MOVE_TIMEOUT", "0"),
+            vec!["EMBER_GTP_MOVE_TIMEOUT=0", "seconds"],
         ),
     ];
     for (args, var, needles) in cases {
-        let out = run(&ember, args, &[var], Duration::from_secs(30));
-        assert_error(&out, needles);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&ember, &args, &[var], Duration::from_secs(30));
+        assert_error(&out, &needles);
     }
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -413,6 +462,30 @@ fn flags_are_validated_with_readable_messages() {
     for (args, needles) in cases {
         let out = run(&ember, args, &[], limit);
         assert_error(&out, needles);
+    }
+    // Two acting modes at once: a usage error naming both (clap's status 2), for a trained agent
+    // too, where neither would be ignored otherwise.
+    for verb in ["eval", "watch"] {
+        let out = run(
+            &ember,
+            &[
+                verb,
+                "CartPole-v1",
+                "--agent",
+                root.to_str().unwrap(),
+                "--stochastic",
+                "--epsilon",
+                "0.1",
+            ],
+            &[],
+            limit,
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("'--stochastic' cannot be used with '--epsilon <EPS>'"),
+            "{err}"
+        );
     }
     // An SGF directory that cannot be written fails before the first game (whoever runs it).
     let file = root.join("a-file");

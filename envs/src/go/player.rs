@@ -7,10 +7,13 @@
 //! (`uct:SIMS`, `az:RUN_DIR`) implement it too and are made by the runner, which tries its own
 //! forms before [`parse_player`]. [`genmove`] turns a player's [`Decision`] into a Go [`Move`].
 //!
-//! An external engine is never waited on without bound: each answer (the `protocol_version`
-//! handshake included) must come within a timeout ([`GTP_TIMEOUT_VAR`], default
-//! [`DEFAULT_GTP_TIMEOUT`]) and hold at most [`GTP_ANSWER_LIMIT`] bytes, else the engine is
-//! given up with an error naming the command and the limit.
+//! An external engine is never waited on without bound, with two limits ([`GtpTimeouts`]): the
+//! handshake timeout for starting up and setting up a game (`protocol_version`, `boardsize`,
+//! `clear_board`, `komi`, `play`; [`GTP_HANDSHAKE_TIMEOUT_VAR`], default
+//! [`DEFAULT_GTP_HANDSHAKE_TIMEOUT`]) and the per-move timeout for each `genmove`
+//! ([`GTP_MOVE_TIMEOUT_VAR`], default [`DEFAULT_GTP_MOVE_TIMEOUT`]). Every answer holds at most
+//! [`GTP_ANSWER_LIMIT`] bytes. An engine that breaks either is given up with an error naming the
+//! command, the limit and the variable that sets it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -82,31 +85,98 @@ impl Player<GoState> for RandomPlayer {
     }
 }
 
-/// The environment variable that sets how long an external GTP engine may take over any one
-/// answer, in seconds (`EMBER_GTP_TIMEOUT=600`).
+/// The environment variable that sets the handshake timeout of external GTP engines, in
+/// seconds: how long an engine may take to answer `protocol_version` after it starts, and each
+/// command that sets up a game (`boardsize`, `clear_board`, `komi`, `play`).
+pub const GTP_HANDSHAKE_TIMEOUT_VAR: &str = "EMBER_GTP_HANDSHAKE_TIMEOUT";
+
+/// The environment variable that sets the per-move timeout of external GTP engines, in seconds:
+/// how long an engine may think over one `genmove`.
+pub const GTP_MOVE_TIMEOUT_VAR: &str = "EMBER_GTP_MOVE_TIMEOUT";
+
+/// Sets both timeouts at once (the two variables above take precedence over it).
 pub const GTP_TIMEOUT_VAR: &str = "EMBER_GTP_TIMEOUT";
 
-/// How long an external GTP engine may take over one answer when [`GTP_TIMEOUT_VAR`] is unset.
-pub const DEFAULT_GTP_TIMEOUT: Duration = Duration::from_secs(120);
+/// The handshake timeout when no variable sets it: an engine that loads a large network
+/// (KataGo on a CPU) starts within it; GNU Go answers at once.
+pub const DEFAULT_GTP_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The per-move timeout when no variable sets it: GNU Go at level 10 on 19x19 takes seconds a
+/// move, well inside it.
+pub const DEFAULT_GTP_MOVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The most bytes one answer of an external GTP engine may hold (1 MiB).
 pub const GTP_ANSWER_LIMIT: usize = 1 << 20;
 
-/// The answer timeout: [`GTP_TIMEOUT_VAR`] if set (seconds, more than 0), else
-/// [`DEFAULT_GTP_TIMEOUT`].
-pub fn gtp_timeout() -> Result<Duration, PlayerError> {
-    let Ok(v) = std::env::var(GTP_TIMEOUT_VAR) else {
-        return Ok(DEFAULT_GTP_TIMEOUT);
-    };
+/// How long an external GTP engine may take to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GtpTimeouts {
+    /// Starting up (`protocol_version`) and each command that sets up a game.
+    pub handshake: Duration,
+    /// Each `genmove`.
+    pub per_move: Duration,
+}
+
+impl Default for GtpTimeouts {
+    fn default() -> Self {
+        GtpTimeouts {
+            handshake: DEFAULT_GTP_HANDSHAKE_TIMEOUT,
+            per_move: DEFAULT_GTP_MOVE_TIMEOUT,
+        }
+    }
+}
+
+impl GtpTimeouts {
+    /// Both limits set to `t` (tests, callers with one budget).
+    pub fn both(t: Duration) -> GtpTimeouts {
+        GtpTimeouts {
+            handshake: t,
+            per_move: t,
+        }
+    }
+
+    /// The limits the environment sets: [`GTP_HANDSHAKE_TIMEOUT_VAR`] and
+    /// [`GTP_MOVE_TIMEOUT_VAR`], each falling back to [`GTP_TIMEOUT_VAR`], then to the defaults.
+    /// A value that is not a number of seconds in (0, 1000000] is an error naming the variable.
+    pub fn from_env() -> Result<GtpTimeouts, PlayerError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `get`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<GtpTimeouts, PlayerError> {
+        let var = |name: &str| -> Result<Option<Duration>, PlayerError> {
+            get(name).map(|v| seconds(name, &v)).transpose()
+        };
+        let both = var(GTP_TIMEOUT_VAR)?;
+        Ok(GtpTimeouts {
+            handshake: var(GTP_HANDSHAKE_TIMEOUT_VAR)?
+                .or(both)
+                .unwrap_or(DEFAULT_GTP_HANDSHAKE_TIMEOUT),
+            per_move: var(GTP_MOVE_TIMEOUT_VAR)?
+                .or(both)
+                .unwrap_or(DEFAULT_GTP_MOVE_TIMEOUT),
+        })
+    }
+}
+
+/// `v`, the value of the variable `name`, as a timeout.
+fn seconds(name: &str, v: &str) -> Result<Duration, PlayerError> {
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1e6)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| PlayerError::BadSpec {
-            spec: format!("{GTP_TIMEOUT_VAR}={v}"),
+            spec: format!("{name}={v}"),
             why: "expected a number of seconds greater than 0 and at most 1000000".into(),
         })
+}
+
+/// Which of the two limits a command answers under.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Handshake,
+    Move,
 }
 
 /// An external GTP engine (GNU Go, KataGo, another `ember gtp`), run as a child process.
@@ -116,8 +186,8 @@ pub struct GtpPlayer {
     stdin: ChildStdin,
     /// The engine's output lines, read on their own thread (`None`: it closed its output).
     lines: Receiver<std::io::Result<Option<String>>>,
-    /// How long one answer may take.
-    timeout: Duration,
+    /// How long an answer may take.
+    timeouts: GtpTimeouts,
     /// Why the engine was given up (a timeout leaves its answers out of step with the commands).
     broken: Option<String>,
     /// The game as the engine knows it: size, komi and moves.
@@ -160,15 +230,16 @@ fn forward_lines(out: impl Read, tx: std::sync::mpsc::Sender<std::io::Result<Opt
 }
 
 impl GtpPlayer {
-    /// Starts `cmd` with `sh -c` and checks that it speaks GTP, with the answer timeout of
-    /// [`gtp_timeout`].
+    /// Starts `cmd` with `sh -c` and checks that it speaks GTP, with the timeouts the
+    /// environment sets ([`GtpTimeouts::from_env`]).
     pub fn spawn(cmd: &str) -> Result<GtpPlayer, PlayerError> {
-        Self::spawn_with_timeout(cmd, gtp_timeout()?)
+        Self::spawn_with_timeouts(cmd, GtpTimeouts::from_env()?)
     }
 
     /// Starts `cmd` with `sh -c` and checks that it speaks GTP (answers `protocol_version`
-    /// within `timeout`); every later answer must come within `timeout` too.
-    pub fn spawn_with_timeout(cmd: &str, timeout: Duration) -> Result<GtpPlayer, PlayerError> {
+    /// within the handshake timeout); later answers come within the handshake timeout too, each
+    /// `genmove` within the per-move one.
+    pub fn spawn_with_timeouts(cmd: &str, timeouts: GtpTimeouts) -> Result<GtpPlayer, PlayerError> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(format!("exec {cmd}"))
@@ -189,7 +260,7 @@ impl GtpPlayer {
             child,
             stdin,
             lines,
-            timeout,
+            timeouts,
             broken: None,
             synced: None,
             moves: Vec::new(),
@@ -211,15 +282,33 @@ impl GtpPlayer {
 
     /// Sends one command and returns the text of a successful answer. An answer that does not
     /// come within the timeout is an error, and so is every later command (the engine's answers
-    /// would no longer match the commands).
+    /// would no longer match the commands). `genmove` answers under the per-move timeout, every
+    /// other command under the handshake timeout.
     pub fn command(&mut self, line: &str) -> Result<String, PlayerError> {
+        let limit = if line.trim_start().starts_with("genmove") {
+            Limit::Move
+        } else {
+            Limit::Handshake
+        };
         if let Some(why) = &self.broken {
             return Err(self.err(format!("cannot send `{line}`: {why}")));
         }
         writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
             .map_err(|e| self.err(format!("cannot send `{line}`: {e}")))?;
-        let deadline = Instant::now() + self.timeout;
+        let (timeout, which, var) = match limit {
+            Limit::Handshake => (
+                self.timeouts.handshake,
+                "handshake timeout",
+                GTP_HANDSHAKE_TIMEOUT_VAR,
+            ),
+            Limit::Move => (
+                self.timeouts.per_move,
+                "per-move timeout",
+                GTP_MOVE_TIMEOUT_VAR,
+            ),
+        };
+        let deadline = Instant::now() + timeout;
         let mut answer = String::new();
         let mut started = false;
         loop {
@@ -236,8 +325,8 @@ impl GtpPlayer {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let why = format!(
-                        "no answer to `{line}` within {} s (set {GTP_TIMEOUT_VAR}=SECONDS to wait longer)",
-                        self.timeout.as_secs_f64()
+                        "no answer to `{line}` within {} s, the {which} (set {var}=SECONDS to wait longer)",
+                        timeout.as_secs_f64()
                     );
                     self.broken = Some(why.clone());
                     return Err(self.err(why));
@@ -402,17 +491,21 @@ mod tests {
     fn an_engine_that_never_answers_times_out() {
         // `cat` echoes each command back and never ends an answer with a blank line.
         let t = std::time::Instant::now();
-        let e = GtpPlayer::spawn_with_timeout("cat", Duration::from_millis(300))
+        let quick = GtpTimeouts {
+            handshake: Duration::from_millis(300),
+            per_move: Duration::from_millis(500),
+        };
+        let e = GtpPlayer::spawn_with_timeouts("cat", quick)
             .err()
             .unwrap()
             .to_string();
         assert!(
-            e.contains("no answer to `protocol_version` within 0.3 s")
-                && e.contains(GTP_TIMEOUT_VAR),
+            e.contains("no answer to `protocol_version` within 0.3 s, the handshake timeout")
+                && e.contains(GTP_HANDSHAKE_TIMEOUT_VAR),
             "{e}"
         );
         // `sleep` reads nothing and writes nothing.
-        let e = GtpPlayer::spawn_with_timeout("sleep 30", Duration::from_millis(300))
+        let e = GtpPlayer::spawn_with_timeouts("sleep 30", quick)
             .err()
             .unwrap()
             .to_string();
@@ -426,16 +519,52 @@ mod tests {
              while read l; do case $l in genmove*) ;; *) printf '=\\n\\n';; esac; done\n",
         )
         .unwrap();
-        let mut p = GtpPlayer::spawn_with_timeout(
-            &format!("sh {}", script.display()),
-            Duration::from_millis(300),
-        )
-        .unwrap();
+        let mut p =
+            GtpPlayer::spawn_with_timeouts(&format!("sh {}", script.display()), quick).unwrap();
         std::fs::remove_file(&script).unwrap();
         let state = GoState::new(9, 7.5).unwrap();
         let e = p.genmove(&state).unwrap_err().to_string();
-        assert!(e.contains("no answer to `genmove B` within 0.3 s"), "{e}");
+        assert!(
+            e.contains("no answer to `genmove B` within 0.5 s, the per-move timeout")
+                && e.contains(GTP_MOVE_TIMEOUT_VAR),
+            "{e}"
+        );
         let e = p.genmove(&state).unwrap_err().to_string();
         assert!(e.contains("cannot send"), "{e}");
+    }
+
+    #[test]
+    fn timeouts_come_from_their_variables() {
+        let from = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            GtpTimeouts::from_vars(move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let s = Duration::from_secs;
+        assert_eq!(from(&[]).unwrap(), GtpTimeouts::default());
+        assert_eq!(
+            from(&[(GTP_TIMEOUT_VAR, "5")]).unwrap(),
+            GtpTimeouts::both(s(5))
+        );
+        let t = from(&[(GTP_TIMEOUT_VAR, "5"), (GTP_MOVE_TIMEOUT_VAR, "600")]).unwrap();
+        assert_eq!((t.handshake, t.per_move), (s(5), s(600)));
+        let t = from(&[(GTP_HANDSHAKE_TIMEOUT_VAR, "0.5")]).unwrap();
+        assert_eq!(
+            (t.handshake, t.per_move),
+            (Duration::from_millis(500), DEFAULT_GTP_MOVE_TIMEOUT)
+        );
+        for bad in ["0", "-1", "NaN", "soon", "1e7"] {
+            let e = from(&[(GTP_MOVE_TIMEOUT_VAR, bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("{GTP_MOVE_TIMEOUT_VAR}={bad}")), "{e}");
+        }
     }
 }
