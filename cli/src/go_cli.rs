@@ -518,6 +518,7 @@ pub struct BenchSearchArgs {
     #[arg(long, default_value_t = 64)]
     pub games: usize,
     /// UCT: run the playouts of batches of 8·T leaves (chosen under virtual loss) on T threads.
+    /// With --net: the searches in lockstep run on T threads (one search at a time runs on one).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Seconds of timing with --net (half single, half batched).
@@ -535,6 +536,9 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
     if a.sims == 0 || a.moves == 0 {
         bail!("--sims and --moves must be at least 1");
     }
+    if a.threads == 0 || a.threads > ember_run::players::MAX_THREADS {
+        bail!("--threads must be 1 to {}", ember_run::players::MAX_THREADS);
+    }
     if let Some(net) = &a.net {
         let (w, d) = net
             .split_once('x')
@@ -549,7 +553,9 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
         let r = match a.game.as_str() {
             "go" => {
                 let s = GoState::new(check_size(a.size)?, 7.5).map_err(anyhow::Error::msg)?;
-                ember_run::matches::bench_net_search(&s, w, d, a.sims, a.games, a.seconds)?
+                ember_run::matches::bench_net_search(
+                    &s, w, d, a.sims, a.games, a.threads, a.seconds,
+                )?
             }
             "connect_four" => ember_run::matches::bench_net_search(
                 &ConnectFour::new(),
@@ -557,18 +563,20 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
                 d,
                 a.sims,
                 a.games,
+                a.threads,
                 a.seconds,
             )?,
             g => bail!("unknown game `{g}`: go or connect_four"),
         };
         eprintln!(
-            "{}: a {w}x{d} net ({} parameters), Gumbel {} simulations: {:.0} evaluations/s one search at a time, {:.0}/s with {} searches in lockstep (mean batch {:.1}, {:.1}% of the time outside the net)",
+            "{}: a {w}x{d} net ({} parameters), Gumbel {} simulations: {:.0} evaluations/s one search at a time (1 thread), {:.0}/s with {} searches in lockstep ({} thread(s), mean batch {:.1}, {:.1}% of the time outside the net)",
             r.game,
             r.parameters,
             r.simulations,
             r.single_evals_per_sec,
             r.batched_evals_per_sec,
             r.games,
+            r.threads,
             r.batched_mean_batch,
             100.0 * r.batched_outside_net
         );
@@ -576,9 +584,6 @@ pub fn bench_search(a: &BenchSearchArgs) -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
         return Ok(());
-    }
-    if a.threads == 0 || a.threads > ember_run::players::MAX_THREADS {
-        bail!("--threads must be 1 to {}", ember_run::players::MAX_THREADS);
     }
     let r = match a.game.as_str() {
         "go" => {

@@ -305,10 +305,14 @@ pub struct NetSearchBench {
     pub game: String,
     pub parameters: usize,
     pub simulations: u32,
-    /// One search, one leaf per network call.
+    /// One search, one leaf per network call, on a one-thread pool (as `az:` players search).
     pub single_evals_per_sec: f64,
-    /// `games` searches in lockstep.
+    /// Evaluations per search one at a time (the simulations, plus the root's, less those that
+    /// ended in finished games).
+    pub single_evals_per_search: f64,
+    /// `games` searches in lockstep, on a pool of `threads` threads.
     pub games: usize,
+    pub threads: usize,
     pub batched_evals_per_sec: f64,
     pub batched_mean_batch: f64,
     /// Fraction of the batched search's time spent outside the network's forward passes.
@@ -316,13 +320,16 @@ pub struct NetSearchBench {
 }
 
 /// Times Gumbel searches of `sims` simulations guided by a freshly initialised policy-value net
-/// (`width` channels, `depth` residual blocks) from `start`: one at a time, then `games` at once.
+/// (`width` channels, `depth` residual blocks) from `start`: one at a time on one thread, then
+/// `games` at once on `threads` threads. Each part runs inside a rayon pool of its own, so the
+/// kernels' parallel loops never hand work from an outside thread to the global pool.
 pub fn bench_net_search<G: Game>(
     start: &G,
     width: usize,
     depth: usize,
     sims: u32,
     games: usize,
+    threads: usize,
     seconds: f64,
 ) -> crate::Result<NetSearchBench> {
     use ember_agents::mcts::{
@@ -353,16 +360,33 @@ pub fn bench_net_search<G: Game>(
         inner: NetEvaluator::new(net, &cfg, dev),
         net_seconds: 0.0,
     };
+    let pool = |n: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| crate::RunError::Invalid(format!("could not start {n} thread(s): {e}")))
+    };
     // One search at a time.
     let mut one: Search<G> = Search::new(scfg, 0);
     let mut priors = Vec::new();
-    let t0 = std::time::Instant::now();
     let before = ev.inner.positions;
-    while t0.elapsed().as_secs_f64() < seconds / 2.0 {
-        one.set_root(start);
-        one.run(&mut ev, &mut priors);
-    }
+    let t0 = std::time::Instant::now();
+    let (st, e, p) = (start.clone(), &mut ev, &mut priors);
+    let mut searches = 0u64;
+    let n = &mut searches;
+    pool(1)?.install(move || {
+        while t0.elapsed().as_secs_f64() < seconds / 2.0 {
+            *n += 1;
+            // A fresh tree each time: a Gumbel search keeps its tree for the same position, so
+            // searching `start` again would grow one tree whose deepening walks end more and more
+            // often in finished games that need no evaluation.
+            one.clear();
+            one.set_root(&st);
+            one.run(e, p);
+        }
+    });
     let single = (ev.inner.positions - before) as f64 / t0.elapsed().as_secs_f64();
+    let per_search = (ev.inner.positions - before) as f64 / searches.max(1) as f64;
     // `games` at once.
     let mut many: Vec<Search<G>> = (0..games.max(1))
         .map(|i| Search::new(scfg, i as u64))
@@ -371,12 +395,16 @@ pub fn bench_net_search<G: Game>(
     let (p0, c0) = (ev.inner.positions, ev.inner.calls);
     ev.net_seconds = 0.0;
     let t1 = std::time::Instant::now();
-    while t1.elapsed().as_secs_f64() < seconds / 2.0 {
-        for s in many.iter_mut() {
-            s.set_root(start);
+    let (st, e) = (start.clone(), &mut ev);
+    pool(threads)?.install(move || {
+        while t1.elapsed().as_secs_f64() < seconds / 2.0 {
+            for s in many.iter_mut() {
+                s.clear();
+                s.set_root(&st);
+            }
+            search_batch(&mut many, e, &mut scratch);
         }
-        search_batch(&mut many, &mut ev, &mut scratch);
-    }
+    });
     let elapsed = t1.elapsed().as_secs_f64();
     let positions = ev.inner.positions - p0;
     Ok(NetSearchBench {
@@ -384,7 +412,9 @@ pub fn bench_net_search<G: Game>(
         parameters,
         simulations: sims,
         single_evals_per_sec: single,
+        single_evals_per_search: per_search,
         games: games.max(1),
+        threads: threads.max(1),
         batched_evals_per_sec: positions as f64 / elapsed,
         batched_mean_batch: positions as f64 / (ev.inner.calls - c0).max(1) as f64,
         batched_outside_net: 1.0 - ev.net_seconds / elapsed,

@@ -321,3 +321,27 @@ fn search_players_act_and_oppose_in_the_go_environments() {
         );
     }
 }
+
+#[test]
+fn the_net_search_bench_times_fresh_searches() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let out = Command::new(&ember)
+        .args(["bench", "search", "--game", "connect_four", "--net", "8x1"])
+        .args(["--sims", "16", "--games", "4", "--threads", "2"])
+        .args(["--seconds", "0.6", "--json"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(r["threads"], 2, "{r}");
+    assert!(r["single_evals_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["batched_evals_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    // Each timed search starts from a fresh tree: 16 simulations from the empty board never
+    // reach a finished game, so every one evaluates a leaf (plus the root). A tree kept between
+    // searches of the same position would deepen until most walks end in finished games.
+    let per = r["single_evals_per_search"].as_f64().unwrap();
+    assert!((16.0..=17.0).contains(&per), "{r}");
+}
