@@ -61,11 +61,13 @@ step "cargo check --release -p ember -p ember-nets --features ember/wgpu (the GP
 cargo check --release -p ember -p ember-nets --features ember/wgpu --bins --benches 2>&1
 
 # --- Browser tests of `ember serve` -------------------------------------------------------------
-# Debian's Chromium, driven by playwright-core from the npm registry (pinned in tests/browser's
-# package-lock.json); uses the release `ember` the workspace tests built.
-step "browser tests of ember serve (headless Chromium + playwright-core)"
+# Debian's Chromium, driven by playwright-core, and Debian's firefox-esr, driven by puppeteer-core over
+# WebDriver BiDi, both from the npm registry (pinned in tests/browser's package-lock.json); uses the
+# release `ember` the workspace tests built.
+step "browser tests of ember serve (headless Chromium + playwright-core, Firefox ESR + puppeteer-core)"
 bneed=()
 [ -x /usr/bin/chromium ] || bneed+=(chromium)
+[ -x /usr/bin/firefox-esr ] || bneed+=(firefox-esr)
 command -v node >/dev/null || bneed+=(nodejs)
 command -v npm >/dev/null || bneed+=(npm)
 if [ ${#bneed[@]} -gt 0 ]; then
@@ -74,7 +76,7 @@ if [ ${#bneed[@]} -gt 0 ]; then
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 EMBER_BIN="$CARGO_TARGET_DIR/release/ember" EMBER_ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" \
-  node --test --test-concurrency=1 tests/browser/serve.test.mjs
+  node --test --test-concurrency=1 tests/browser/serve.test.mjs tests/browser/firefox.test.mjs
 echo "browser screenshots: $CARGO_TARGET_DIR/browser-artifacts" >&2
 
 # --- Python bindings ----------------------------------------------------------------------------
