@@ -12,15 +12,10 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import puppeteer from "puppeteer-core";
+import { repo, EMBER, ART, printedUrl } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "../..");
-const target = process.env.CARGO_TARGET_DIR || path.join(repo, "target");
-const EMBER = process.env.EMBER_BIN || path.join(target, "release", "ember");
 const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
-const ART = process.env.EMBER_ARTIFACTS || path.join(here, "artifacts");
 
 let runs, server, url, browser;
 
@@ -34,16 +29,7 @@ before(async () => {
     "--set", "train.total_steps=4096", "--set", "train.eval_every=2048", "--set", "train.eval_episodes=2"],
   { stdio: ["ignore", "ignore", "inherit"], timeout: 300_000 });
   server = spawn(EMBER, ["serve", "--runs", runs, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  url = await new Promise((resolve, reject) => {
-    let buf = "";
-    server.stdout.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n").find((l) => l.startsWith("http://"));
-      if (line) resolve(line.trim());
-    });
-    server.on("exit", (code) => reject(new Error(`ember serve exited with ${code}`)));
-    setTimeout(() => reject(new Error("ember serve printed no URL")), 30_000);
-  });
+  url = await printedUrl(server, "ember serve");
   // puppeteer makes a fresh profile in a temporary directory and removes it on close.
   browser = await puppeteer.launch({ browser: "firefox", executablePath: FIREFOX, headless: true,
     defaultViewport: { width: 1280, height: 900 } });

@@ -15,31 +15,12 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { repo, EMBER, ART, printedUrl } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "../..");
-const target = process.env.CARGO_TARGET_DIR || path.join(repo, "target");
-const EMBER = process.env.EMBER_BIN || path.join(target, "release", "ember");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ART = process.env.EMBER_ARTIFACTS || path.join(here, "artifacts");
 
 let runs, server, url, browser, profile;
-
-// The URL a child `ember` prints on its stdout, alone on its line.
-function printedUrl(child, what) {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    child.stdout.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n").find((l) => l.startsWith("http://"));
-      if (line) resolve(line.trim());
-    });
-    child.on("exit", (code) => reject(new Error(`${what} exited with ${code}`)));
-    setTimeout(() => reject(new Error(`${what} printed no URL`)), 30_000);
-  });
-}
 
 before(async () => {
   assert.ok(existsSync(EMBER), `no ember binary at ${EMBER} (set EMBER_BIN)`);
