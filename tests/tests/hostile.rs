@@ -316,6 +316,50 @@ fn external_engines_that_never_answer_time_out() {
 }
 
 #[test]
+fn files_that_are_not_regular_files_are_refused_at_once() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let root = scratch("not-files");
+    let limit = Duration::from_secs(30);
+    // An experiment that is a device or a FIFO: an error, not a hang or a growing read.
+    let fifo = root.join("exp.toml");
+    mkfifo(&fifo);
+    let out = run(&ember, &["train", "/dev/zero"], &[], limit);
+    assert_error(
+        &out,
+        &["/dev/zero", "not a regular file (a character device)"],
+    );
+    let out = run(&ember, &["train", fifo.to_str().unwrap()], &[], limit);
+    assert_error(&out, &["exp.toml", "not a regular file (a FIFO)"]);
+    // An event file that is a FIFO, and one that is a symlink to /dev/zero.
+    for (name, make) in [
+        ("fifo", &mkfifo as &dyn Fn(&Path)),
+        ("zero", &|p: &Path| {
+            std::os::unix::fs::symlink("/dev/zero", p).unwrap()
+        }),
+    ] {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        make(&dir.join("events.out.tfevents.1.host.1.0"));
+        let png = root.join("p.png");
+        let out = run(
+            &ember,
+            &[
+                "plot",
+                dir.to_str().unwrap(),
+                "--out",
+                png.to_str().unwrap(),
+            ],
+            &[],
+            limit,
+        );
+        assert_error(&out, &["events.out.tfevents", "not a regular file"]);
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
 fn closed_pipes_end_quietly_and_full_disks_are_errors() {
     let Some(ember) = common::ember_bin() else {
         return;
@@ -622,6 +666,15 @@ fn checkpoint_directory_holds_only_what_the_runner_wrote() {
     std::fs::write(&config, edited).unwrap();
     let out = eval(&dir);
     assert_error(&out, &["kind = \"dqn\"", "\"ppo\""]);
+    // ... and so is resuming it: PPO's [train] is not DQN's (and a checkpoint of another kind
+    // would be refused by the trainer's own kind check).
+    let out = run(
+        &ember,
+        &["train", "--resume", dir.to_str().unwrap()],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_error(&out, &["config.toml", "unknown field"]);
 
     // An I/O error prints its cause once.
     std::fs::remove_dir_all(&ck).unwrap();
