@@ -107,7 +107,9 @@ const BROKEN_PIPE_EXIT: i32 = 141;
 
 /// `print!` panics when stdout cannot be written (a closed pipe, a full disk). Such a panic ends
 /// the command here instead: quietly with [`BROKEN_PIPE_EXIT`] for a closed pipe, else with the
-/// usual `error: …` line and status 1. Every other panic is reported as before.
+/// usual `error: …` line and status 1. A panic inside burn while a checkpoint's record is applied
+/// is caught by `ember_nets::checkpoint` and becomes an error, so it prints nothing here. Every
+/// other panic is reported as before.
 fn output_errors_end_the_command() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -118,6 +120,10 @@ fn output_errors_end_the_command() {
             }
             let _ = writeln!(std::io::stderr(), "error: {msg}");
             std::process::exit(1);
+        }
+        // burn panicking on a crafted checkpoint record: caught there and reported as an error.
+        if ember_nets::checkpoint::applying_record() {
+            return;
         }
         default(info);
     }));

@@ -187,11 +187,13 @@ impl Checkpoint {
 
     /// Loads the stored weights into `model` (built from the same config).
     pub fn apply_model<M: Module>(&self, model: M) -> Result<M> {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.model.clone()))
-            .map_err(|e| CheckpointError::Record(e.to_string()))?;
-        model
-            .try_load_record(record)
-            .map_err(|e| CheckpointError::Record(e.to_string()))
+        contained("the model record", || {
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.model.clone()))
+                .map_err(|e| CheckpointError::Record(e.to_string()))?;
+            model
+                .try_load_record(record)
+                .map_err(|e| CheckpointError::Record(e.to_string()))
+        })
     }
 
     /// Loads the stored optimizer state into `optimizer`.
@@ -199,9 +201,11 @@ impl Checkpoint {
         if self.optimizer.is_empty() {
             return Err(CheckpointError::NoOptimizer);
         }
-        optimizer
-            .from_bytes(Bytes::from_bytes_vec(self.optimizer.clone()))
-            .map_err(|e| CheckpointError::Record(e.to_string()))
+        contained("the optimizer record", || {
+            optimizer
+                .from_bytes(Bytes::from_bytes_vec(self.optimizer.clone()))
+                .map_err(|e| CheckpointError::Record(e.to_string()))
+        })
     }
 
     /// Serializes to bytes (the file's contents).
@@ -311,6 +315,37 @@ impl Checkpoint {
             ember_envs::files::read_regular(path, CHECKPOINT_LIMIT).map_err(|e| io(path, e))?;
         Self::from_bytes(&bytes, path)
     }
+}
+
+thread_local! {
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is applying a checkpoint's record to a model or optimizer, where a panic
+/// inside burn is caught and becomes a [`CheckpointError::Record`]. A process's panic hook asks
+/// this to stay quiet about such a panic (the error is reported instead).
+pub fn applying_record() -> bool {
+    CONTAINING.with(std::cell::Cell::get)
+}
+
+/// Runs `f`, which hands a record's bytes to burn. burn 0.22.1 validates most of a record and
+/// returns errors, but panics on some inconsistent ones (an optimizer record tensor without a
+/// parameter id, found by fuzzing): a checkpoint whose CRC is right but whose records were
+/// crafted or written by something else must be an error, never a crash.
+fn contained<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let outer = CONTAINING.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINING.with(|c| c.set(outer));
+    result.unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Err(CheckpointError::Record(format!(
+            "{what} is inconsistent (burn: {msg})"
+        )))
+    })
 }
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename, fsync

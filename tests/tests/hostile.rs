@@ -685,6 +685,56 @@ fn checkpoint_directory_holds_only_what_the_runner_wrote() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// Sets `ckpt`'s CRC-32C (its last four bytes) to match the rest, as a crafted file would.
+fn fix_crc(ckpt: &mut [u8]) {
+    let n = ckpt.len() - 4;
+    let crc = ember_nets::crc::crc32c(&ckpt[..n]);
+    ckpt[n..].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn a_crafted_checkpoint_record_is_an_error_not_a_panic() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let root = scratch("crafted");
+    let dir = root.join("run");
+    common::assert_ok(&train_short(&ember, &dir, &[]));
+    std::fs::remove_file(dir.join("summary.json")).unwrap();
+    // Found by fuzzing (.ci/fuzz.sh, target `checkpoint`): an optimizer record whose tensors
+    // lost their parameter id (one byte of the burnpack metadata: `param_id` -> `parai_id`)
+    // made burn panic while resuming. With a correct CRC it passes every file check.
+    let newest = checkpoints(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let sections = |b: &[u8]| {
+        let mut at = 12;
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let n = u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+            out.push(at + 8..at + 8 + n);
+            at += 8 + n;
+        }
+        out
+    };
+    let optimizer = sections(&bytes)[2].clone();
+    let key = optimizer.start
+        + bytes[optimizer]
+            .windows(8)
+            .position(|w| w == b"param_id")
+            .expect("the optimizer record names parameter ids");
+    bytes[key..key + 8].copy_from_slice(b"parai_id");
+    fix_crc(&mut bytes);
+    std::fs::write(&newest, &bytes).unwrap();
+    let out = run(
+        &ember,
+        &["train", "--resume", dir.to_str().unwrap()],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert_error(&out, &["the optimizer record is inconsistent"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 /// The scalars of `dir` through `ember plot`'s reader, without the tags that measure speed.
 fn scalars(dir: &Path) -> std::collections::BTreeMap<String, Vec<(u64, f32)>> {
     ember_nets::tensorboard::read_scalars(dir)
