@@ -13,15 +13,26 @@ use std::path::Path;
 /// and must end at a regular file. Errors are [`io::Error`]s whose text says what was wrong
 /// (`not a regular file (a FIFO)`, `larger than … bytes`); the caller adds the path.
 pub fn read_regular(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+    read_regular_from(path, 0, max_bytes)
+}
+
+/// Reads `path` from byte `offset` to its end, under the same rules as [`read_regular`]: a regular
+/// file of at most `max_bytes` bytes in all. An offset at or past the end reads nothing. For
+/// readers that follow a file as it grows (a live run's event files).
+pub fn read_regular_from(path: &Path, offset: u64, max_bytes: u64) -> io::Result<Vec<u8>> {
     // Checked before opening: opening a FIFO for reading blocks until a writer appears.
     check_regular(&std::fs::metadata(path)?, max_bytes)?;
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?;
     // Checked again on the open file, in case the path was swapped in between.
     let meta = file.metadata()?;
     check_regular(&meta, max_bytes)?;
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(max_bytes + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > max_bytes {
+    if offset > 0 {
+        io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+    }
+    let mut out = Vec::with_capacity(meta.len().saturating_sub(offset) as usize);
+    file.take((max_bytes + 1).saturating_sub(offset))
+        .read_to_end(&mut out)?;
+    if offset + out.len() as u64 > max_bytes {
         return Err(too_large(max_bytes));
     }
     Ok(out)

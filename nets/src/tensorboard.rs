@@ -206,10 +206,18 @@ pub const EVENT_FILE_LIMIT: u64 = 1 << 30;
 /// A record cut short at the end of a file (a process killed mid-write) ends that file; a
 /// checksum mismatch anywhere else is an error naming the file and byte offset. Only
 /// `simple_value` scalars are read (what Ember, PyTorch's and TensorFlow 1's writers log).
-pub fn read_scalars(
-    dir: impl AsRef<Path>,
-) -> Result<std::collections::BTreeMap<String, Vec<ScalarEvent>>> {
-    let dir = dir.as_ref();
+pub fn read_scalars(dir: impl AsRef<Path>) -> Result<Scalars> {
+    let mut r = ScalarReader::new(dir);
+    r.update()?;
+    Ok(r.series)
+}
+
+/// Scalars by tag, each series sorted by step.
+pub type Scalars = std::collections::BTreeMap<String, Vec<ScalarEvent>>;
+
+/// A run's event files, oldest first (the name carries the creation second, then host, pid and
+/// a counter); an error when there are none.
+fn event_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| NetsError::io(dir, e))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -225,7 +233,6 @@ pub fn read_scalars(
             reason: "no TensorBoard event files (events.out.tfevents.*) in this directory".into(),
         });
     }
-    // Creation order: the name carries the creation second, then host, pid and a counter.
     files.sort_by_key(|p| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let secs: u64 = name
@@ -236,47 +243,157 @@ pub fn read_scalars(
             .unwrap_or(0);
         (secs, name.to_string())
     });
-    let mut out: std::collections::BTreeMap<String, Vec<ScalarEvent>> = Default::default();
-    for path in &files {
-        let bytes = ember_envs::files::read_regular(path, EVENT_FILE_LIMIT)
-            .map_err(|e| NetsError::io(path, e))?;
-        for record in records(&bytes, path)? {
-            match parse_event(record, path)? {
-                Parsed::Scalars(step, wall_time, values) => {
-                    for (tag, value) in values {
-                        out.entry(tag).or_default().push(ScalarEvent {
-                            step,
-                            wall_time,
-                            value,
-                        });
-                    }
-                }
-                Parsed::SessionStart(step) => {
-                    for series in out.values_mut() {
-                        series.retain(|e| e.step < step);
-                    }
-                }
-                Parsed::Other => {}
-            }
-        }
-    }
-    for series in out.values_mut() {
-        series.sort_by_key(|e| e.step);
-    }
-    Ok(out)
+    Ok(files)
 }
 
-/// The payloads of a file's TFRecords.
-fn records<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<&'a [u8]>> {
+/// How far a [`ScalarReader`] has read one event file.
+#[derive(Debug, Clone)]
+struct FileRead {
+    path: PathBuf,
+    /// The end of its last whole record: where the next read starts.
+    offset: u64,
+    /// Its length when last read.
+    len: u64,
+}
+
+/// A run's scalars, read incrementally: [`ScalarReader::update`] reads only what was appended
+/// to the event files since the last call, from the end of the last whole record of each (a
+/// record still being written is read once it is whole), and gives the same scalars as
+/// [`read_scalars`] would. Event files are taken to grow only by appending, as writers do: a
+/// file that shrank, a new file that sorts before one already read, or an earlier file that
+/// changed length once a later one exists (its new records would come before the later file's
+/// resume marker) makes the next update read everything again. New records of the newest file
+/// read, then those of files newer than it, are read in that order, as a full read would.
+#[derive(Debug)]
+pub struct ScalarReader {
+    dir: PathBuf,
+    files: Vec<FileRead>,
+    series: Scalars,
+    bytes_read: u64,
+}
+
+impl ScalarReader {
+    /// A reader of `dir`'s event files; nothing is read until [`ScalarReader::update`].
+    pub fn new(dir: impl AsRef<Path>) -> ScalarReader {
+        ScalarReader {
+            dir: dir.as_ref().to_path_buf(),
+            files: Vec::new(),
+            series: Scalars::new(),
+            bytes_read: 0,
+        }
+    }
+
+    /// The scalars read so far, each series sorted by step.
+    pub fn scalars(&self) -> &Scalars {
+        &self.series
+    }
+
+    /// How many bytes of event files this reader has read in all (what a full re-read would
+    /// read again each time).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Reads what was appended since the last call; `true` when the scalars may have changed.
+    /// On an error the reader starts over at the next call.
+    pub fn update(&mut self) -> Result<bool> {
+        let r = self.try_update();
+        if r.is_err() {
+            self.files.clear();
+            self.series.clear();
+        }
+        r
+    }
+
+    fn try_update(&mut self) -> Result<bool> {
+        let files = event_files(&self.dir)?;
+        let lens: Vec<u64> = files
+            .iter()
+            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .collect();
+        let n = self.files.len();
+        let fresh = n == 0
+            || files.len() < n
+            || self.files.iter().zip(&files).any(|(f, p)| &f.path != p)
+            || self
+                .files
+                .iter()
+                .zip(&lens)
+                .enumerate()
+                .any(|(i, (f, &len))| len < f.len || (len != f.len && i + 1 < n));
+        if fresh {
+            self.files.clear();
+            self.series.clear();
+        }
+        let mut changed = fresh;
+        for (i, path) in files.iter().enumerate() {
+            if let Some(f) = self.files.get(i)
+                && f.len == lens[i]
+            {
+                continue;
+            }
+            let offset = self.files.get(i).map_or(0, |f| f.offset);
+            let bytes = ember_envs::files::read_regular_from(path, offset, EVENT_FILE_LIMIT)
+                .map_err(|e| NetsError::io(path, e))?;
+            self.bytes_read += bytes.len() as u64;
+            let (payloads, used) = records(&bytes, path, offset)?;
+            for record in payloads {
+                apply(&mut self.series, parse_event(record, path)?);
+                changed = true;
+            }
+            let read = FileRead {
+                path: path.clone(),
+                offset: offset + used as u64,
+                len: offset + bytes.len() as u64,
+            };
+            match self.files.get_mut(i) {
+                Some(f) => *f = read,
+                None => self.files.push(read),
+            }
+        }
+        if changed {
+            for series in self.series.values_mut() {
+                // Stable: points logged at the same step keep the order they were read in.
+                series.sort_by_key(|e| e.step);
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Adds one event's scalars to `series`, or applies its resume marker.
+fn apply(series: &mut Scalars, parsed: Parsed) {
+    match parsed {
+        Parsed::Scalars(step, wall_time, values) => {
+            for (tag, value) in values {
+                series.entry(tag).or_default().push(ScalarEvent {
+                    step,
+                    wall_time,
+                    value,
+                });
+            }
+        }
+        Parsed::SessionStart(step) => {
+            for s in series.values_mut() {
+                s.retain(|e| e.step < step);
+            }
+        }
+        Parsed::Other => {}
+    }
+}
+
+/// The payloads of the whole TFRecords in `bytes` (a file's bytes from `base` on), and how many
+/// bytes they take; a record cut short at the end is left for a later read.
+fn records<'a>(bytes: &'a [u8], path: &Path, base: u64) -> Result<(Vec<&'a [u8]>, usize)> {
     let corrupt = |at: usize, what: &str| NetsError::EventFile {
         path: path.to_path_buf(),
-        reason: format!("corrupt event file at byte {at}: {what}"),
+        reason: format!("corrupt event file at byte {}: {what}", base + at as u64),
     };
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         if bytes.len() - at < 12 {
-            break; // a header cut short: the writer was killed mid-record
+            break; // a header cut short: the writer was killed (or is still) mid-record
         }
         let len_bytes = &bytes[at..at + 8];
         let len_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
@@ -302,7 +419,7 @@ fn records<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<&'a [u8]>> {
         out.push(data);
         at = end;
     }
-    Ok(out)
+    Ok((out, at))
 }
 
 enum Parsed {
@@ -503,6 +620,78 @@ mod tests {
         assert_eq!(ret, [(10, 1.0), (20, 2.0), (35, -1.0)]);
         assert_eq!(s["losses/td_loss"].len(), 1);
         assert!(s["losses/td_loss"][0].wall_time > 1.0e9);
+    }
+
+    #[test]
+    fn a_reader_reads_only_what_was_appended_and_agrees_with_a_full_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let len = |p: &Path| std::fs::metadata(p).unwrap().len();
+        let path = {
+            let mut w = EventWriter::create(d).unwrap();
+            for step in 0..50 {
+                w.scalar("a", step, step as f32).unwrap();
+            }
+            w.path().to_path_buf()
+        };
+        let mut r = ScalarReader::new(d);
+        assert!(r.update().unwrap());
+        assert_eq!(r.bytes_read(), len(&path));
+        assert_eq!(r.scalars(), &read_scalars(d).unwrap());
+        assert_eq!(r.scalars()["a"].len(), 50);
+        assert!(!r.update().unwrap(), "nothing new");
+        assert_eq!(r.bytes_read(), len(&path));
+        // One more record, appended in two writes: half of it is left until it is whole.
+        let record = {
+            let other = tempfile::tempdir().unwrap();
+            let mut w = EventWriter::create(other.path()).unwrap();
+            w.scalar("b", 60, 6.0).unwrap();
+            w.flush().unwrap();
+            let bytes = std::fs::read(w.path()).unwrap();
+            let header = 16 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            bytes[header..].to_vec()
+        };
+        let append = |b: &[u8]| {
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(b).unwrap();
+        };
+        append(&record[..10]);
+        let before = r.bytes_read();
+        assert!(!r.update().unwrap());
+        assert_eq!(r.bytes_read(), before + 10);
+        append(&record[10..]);
+        assert!(r.update().unwrap());
+        assert_eq!(
+            r.bytes_read(),
+            before + record.len() as u64 + 10,
+            "the cut part again"
+        );
+        assert_eq!(r.scalars(), &read_scalars(d).unwrap());
+        assert_eq!(r.scalars()["b"][0].step, 60);
+        // A resumed run's new file: only it is read, and its marker drops steps >= 20.
+        let second = {
+            let mut w = EventWriter::create(d).unwrap();
+            w.session_start(20).unwrap();
+            w.scalar("a", 25, -1.0).unwrap();
+            w.path().to_path_buf()
+        };
+        let before = r.bytes_read();
+        assert!(r.update().unwrap());
+        assert_eq!(r.bytes_read(), before + len(&second));
+        assert_eq!(r.scalars(), &read_scalars(d).unwrap());
+        assert_eq!(r.scalars()["a"].len(), 21);
+        assert!(r.scalars()["b"].is_empty());
+        // An earlier file that grows once a later one exists: everything is read again.
+        append(&record);
+        let before = r.bytes_read();
+        assert!(r.update().unwrap());
+        assert_eq!(r.bytes_read(), before + len(&path) + len(&second));
+        assert_eq!(r.scalars(), &read_scalars(d).unwrap());
+        // A file that shrank (rewritten): everything again too.
+        std::fs::write(&second, b"").unwrap();
+        assert!(r.update().unwrap());
+        assert_eq!(r.scalars(), &read_scalars(d).unwrap());
+        assert_eq!(r.scalars()["b"].len(), 2);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::episodes::{self, EpisodeRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{resume_from, sse_stream};
 use crate::matches::{self, MatchRequest};
-use crate::runs::{RunInfo, Sent, fingerprint, scalars};
+use crate::runs::{RunInfo, Sent, fingerprint, read_curves, scalars};
 use crate::store::{Job, Store};
 
 /// How often a run's live stream looks for new events.
@@ -283,24 +283,29 @@ async fn run_events(
         let mut last = None;
         let mut sent = Sent::default();
         let mut shown: Option<(&'static str, Value)> = None;
+        // Reads only what the event files gained since the last look.
+        let mut reader = Some(ember_nets::tensorboard::ScalarReader::new(&dir));
         loop {
             if Arc::strong_count(&producer) == 1 {
                 return;
             }
             let (d, i, t) = (dir.clone(), id.clone(), tags.clone());
             let fp = fingerprint(&d);
-            if last != Some(fp) {
+            if last != Some(fp)
+                && let Some(mut rd) = reader.take()
+            {
                 last = Some(fp);
                 let got = tokio::task::spawn_blocking(move || {
                     let info = RunInfo::read(&d);
-                    let s = scalars(&d, t.as_deref());
-                    (info.brief(&i), info.status, info.summary, s)
+                    let s = read_curves(&mut rd, t.as_deref());
+                    (info.brief(&i), info.status, info.summary, s, rd)
                 })
                 .await;
-                let Ok((brief, status, summary, s)) = got else {
+                let Ok((brief, status, summary, s, rd)) = got else {
                     producer.finish();
                     return;
                 };
+                reader = Some(rd);
                 // The status when it (or the summary) changed; the curves' new points.
                 let now = (status, summary.unwrap_or(Value::Null));
                 if shown.as_ref() != Some(&now) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ember_nets::tensorboard::ScalarReader;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -200,16 +201,21 @@ impl RunInfo {
 }
 
 /// A run's scalars: `{TAG: [[step, value], …]}`, every tag or those named.
-pub fn scalars(
-    dir: &Path,
-    tags: Option<&[String]>,
-) -> ApiResult<BTreeMap<String, Vec<(u64, f32)>>> {
-    let all = ember_nets::tensorboard::read_scalars(dir)
+pub fn scalars(dir: &Path, tags: Option<&[String]>) -> ApiResult<Curves> {
+    read_curves(&mut ScalarReader::new(dir), tags)
+}
+
+/// The curves of `reader`'s run once it has read what its event files gained since its last
+/// read (a live stream keeps one reader, so a long run's files are not parsed again each time).
+pub fn read_curves(reader: &mut ScalarReader, tags: Option<&[String]>) -> ApiResult<Curves> {
+    reader
+        .update()
         .map_err(|e| ApiError::internal(format!("reading the run's event files: {e}")))?;
-    Ok(all
-        .into_iter()
-        .filter(|(tag, _)| tags.is_none_or(|t| t.iter().any(|x| x == tag)))
-        .map(|(tag, evs)| (tag, evs.iter().map(|e| (e.step, e.value)).collect()))
+    Ok(reader
+        .scalars()
+        .iter()
+        .filter(|(tag, _)| tags.is_none_or(|t| t.iter().any(|x| x == *tag)))
+        .map(|(tag, evs)| (tag.clone(), evs.iter().map(|e| (e.step, e.value)).collect()))
         .collect())
 }
 
@@ -309,6 +315,32 @@ mod tests {
         pts.iter()
             .map(|(t, p)| (t.to_string(), p.to_vec()))
             .collect()
+    }
+
+    #[test]
+    fn live_curves_read_only_what_the_event_files_gained() {
+        use ember_nets::tensorboard::EventWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::create(dir.path()).unwrap();
+        for step in 0..200 {
+            w.scalar("charts/episodic_return", step, step as f32)
+                .unwrap();
+            w.scalar("losses/value", step, 1.0).unwrap();
+        }
+        w.flush().unwrap();
+        let mut reader = ScalarReader::new(dir.path());
+        let tags = ["charts/episodic_return".to_string()];
+        let c = read_curves(&mut reader, Some(&tags)).unwrap();
+        assert_eq!(c["charts/episodic_return"].len(), 200);
+        assert!(!c.contains_key("losses/value"));
+        let first = reader.bytes_read();
+        w.scalar("charts/episodic_return", 200, 7.0).unwrap();
+        w.flush().unwrap();
+        let c = read_curves(&mut reader, Some(&tags)).unwrap();
+        assert_eq!(c, scalars(dir.path(), Some(&tags)).unwrap());
+        assert_eq!(c["charts/episodic_return"][200], (200, 7.0));
+        let gained = reader.bytes_read() - first;
+        assert!(gained * 100 < first, "read {gained} bytes again of {first}");
     }
 
     #[test]
