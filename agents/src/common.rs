@@ -635,6 +635,8 @@ pub struct TrainSummary {
     pub completed: bool,
     /// Final evaluation of the greedy / deterministic policy.
     pub eval: Option<EvalResult>,
+    /// With `keep_best`: the best evaluation and its step (the network in `checkpoints/best.ember`).
+    pub best_eval: Option<crate::trainer::BestEval>,
     /// Mean return of the last (up to) 100 training episodes.
     pub recent_mean_return: f64,
     /// Seconds over every process of the run.

@@ -89,6 +89,9 @@ pub struct DqnConfig {
     pub checkpoint_every: u64,
     /// Checkpoints kept.
     pub keep_checkpoints: usize,
+    /// Keep the network of the best evaluation as the run's output (`checkpoints/best.ember`,
+    /// what `ember eval RUN_DIR` evaluates), as SB3's `EvalCallback` keeps `best_model`.
+    pub keep_best: bool,
     /// Save the replay buffer with each checkpoint (needed for an exact resume).
     pub save_replay: bool,
     /// Log losses every this many steps.
@@ -124,6 +127,7 @@ impl Default for DqnConfig {
             eval_max_steps: 10_000,
             checkpoint_every: 100_000,
             keep_checkpoints: 2,
+            keep_best: false,
             save_replay: true,
             log_every: 1000,
         }
@@ -279,6 +283,7 @@ pub fn train<E: Env>(
         eval_every: cfg.eval_every,
         checkpoint_every: cfg.checkpoint_every,
         end: cfg.total_steps,
+        keep_best: cfg.keep_best,
     };
     let mut trainer = Trainer::new(KIND, qcfg.clone(), io, schedule);
 

@@ -73,6 +73,9 @@ pub struct PpoConfig {
     pub checkpoint_every: u64,
     /// Checkpoints kept.
     pub keep_checkpoints: usize,
+    /// Keep the network of the best evaluation as the run's output (`checkpoints/best.ember`,
+    /// what `ember eval RUN_DIR` evaluates), as SB3's `EvalCallback` keeps `best_model`.
+    pub keep_best: bool,
 }
 
 impl Default for PpoConfig {
@@ -99,6 +102,7 @@ impl Default for PpoConfig {
             eval_max_steps: 10_000,
             checkpoint_every: 100_000,
             keep_checkpoints: 2,
+            keep_best: false,
         }
     }
 }
@@ -216,6 +220,7 @@ pub fn train<E: Env>(
         eval_every: cfg.eval_every,
         checkpoint_every: cfg.checkpoint_every,
         end: num_updates * batch as u64,
+        keep_best: cfg.keep_best,
     };
     let mut trainer = Trainer::new(KIND, acfg.clone(), io, schedule);
 

@@ -1,6 +1,8 @@
 //! The bookkeeping every training loop shares, written once so that `dqn.rs` and `ppo.rs` hold only
 //! their own loop: resuming from the newest checkpoint, saving one, the periodic evaluation and
-//! checkpoint, stopping early (for resume tests), finished episodes, and the summary.
+//! checkpoint, stopping early (for resume tests), finished episodes, and the summary; and, with
+//! `keep_best`, the best evaluated network kept as the run's output (as SB3's `EvalCallback`
+//! keeps `best_model`), in `checkpoints/best.ember`, which `ember eval RUN_DIR` then evaluates.
 
 use std::time::Instant;
 
@@ -26,9 +28,23 @@ pub struct Counters {
     pub recent: Recent,
     /// The last evaluation.
     pub last_eval: Option<EvalResult>,
+    /// The best evaluation so far and its step (kept with `keep_best`).
+    #[serde(default)]
+    pub best_eval: Option<BestEval>,
     /// Seconds spent by the processes of this run up to the last checkpoint.
     pub wall_seconds: f64,
 }
+
+/// The best evaluation of a run and the step of the network it evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BestEval {
+    pub step: u64,
+    pub eval: EvalResult,
+}
+
+/// The file the best evaluated network is kept in, inside the checkpoint directory (a name the
+/// newest-checkpoint search and pruning do not count).
+pub const BEST_FILE: &str = "best.ember";
 
 /// An algorithm's checkpointed state: the shared [`Counters`] and its own.
 pub trait TrainState: Serialize {
@@ -47,6 +63,8 @@ pub struct Schedule {
     pub checkpoint_every: u64,
     /// The step at which the loop ends (the end evaluates and checkpoints on its own).
     pub end: u64,
+    /// Keep the network of the best evaluation so far in [`BEST_FILE`] (the first of equals).
+    pub keep_best: bool,
 }
 
 /// One process's part of a training run.
@@ -174,7 +192,7 @@ impl<'a, N: Serialize> Trainer<'a, N> {
         let step = state.counters().step;
         if step >= self.schedule.end {
             let ev = eval(step)?;
-            self.evaluated(state.counters(), ev, true)?;
+            self.evaluated(model, state, ev, true)?;
             save(self, state)?;
             return Ok(Some(self.summary(model, state, true)?));
         }
@@ -183,7 +201,7 @@ impl<'a, N: Serialize> Trainer<'a, N> {
         }
         if due(prev, step, self.schedule.eval_every) > 0 {
             let ev = eval(step)?;
-            self.evaluated(state.counters(), ev, false)?;
+            self.evaluated(model, state, ev, false)?;
         }
         if due(prev, step, self.schedule.checkpoint_every) > 0 {
             save(self, state)?;
@@ -194,18 +212,38 @@ impl<'a, N: Serialize> Trainer<'a, N> {
         Ok(None)
     }
 
-    /// Logs evaluation `ev` at `run.step` (`eval/mean_return`, and a line unless it is the final
-    /// one) and keeps it.
-    fn evaluated(&mut self, run: &mut Counters, ev: EvalResult, final_eval: bool) -> Result<()> {
-        self.log
-            .scalar("eval/mean_return", run.step, ev.mean_return)?;
+    /// Logs evaluation `ev` of `model` at the run's step (`eval/mean_return`, and a line unless it
+    /// is the final one) and keeps it; with `keep_best`, saves `model` as [`BEST_FILE`] when `ev`
+    /// beats every earlier evaluation.
+    fn evaluated<M: Module, S: TrainState>(
+        &mut self,
+        model: &M,
+        state: &mut S,
+        ev: EvalResult,
+        final_eval: bool,
+    ) -> Result<()> {
+        let run = state.counters();
+        let step = run.step;
+        self.log.scalar("eval/mean_return", step, ev.mean_return)?;
         if !final_eval {
             self.log.line(&format!(
-                "step {}: eval return {:.2} ± {:.2} over {} episodes",
-                run.step, ev.mean_return, ev.std_return, ev.episodes
+                "step {step}: eval return {:.2} ± {:.2} over {} episodes",
+                ev.mean_return, ev.std_return, ev.episodes
             ));
         }
         run.last_eval = Some(ev);
+        let better = run
+            .best_eval
+            .is_none_or(|b| ev.mean_return > b.eval.mean_return);
+        if let (true, true, Some(dir)) = (self.schedule.keep_best, better, self.checkpoints) {
+            run.best_eval = Some(BestEval { step, eval: ev });
+            let ck = Checkpoint::new(self.kind, &self.net, model, None, &*state)?;
+            dir.save_named(BEST_FILE, &ck)?;
+            self.log.line(&format!(
+                "step {step}: best evaluation so far ({:.2}), kept as {BEST_FILE}",
+                ev.mean_return
+            ));
+        }
         Ok(())
     }
 
@@ -245,6 +283,7 @@ impl<'a, N: Serialize> Trainer<'a, N> {
             episodes: run.episodes,
             completed,
             eval: run.last_eval,
+            best_eval: run.best_eval,
             recent_mean_return: run.recent.mean(),
             wall_seconds: self.base_wall + self.started.elapsed().as_secs_f64(),
             steps_per_sec: self.steps_per_sec(run.step),

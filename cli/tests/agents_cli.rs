@@ -284,6 +284,66 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
 }
 
 #[test]
+fn keep_best_keeps_the_best_evaluated_network_and_eval_plays_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("best");
+    // dqn_cartpole.toml keeps its best network (train.keep_best = true).
+    let o = train(
+        "dqn_cartpole.toml",
+        "dqn",
+        &d,
+        &[
+            "train.total_steps=1200",
+            "train.learning_starts=100",
+            "train.train_frequency=16",
+            "train.gradient_steps=8",
+            "train.eval_every=200",
+            "train.eval_episodes=3",
+        ],
+    );
+    let s = last_json(&o);
+    let step = s["best_eval_step"].as_u64().expect("a best evaluation");
+    let best = s["best_eval_mean_return"].as_f64().unwrap();
+    assert!(best >= s["eval_mean_return"].as_f64().unwrap(), "{s}");
+    assert_eq!(s["best_eval_episodes"], 3, "{s}");
+    assert_eq!(step % 200, 0, "{s}");
+    // Every evaluation the run printed is at most the kept one, and the kept one is among them.
+    let e = stderr(&o);
+    let evals: Vec<f64> = e
+        .lines()
+        .filter_map(|l| {
+            l.split("eval return ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(!evals.is_empty(), "{e}");
+    assert!(evals.iter().all(|&v| v <= best + 1e-9), "{e}");
+    assert!(e.contains("kept as best.ember"), "{e}");
+    assert!(d.join("checkpoints/best.ember").is_file());
+    // `ember eval RUN_DIR` plays that network and says so.
+    let o = ember(&["eval", d.to_str().unwrap(), "--episodes", "2", "--json"]);
+    last_json(&o);
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("its best evaluated network of step {step}")),
+        "{e}"
+    );
+    // Without the file it falls back to the newest checkpoint.
+    std::fs::remove_file(d.join("checkpoints/best.ember")).unwrap();
+    let o = ember(&["eval", d.to_str().unwrap(), "--episodes", "1", "--json"]);
+    last_json(&o);
+    assert!(
+        stderr(&o).contains("checkpoint of step 1200"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn watch_a_trained_agent_and_refuse_a_mismatched_env() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("ppo");

@@ -505,6 +505,15 @@ impl CheckpointDir {
         self.dir.join(format!("ckpt-{step:012}.ember"))
     }
 
+    /// Saves `ckpt` under `name` (such as `best.ember`: a name the listing of step checkpoints,
+    /// [`CheckpointDir::latest`] and pruning never count), creating the directory.
+    pub fn save_named(&self, name: &str, ckpt: &Checkpoint) -> Result<PathBuf> {
+        fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let path = self.dir.join(name);
+        ckpt.save(&path)?;
+        Ok(path)
+    }
+
     /// Saves `ckpt` as the checkpoint of `step`, then deletes the oldest checkpoints so that
     /// `keep` remain: this one and the newest `keep - 1` before it. Files that do not start like
     /// a checkpoint (junk under a checkpoint's name, a symlink to a device) and files of later

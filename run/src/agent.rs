@@ -8,6 +8,7 @@ use std::path::Path;
 use ember_agents::Policy;
 use ember_agents::common::random_legal;
 use ember_agents::policy::ActMode;
+use ember_agents::trainer::BestEval;
 use ember_envs::Env;
 use ember_envs::go::player::genmove;
 use ember_envs::go::{GoState, Move};
@@ -146,7 +147,8 @@ pub fn mode_name(mode: ActMode) -> String {
     }
 }
 
-/// The policy of a trained DQN or PPO run (its newest checkpoint that loads), on the CPU.
+/// The policy of a trained DQN or PPO run, on the CPU: its best evaluated network when the run
+/// keeps one (`train.keep_best`, `checkpoints/best.ember`), else its newest checkpoint that loads.
 pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Policy>> {
     let run = RunDir::open(dir)?;
     let exp = Experiment::load(&run.config_path(), &[])?;
@@ -154,7 +156,39 @@ pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Polic
     if !["dqn", "ppo"].contains(&kind) {
         bail!("{} is a {kind} run, not a DQN or PPO agent", dir.display());
     }
-    let (found, skipped) = run.checkpoints(usize::MAX).latest()?;
+    let ckpts = run.checkpoints(usize::MAX);
+    let best = ckpts.path().join(ember_agents::trainer::BEST_FILE);
+    let keeps_best = exp
+        .table
+        .get("train")
+        .and_then(|t| t.get("keep_best"))
+        .and_then(|v| v.as_bool())
+        == Some(true);
+    if keeps_best && best.exists() {
+        let ck = ember_nets::Checkpoint::load(&best)?;
+        check_kind(dir, kind, &ck)?;
+        let b = ck
+            .state::<serde_json::Value>()
+            .ok()
+            .and_then(|s| serde_json::from_value::<BestEval>(s.get("best_eval")?.clone()).ok());
+        let at = b.map_or(String::new(), |b| {
+            format!(
+                " of step {}, evaluated {:.2} over {} episodes in the run",
+                b.step, b.eval.mean_return, b.eval.episodes
+            )
+        });
+        eprintln!(
+            "agent: {} ({kind}, its best evaluated network{at}: train.keep_best)",
+            dir.display()
+        );
+        return Ok(ember_agents::policy::from_checkpoint(
+            &ck,
+            &DeviceChoice::Cpu.device()?,
+            mode,
+            seed,
+        )?);
+    }
+    let (found, skipped) = ckpts.latest()?;
     let damaged = skipped.len();
     for e in skipped {
         eprintln!("warning: skipping a damaged checkpoint: {e}");
@@ -166,13 +200,7 @@ pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Polic
             dir.display()
         ),
     })?;
-    if ck.kind() != kind {
-        bail!(
-            "{}: config.toml says kind = \"{kind}\" but its checkpoint holds a {:?} model; the run's files do not belong together",
-            dir.display(),
-            ck.kind()
-        );
-    }
+    check_kind(dir, kind, &ck)?;
     eprintln!(
         "agent: {} ({kind}, checkpoint of step {step})",
         dir.display()
@@ -183,4 +211,16 @@ pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Polic
         mode,
         seed,
     )?)
+}
+
+/// Refuses a checkpoint whose model is not of the run's `kind`.
+fn check_kind(dir: &Path, kind: &str, ck: &ember_nets::Checkpoint) -> Result<()> {
+    if ck.kind() != kind {
+        bail!(
+            "{}: config.toml says kind = \"{kind}\" but its checkpoint holds a {:?} model; the run's files do not belong together",
+            dir.display(),
+            ck.kind()
+        );
+    }
+    Ok(())
 }
