@@ -174,8 +174,7 @@ fn resume_continues_the_step_count_and_reproduces_the_run() {
         files.sort();
         let newest = files
             .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".ember"))
-            .next_back()
+            .rfind(|p| p.to_string_lossy().ends_with(".ember"))
             .unwrap()
             .clone();
         let step = newest

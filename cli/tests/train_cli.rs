@@ -105,7 +105,7 @@ fn small(data: &Path) -> Vec<String> {
     .collect()
 }
 
-fn args<'a>(v: &'a [String]) -> Vec<&'a str> {
+fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 

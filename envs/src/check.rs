@@ -147,12 +147,10 @@ pub fn check_env_with<F: Fn() -> Box<dyn Env>>(
         let last = a.last().expect("play records the reset");
         report.terminated += last.terminated as usize;
         report.truncated += last.truncated as usize;
-        if last.terminated || last.truncated {
-            if env.step(0).is_ok() {
-                return Err(fail(
-                    "step after the episode ended succeeded; it must be an error".into(),
-                ));
-            }
+        if (last.terminated || last.truncated) && env.step(0).is_ok() {
+            return Err(fail(
+                "step after the episode ended succeeded; it must be an error".into(),
+            ));
         }
     }
     // reset(None) continues and gives a valid observation.
@@ -200,7 +198,7 @@ fn play(
     cfg: CheckConfig,
     probe: bool,
 ) -> Result<(Vec<Record>, Vec<usize>), String> {
-    let mut rng = Rng::new(seed ^ 0xC0FF_EE);
+    let mut rng = Rng::new(seed ^ 0x00C0_FFEE);
     let obs = env.reset(Some(seed)).to_vec();
     check_obs(space, &obs)?;
     let mut recs = vec![Record {
@@ -237,12 +235,11 @@ fn play(
                     }
                 }
             }
-            if let Some(m) = &mask {
-                if let Some(bad) = m.iter().position(|&b| !b) {
-                    if env.step(bad).is_ok() {
-                        return Err(format!("masked-out action {bad} was accepted at step {t}"));
-                    }
-                }
+            if let Some(m) = &mask
+                && let Some(bad) = m.iter().position(|&b| !b)
+                && env.step(bad).is_ok()
+            {
+                return Err(format!("masked-out action {bad} was accepted at step {t}"));
             }
         }
         let a = match replay {

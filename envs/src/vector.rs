@@ -270,13 +270,13 @@ impl<E: Env> VecEnv<E> {
             if a >= na {
                 return Err(EnvError::InvalidAction { action: a, n: na });
             }
-            if let Some(mask) = m.env.action_mask() {
-                if !mask[a] {
-                    return Err(EnvError::IllegalAction {
-                        action: a,
-                        reason: "masked out by the env's action mask".into(),
-                    });
-                }
+            if let Some(mask) = m.env.action_mask()
+                && !mask[a]
+            {
+                return Err(EnvError::IllegalAction {
+                    action: a,
+                    reason: "masked out by the env's action mask".into(),
+                });
             }
         }
         let len = self.obs_space.flat_len();
@@ -285,6 +285,8 @@ impl<E: Env> VecEnv<E> {
             Some(p) => n.div_ceil(p.current_num_threads()),
             None => n,
         };
+        // One chunk of every per-env buffer, zipped: the tuple is the shape of the zip.
+        #[allow(clippy::type_complexity)]
         let run = move |(ms, acts, obs, fin, rew, term, trunc, info, hf): (
             &mut [Member<E>],
             &[usize],

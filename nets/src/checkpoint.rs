@@ -563,6 +563,7 @@ impl CheckpointDir {
 
     /// The newest checkpoint that loads, and the errors of any newer ones that did not (so a
     /// caller can say it skipped a damaged file). `None` when there is no loadable checkpoint.
+    #[allow(clippy::type_complexity)]
     pub fn latest(&self) -> Result<(Option<(u64, Checkpoint)>, Vec<CheckpointError>)> {
         let mut skipped = Vec::new();
         for (step, path) in self.list()?.into_iter().rev() {

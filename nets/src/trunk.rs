@@ -79,7 +79,7 @@ impl ConvTrunkConfig {
                 self.width, self.depth
             )));
         }
-        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+        if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(invalid(format!(
                 "kernel_size must be odd, got {}",
                 self.kernel_size

@@ -134,7 +134,7 @@ impl Env for CartPole {
         } else {
             '|'
         };
-        let mut above = vec![' '; 41];
+        let mut above = [' '; 41];
         above[col] = pole;
         format!(
             "{}\n{}\nx = {:+.3}  θ = {:+.2}°\n",

@@ -47,10 +47,9 @@ impl Canvas {
             return;
         }
         let i = ((y as u32 * self.w + x as u32) * 3) as usize;
-        for k in 0..3 {
-            let old = f64::from(self.pixels[i + k]);
-            self.pixels[i + k] =
-                (old + (f64::from(c[k]) - old) * alpha.clamp(0.0, 1.0)).round() as u8;
+        for (px, &ck) in self.pixels[i..i + 3].iter_mut().zip(&c) {
+            let old = f64::from(*px);
+            *px = (old + (f64::from(ck) - old) * alpha.clamp(0.0, 1.0)).round() as u8;
         }
     }
 
@@ -103,10 +102,10 @@ impl Canvas {
         }
         let i = ((y as u32 * self.w + x as u32) * 3) as usize;
         let mut have: f64 = 1.0;
-        for k in 0..3 {
-            let bg = 255.0 - f64::from(c[k]);
+        for (&px, &ck) in self.pixels[i..i + 3].iter().zip(&c) {
+            let bg = 255.0 - f64::from(ck);
             if bg.abs() > 8.0 {
-                have = have.min((255.0 - f64::from(self.pixels[i + k])) / bg);
+                have = have.min((255.0 - f64::from(px)) / bg);
             }
         }
         if cover > have.max(0.0) {
