@@ -294,7 +294,7 @@ pub fn train<E: Env>(
         envs.restore(&state.envs)?;
         if let (true, Some(dir)) = (state.replay_saved, trainer.checkpoints()) {
             let path = replay_path(dir.path(), step);
-            match Replay::load(&path, cfg.buffer_size, l, codec, mask_len) {
+            match Replay::load(&path, cfg.buffer_size, l, codec, mask_len, num_actions) {
                 Ok(r) => replay = r,
                 Err(e) => trainer.log.line(&format!(
                     "warning: {e}; continuing with an empty replay buffer (the run will not \

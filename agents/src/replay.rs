@@ -284,13 +284,16 @@ impl Replay {
     }
 
     /// Reads a buffer written by [`save`](Self::save); it must match `capacity`, `obs_len`, `codec`
-    /// and the mask width `mask_len` (0: no masks).
+    /// and the mask width `mask_len` (0: no masks), and every stored action must be below
+    /// `num_actions` (a crafted file with a correct checksum could otherwise hand the network an
+    /// action it has no output for).
     pub fn load(
         path: &Path,
         capacity: usize,
         obs_len: usize,
         codec: ObsCodec,
         mask_len: usize,
+        num_actions: usize,
     ) -> Result<Self> {
         let bad = |reason: String| AgentError::BadState {
             path: path.into(),
@@ -360,6 +363,14 @@ impl Replay {
         }
         r.len = len as usize;
         r.pos = pos as usize;
+        if let Some(a) = r.actions[..r.len]
+            .iter()
+            .find(|&&a| a as usize >= num_actions)
+        {
+            return Err(bad(format!(
+                "it holds action {a}; this run has {num_actions} actions"
+            )));
+        }
         Ok(r)
     }
 }
@@ -485,13 +496,21 @@ mod tests {
         }
         let p = dir.path().join("r.bin");
         r.save(&p).unwrap();
-        assert_eq!(Replay::load(&p, 4, 3, ObsCodec::F32, 0).unwrap(), r);
-        assert!(Replay::load(&p, 5, 3, ObsCodec::F32, 0).is_err());
+        assert_eq!(Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6).unwrap(), r);
+        assert!(Replay::load(&p, 5, 3, ObsCodec::F32, 0, 6).is_err());
+        // The buffer holds actions 2..=5: a run with 5 actions has no output for action 5.
+        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("it holds action 5; this run has 5 actions"),
+            "{e}"
+        );
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[60] ^= 1;
         std::fs::write(&p, bytes).unwrap();
         assert!(
-            Replay::load(&p, 4, 3, ObsCodec::F32, 0)
+            Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6)
                 .unwrap_err()
                 .to_string()
                 .contains("checksum")
@@ -501,13 +520,13 @@ mod tests {
         {
             let link = dir.path().join("zero.bin");
             std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
-            let e = Replay::load(&link, 4, 3, ObsCodec::F32, 0)
+            let e = Replay::load(&link, 4, 3, ObsCodec::F32, 0, 6)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("not a regular file (a character device)"), "{e}");
         }
         std::fs::write(&p, vec![0u8; 1 << 20]).unwrap();
-        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0)
+        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6)
             .unwrap_err()
             .to_string();
         assert!(e.contains("larger than"), "{e}");
@@ -545,8 +564,8 @@ mod tests {
         }
         let p = dir.path().join("r.bin");
         r.save(&p).unwrap();
-        assert_eq!(Replay::load(&p, 3, 2, ObsCodec::F32, 70).unwrap(), r);
-        assert!(Replay::load(&p, 3, 2, ObsCodec::F32, 0).is_err());
+        assert_eq!(Replay::load(&p, 3, 2, ObsCodec::F32, 70, 70).unwrap(), r);
+        assert!(Replay::load(&p, 3, 2, ObsCodec::F32, 0, 70).is_err());
     }
 
     #[test]
