@@ -47,6 +47,10 @@ log "fashion_mnist, 1 epoch on the $GPU"
   --set "data.path=$DATA" --run-dir "$OUT/fashion_mnist_gpu" --json \
   > "$OUT/fashion_mnist_gpu.log" 2>&1 || log "fashion_mnist on the $GPU failed (see its log)"
 tail -1 "$OUT/fashion_mnist_gpu.log" | tee "$OUT/fashion_mnist_gpu.json"
+# The adapter --device gpu opened (summary.json's `adapter`): a software device's timings are no GPU figures.
+if grep -q '"software":true' "$OUT/fashion_mnist_gpu.json"; then
+  log "WARNING: the GPU is a software device on the CPU (see fashion_mnist_gpu.json's adapter): keep these timings out of BENCHMARKS.md's speed tables"
+fi
 
 # 3. PPO on Breakout, 250k steps, GPU then CPU: env steps/s with the experiment's network.
 for run in "1 $GPU" "2 cpu"; do

@@ -83,3 +83,9 @@ echo "browser screenshots: $CARGO_TARGET_DIR/browser-artifacts" >&2
 step "building the Python module into $VENV (maturin develop --release) and running pytest"
 (cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --release --quiet 2>&1)
 (cd python && "$VENV/bin/python" -m pytest -q tests)
+
+# --- The GPU path on a software Vulkan device ---------------------------------------------------
+# cli/tests/gpu_path.rs on Mesa's lavapipe with --features wgpu: each head against the CPU, training
+# steps, checkpoints across devices, `ember train --device gpu`. Its build is too long for a cold run,
+# so it runs only once this cache holds it; `bash .ci/gpu-path.sh` warms it (see that script).
+bash .ci/gpu-path.sh --if-warm

@@ -15,7 +15,8 @@
 //!   into the scratch, which `col2im` adds straight back onto the image's input gradient.
 //!
 //! Images run in parallel with rayon, each product on its task's thread.
-//! Only `flex` tensors take this path ([`usable`]); other backends use burn's `conv2d`.
+//! Only `flex` f32 tensors take this path ([`usable`]); on other backends [`conv_same`] is burn's
+//! `conv2d` with the same padding (the same function; `cli/tests/gpu_path.rs` compares the two).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -24,6 +25,8 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
@@ -48,9 +51,16 @@ pub fn usable(x: &Tensor<4>, k: usize) -> bool {
     is_flex(&x.device()) && x.dtype() == DType::F32 && k % 2 == 1
 }
 
-/// `x [B,C,H,W]` convolved with `weight [O,C,k,k]`, stride 1, "same" zero padding, plus `bias
-/// [O]` → `[B,O,H,W]`. Differentiable in all three. Call only where [`usable`] says so.
+/// `x [B,C,H,W]` convolved with `weight [O,C,k,k]` (odd `k`), stride 1, "same" zero padding,
+/// plus `bias [O]` → `[B,O,H,W]`. Differentiable in all three. The hand-written passes where
+/// [`usable`] says so, else burn's `conv2d`.
 pub fn conv_same(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    let [_, _, k, _] = weight.dims();
+    if !usable(&x, k) {
+        let p = k / 2;
+        let options = ConvOptions::new([1, 1], [p, p], [1, 1], 1);
+        return conv2d(x, weight, Some(bias), options); // [B, O, H, W]
+    }
     Tensor::from_dispatch(<Dispatch as ConvSame>::conv_same(
         x.into_dispatch(),
         weight.into_dispatch(),

@@ -26,6 +26,13 @@ pub enum NetsError {
          build downloads an LLVM bundle from GitHub, so it needs internet access)"
     )]
     GpuNotBuilt,
+    /// `--device gpu` on a GPU build, but no adapter could be opened.
+    #[error(
+        "no GPU adapter could be opened: {0}. wgpu needs a Vulkan (or OpenGL) driver; without a \
+         GPU, Mesa's software Vulkan device runs it on the CPU (Debian: `apt install \
+         mesa-vulkan-drivers`)"
+    )]
+    GpuUnavailable(String),
     /// An unknown `--device` value.
     #[error("unknown device {0:?}: expected `cpu` or `gpu`")]
     UnknownDevice(String),

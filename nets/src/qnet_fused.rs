@@ -14,9 +14,10 @@
 //! conv's patch columns are ordered tap-major, the bias is the gemm's starting value), so values
 //! agree with burn's to rounding, not bit for bit; the unit test compares values and gradients.
 //!
-//! Only `flex` tensors take this path ([`usable`]); [`crate::QNet`] routes there on the CPU when
-//! its encoder is a single plain conv block without batch norm or pooling and it has no dueling
-//! head.
+//! Only `flex` f32 tensors take this path ([`usable`]); [`crate::QNet`] routes there on the CPU
+//! when its encoder is a single plain conv block without batch norm or pooling and it has no
+//! dueling head. On other backends [`qnet_conv_mlp`] is the same function in burn's ops
+//! (`cli/tests/gpu_path.rs` compares the two).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -25,6 +26,9 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::tensor::activation::relu;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
 
 use crate::conv_same::{self, Dims};
@@ -54,7 +58,8 @@ pub fn usable(x: &Tensor<4>) -> bool {
 }
 
 /// `relu(relu(conv(x) + conv_b) · w1 + b1) · w2 + b2` (see the module docs), differentiable in
-/// every argument. Call only where [`usable`] says so.
+/// every argument. The fused op where [`usable`] says so, else the same function in burn's ops
+/// (`conv2d`, `matmul`).
 pub fn qnet_conv_mlp(
     x: Tensor<4>,
     conv_w: Tensor<4>,
@@ -64,6 +69,16 @@ pub fn qnet_conv_mlp(
     w2: Tensor<2>,
     b2: Tensor<1>,
 ) -> Tensor<2> {
+    if !usable(&x) {
+        let [b, _, _, _] = x.dims();
+        let [_, _, k, _] = conv_w.dims();
+        let options = ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1);
+        let h = relu(conv2d(x, conv_w, Some(conv_b), options)); // [B, O, H, W]
+        let [_, o, hh, ww] = h.dims();
+        let h = h.reshape([b, o * hh * ww]); // [B, O·H·W], as the trunk flattens
+        let h = relu(h.matmul(w1) + b1.unsqueeze()); // [B, N]
+        return h.matmul(w2) + b2.unsqueeze(); // [B, A]
+    }
     Tensor::from_dispatch(<Dispatch as QNetFused>::qnet_conv_mlp(
         x.into_dispatch(),
         conv_w.into_dispatch(),

@@ -19,6 +19,8 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::tensor::activation::relu;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
@@ -41,9 +43,13 @@ pub fn usable(x: &Tensor<4>) -> bool {
     is_flex(&x.device()) && x.dtype() == DType::F32 && h >= 2 && w >= 2
 }
 
-/// `max_pool_2x2(relu(x))`, `[B,C,H,W] → [B,C,⌊H/2⌋,⌊W/2⌋]`. Differentiable. Call only where
-/// [`usable`] says so.
+/// `max_pool_2x2(relu(x))`, `[B,C,H,W] → [B,C,⌊H/2⌋,⌊W/2⌋]`. Differentiable. Ember's kernel
+/// where [`usable`] says so, else burn's `relu` then `MaxPool2d` (2x2, stride 2).
 pub fn relu_max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    if !usable(&x) {
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        return pool.forward(relu(x)); // [B, C, H/2, W/2]
+    }
     Tensor::from_dispatch(<Dispatch as ReluPool>::relu_max_pool_2x2(x.into_dispatch()))
 }
 

@@ -61,8 +61,9 @@ impl LrSchedule {
 /// `p ← p − lr·m·c / (√v + ε·√(1−β₂ᵗ))` with `c = √(1−β₂ᵗ)/(1−β₁ᵗ)`, the same f32 operations in
 /// the same order) done in one pass over each f32 parameter, where burn's takes a dozen tensor
 /// ops, each a full pass with a fresh allocation. Its state is burn's [`AdamState`], so optimizer
-/// records load either way. Other dtypes go through burn's Adam. No weight decay or AMSGrad;
-/// clip gradients with [`ModuleOptimizer::with_grad_clipping`].
+/// records load either way. Other dtypes, and tensors on other backends than `flex` (a GPU, where
+/// the pass would read every parameter back to the host), go through burn's Adam. No weight
+/// decay or AMSGrad; clip gradients with [`ModuleOptimizer::with_grad_clipping`].
 #[derive(Clone, Debug)]
 pub struct FusedAdam {
     beta_1: f32,
@@ -117,7 +118,11 @@ impl Optimizer for FusedAdam {
                 && f32s(&s.momentum.moment_2)
                 && s.momentum.max_moment_2.is_none()
         });
-        if !(f32s(&tensor) && f32s(&grad) && moments_f32) {
+        if !(crate::flex_util::is_flex(&tensor.device())
+            && f32s(&tensor)
+            && f32s(&grad)
+            && moments_f32)
+        {
             return self.burn_adam().step(lr, tensor, grad, state);
         }
         let device = tensor.device();

@@ -90,24 +90,26 @@ impl RunSummary {
 /// had) before anything is written, creates the run directory, trains, writes `summary.json`.
 pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<RunSummary> {
     let device = opts.device;
-    device.device()?; // a missing GPU backend is an error before anything is written
+    // A missing GPU backend or adapter is an error before anything is written.
+    let adapter = open_device(device)?;
+    let adapter = adapter.as_ref();
     let run_dir = opts.run_dir.as_deref();
     let (run, summary) = match exp.kind {
         Kind::Classifier => {
             let x = classifier::ClassifierExperiment::from_experiment(exp)?;
             let data = classifier::load_data(&x)?;
             x.net(data.train.shape, data.train.num_classes).validate()?;
-            let run = RunDir::create(run_dir, exp)?;
+            let run = RunDir::create(run_dir, exp)?.with_adapter(adapter);
             run.write_config(&x.to_toml()?)?;
             eprintln!("run directory: {}", run.path().display());
             let summary = classifier::train(&x, &data, &run, device, false)?;
             (run, summary)
         }
-        Kind::Dqn => start_rl(&rl::parse::<DqnConfig>(exp)?, exp, run_dir, device)?,
-        Kind::Ppo => start_rl(&rl::parse::<PpoConfig>(exp)?, exp, run_dir, device)?,
+        Kind::Dqn => start_rl(&rl::parse::<DqnConfig>(exp)?, exp, run_dir, device, adapter)?,
+        Kind::Ppo => start_rl(&rl::parse::<PpoConfig>(exp)?, exp, run_dir, device, adapter)?,
         Kind::AlphaZero => {
             let x = alphazero::AzExperiment::from_experiment(exp)?;
-            let run = RunDir::create(run_dir, exp)?;
+            let run = RunDir::create(run_dir, exp)?.with_adapter(adapter);
             run.write_config(&x.to_toml()?)?;
             eprintln!("run directory: {}", run.path().display());
             let summary = alphazero::train(&x, &run, device, false)?;
@@ -116,7 +118,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<RunSummary> {
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),
-        summary,
+        summary: run.stamped(&summary),
     })
 }
 
@@ -124,7 +126,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<RunSummary> {
 pub fn resume(dir: &Path, device: DeviceChoice) -> Result<RunSummary> {
     let run = RunDir::open(dir)?;
     let exp = Experiment::load(&run.config_path(), &[])?;
-    device.device()?;
+    let run = run.with_adapter(open_device(device)?.as_ref());
     let summary = match exp.kind {
         Kind::Classifier => {
             let x = classifier::ClassifierExperiment::from_experiment(&exp)?;
@@ -142,8 +144,19 @@ pub fn resume(dir: &Path, device: DeviceChoice) -> Result<RunSummary> {
     };
     Ok(RunSummary {
         run_dir: run.path().to_path_buf(),
-        summary,
+        summary: run.stamped(&summary),
     })
+}
+
+/// Opens `device` and, for a GPU, says on stderr which adapter the run trains on (a software
+/// device on the CPU, as lavapipe, is named as one). Returns that adapter; `None` on the CPU.
+fn open_device(device: DeviceChoice) -> Result<Option<ember_nets::device::GpuAdapter>> {
+    device.device()?;
+    let adapter = device.adapter()?;
+    if let Some(a) = &adapter {
+        eprintln!("device: gpu ({}): {a}", device.backend_name());
+    }
+    Ok(adapter)
 }
 
 /// A new DQN or PPO run of the parsed experiment `x`.
@@ -152,8 +165,9 @@ fn start_rl<A: rl::Algorithm>(
     exp: &Experiment,
     run_dir: Option<&Path>,
     device: DeviceChoice,
+    adapter: Option<&ember_nets::device::GpuAdapter>,
 ) -> Result<(RunDir, serde_json::Value)> {
-    let run = RunDir::create(run_dir, exp)?;
+    let run = RunDir::create(run_dir, exp)?.with_adapter(adapter);
     run.write_config(&x.to_toml()?)?;
     eprintln!("run directory: {}", run.path().display());
     let summary = rl::train(x, &run, device, false)?;

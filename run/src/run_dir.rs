@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Context, Result, bail};
 use ember_nets::checkpoint::{CheckpointDir, remove_stale_temp_files, write_atomic};
+use ember_nets::device::GpuAdapter;
 use ember_nets::tensorboard::EventWriter;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,6 +16,8 @@ use crate::config::Experiment;
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
+    /// What `summary.json`'s `adapter` says, once [`RunDir::with_adapter`] has set it.
+    adapter: Option<serde_json::Value>,
 }
 
 impl RunDir {
@@ -39,7 +42,10 @@ impl RunDir {
         }
         std::fs::create_dir_all(&path)
             .with_context(|| format!("creating run directory {}", path.display()))?;
-        Ok(RunDir { path })
+        Ok(RunDir {
+            path,
+            adapter: None,
+        })
     }
 
     /// An existing run (it must have a `config.toml`). Temporary files that killed writes of
@@ -56,6 +62,7 @@ impl RunDir {
         }
         Ok(RunDir {
             path: path.to_path_buf(),
+            adapter: None,
         })
     }
 
@@ -85,9 +92,27 @@ impl RunDir {
         Ok(EventWriter::create(&self.path)?)
     }
 
-    /// `summary.json` (pretty, atomically written).
+    /// Records the adapter the run trains on (`None`: the CPU), which [`RunDir::write_summary`]
+    /// writes as `summary.json`'s `adapter`, so a figure from a software GPU device is never
+    /// taken for a real GPU's.
+    pub fn with_adapter(mut self, adapter: Option<&GpuAdapter>) -> Self {
+        self.adapter = Some(serde_json::to_value(adapter).unwrap_or(serde_json::Value::Null));
+        self
+    }
+
+    /// `summary` as `summary.json` holds it: with `adapter` added where [`RunDir::with_adapter`]
+    /// set one.
+    pub fn stamped(&self, summary: &serde_json::Value) -> serde_json::Value {
+        let mut s = summary.clone();
+        if let (Some(a), Some(map)) = (&self.adapter, s.as_object_mut()) {
+            map.insert("adapter".to_string(), a.clone());
+        }
+        s
+    }
+
+    /// `summary.json` (pretty, atomically written), with the adapter (see [`RunDir::stamped`]).
     pub fn write_summary(&self, summary: &serde_json::Value) -> Result<()> {
-        let text = serde_json::to_string_pretty(summary)? + "\n";
+        let text = serde_json::to_string_pretty(&self.stamped(summary))? + "\n";
         write_atomic(&self.path.join("summary.json"), text.as_bytes())?;
         Ok(())
     }
