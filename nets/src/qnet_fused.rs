@@ -197,6 +197,41 @@ fn relu_mask(g: &mut [f32], y: &[f32]) {
 
 /// Gradients from `dq [B, A]`: input (when `want_dx`), conv weight and bias, hidden weight and
 /// bias, output weight and bias.
+/// The gradients of a dense layer `y = x · W + bias` (`x` [rows, k], `W` [k, m]) given `dy` [rows, m],
+/// where `x` is a ReLU's output: `dW = xᵀ · dy`, `dbias = Σ_rows dy`, and `dx = dy · Wᵀ` masked by
+/// that ReLU.
+fn dense_backward(
+    dy: &[f32],
+    x: &[f32],
+    w: FloatTensor<Flex>,
+    (rows, k, m): (usize, usize, usize),
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let dy_m = Mat::row_major(dy, rows, m);
+    let mut dw = vec![0f32; k * m];
+    matmul_into(
+        &mut dw,
+        (m, 1),
+        Mat::row_major(x, rows, k).t(),
+        dy_m,
+        false,
+        false,
+    );
+    let db = column_sums(dy, m);
+    let mut dx = vec![0f32; rows * k];
+    with_values(w, |w| {
+        matmul_into(
+            &mut dx,
+            (k, 1),
+            dy_m,
+            Mat::row_major(w, k, m).t(),
+            false,
+            false,
+        )
+    });
+    relu_mask(&mut dx, x);
+    (dw, db, dx)
+}
+
 #[allow(clippy::type_complexity)]
 fn backward(
     dq: &[f32],
@@ -213,48 +248,9 @@ fn backward(
 ) {
     let (b, n, a, d) = (s.d.b, s.n, s.a, s.d);
     let f = d.o * d.hw();
-    let dq_m = Mat::row_major(dq, b, a);
-    let h_m = Mat::row_major(&s.h, b, n);
-    // Output layer: dW2 [N, A] = hᵀ · dq, db2 = Σ_b dq, dh [B, N] = dq · W2ᵀ (masked by the ReLU).
-    let mut dw2 = vec![0f32; n * a];
-    matmul_into(&mut dw2, (a, 1), h_m.t(), dq_m, false, false);
-    let db2 = column_sums(dq, a);
-    let mut dh = vec![0f32; b * n];
-    with_values(s.w2.clone(), |w2| {
-        matmul_into(
-            &mut dh,
-            (n, 1),
-            dq_m,
-            Mat::row_major(w2, n, a).t(),
-            false,
-            false,
-        )
-    });
-    relu_mask(&mut dh, &s.h);
-    // Hidden layer: dW1 [F, N] = a1ᵀ · dh, db1 = Σ_b dh, da1 [B, F] = dh · W1ᵀ (masked).
-    let dh_m = Mat::row_major(&dh, b, n);
-    let mut dw1 = vec![0f32; f * n];
-    matmul_into(
-        &mut dw1,
-        (n, 1),
-        Mat::row_major(&s.a1, b, f).t(),
-        dh_m,
-        false,
-        false,
-    );
-    let db1 = column_sums(&dh, n);
-    let mut da1 = vec![0f32; b * f];
-    with_values(s.w1.clone(), |w1| {
-        matmul_into(
-            &mut da1,
-            (f, 1),
-            dh_m,
-            Mat::row_major(w1, f, n).t(),
-            false,
-            false,
-        )
-    });
-    relu_mask(&mut da1, &s.a1);
+    // Output layer, then the hidden layer (its input a1 is the conv's ReLU output).
+    let (dw2, db2, dh) = dense_backward(dq, &s.h, s.w2.clone(), (b, n, a));
+    let (dw1, db1, da1) = dense_backward(&dh, &s.a1, s.w1.clone(), (b, f, n));
     // The conv.
     let (dx, dcw, dcb) = with_values(s.x.clone(), |x| {
         conv_same::backward(&da1, x, &s.wm, d, want_dx, false)
