@@ -164,57 +164,42 @@ pub fn load_policy(dir: &Path, mode: ActMode, seed: u64) -> Result<Box<dyn Polic
         .and_then(|t| t.get("keep_best"))
         .and_then(|v| v.as_bool())
         == Some(true);
-    if keeps_best && best.exists() {
+    let (ck, which) = if keeps_best && best.exists() {
+        /// The part of a checkpoint's state that says which evaluation it won.
+        #[derive(serde::Deserialize)]
+        struct Kept {
+            best_eval: Option<BestEval>,
+        }
         let ck = ember_nets::Checkpoint::load(&best)?;
-        check_kind(dir, kind, &ck)?;
-        let b = ck
-            .state::<serde_json::Value>()
+        let at = ck
+            .state::<Kept>()
             .ok()
-            .and_then(|s| serde_json::from_value::<BestEval>(s.get("best_eval")?.clone()).ok());
-        let at = b.map_or(String::new(), |b| {
-            format!(
-                " of step {}, evaluated {:.2} over {} episodes in the run",
-                b.step, b.eval.mean_return, b.eval.episodes
-            )
-        });
-        eprintln!(
-            "agent: {} ({kind}, its best evaluated network{at}: train.keep_best)",
-            dir.display()
-        );
-        return Ok(ember_agents::policy::from_checkpoint(
-            &ck,
-            &DeviceChoice::Cpu.device()?,
-            mode,
-            seed,
-        )?);
-    }
-    let (found, skipped) = ckpts.latest()?;
-    let damaged = skipped.len();
-    for e in skipped {
-        eprintln!("warning: skipping a damaged checkpoint: {e}");
-    }
-    let (step, ck) = found.with_context(|| match damaged {
-        0 => format!("{} has no checkpoint yet", dir.display()),
-        n => format!(
-            "{} has no usable checkpoint: all {n} found are damaged (see the warnings above)",
-            dir.display()
-        ),
-    })?;
-    check_kind(dir, kind, &ck)?;
-    eprintln!(
-        "agent: {} ({kind}, checkpoint of step {step})",
-        dir.display()
-    );
-    Ok(ember_agents::policy::from_checkpoint(
-        &ck,
-        &DeviceChoice::Cpu.device()?,
-        mode,
-        seed,
-    )?)
-}
-
-/// Refuses a checkpoint whose model is not of the run's `kind`.
-fn check_kind(dir: &Path, kind: &str, ck: &ember_nets::Checkpoint) -> Result<()> {
+            .and_then(|k| k.best_eval)
+            .map_or(String::new(), |b| {
+                format!(
+                    " of step {}, evaluated {:.2} over {} episodes in the run",
+                    b.step, b.eval.mean_return, b.eval.episodes
+                )
+            });
+        (
+            ck,
+            format!("its best evaluated network{at}: train.keep_best"),
+        )
+    } else {
+        let (found, skipped) = ckpts.latest()?;
+        let damaged = skipped.len();
+        for e in skipped {
+            eprintln!("warning: skipping a damaged checkpoint: {e}");
+        }
+        let (step, ck) = found.with_context(|| match damaged {
+            0 => format!("{} has no checkpoint yet", dir.display()),
+            n => format!(
+                "{} has no usable checkpoint: all {n} found are damaged (see the warnings above)",
+                dir.display()
+            ),
+        })?;
+        (ck, format!("checkpoint of step {step}"))
+    };
     if ck.kind() != kind {
         bail!(
             "{}: config.toml says kind = \"{kind}\" but its checkpoint holds a {:?} model; the run's files do not belong together",
@@ -222,5 +207,11 @@ fn check_kind(dir: &Path, kind: &str, ck: &ember_nets::Checkpoint) -> Result<()>
             ck.kind()
         );
     }
-    Ok(())
+    eprintln!("agent: {} ({kind}, {which})", dir.display());
+    Ok(ember_agents::policy::from_checkpoint(
+        &ck,
+        &DeviceChoice::Cpu.device()?,
+        mode,
+        seed,
+    )?)
 }
