@@ -42,7 +42,7 @@ use ember_nets::burn::tensor::activation::log_softmax;
 use ember_nets::{Checkpoint, PolicyValueNet, PolicyValueNetConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{RunIo, adam, check_finite, matrix, read, stream, vector};
+use crate::common::{RunIo, adam, check_finite, fingerprint, matrix, read, stream, vector};
 use crate::error::{AgentError, Result};
 use crate::mcts::{
     BatchScratch, NetEvaluator, RolloutEvaluator, RootNoise, Search, SearchConfig, SearchPlayer,
@@ -264,6 +264,8 @@ pub struct AzSummary {
     /// The ownership head's sign accuracy on the cells someone owned, over the last logged
     /// training batches (`None` without the head).
     pub ownership_accuracy: Option<f64>,
+    /// CRC-32C of the final weights ([`crate::common::fingerprint`]): equal runs, equal bits.
+    pub weights_fingerprint: u32,
 }
 
 /// One training position: the observation's bits, the search policy, and (once the game ends)
@@ -324,6 +326,9 @@ pub fn train<G: Game>(
         )));
     }
     let adev = device.clone().autodiff();
+    // The initial weights come from the run's seed too (burn's generator is otherwise seeded
+    // from the clock, and two runs of one file started from different networks).
+    adev.seed(seed);
     let mut model = net_cfg.init(&adev)?;
     let mut optim: ModuleOptimizer = adam(cfg.adam_eps);
     let mut st = AzState::default();
@@ -688,6 +693,7 @@ pub fn train<G: Game>(
         mean_batch: evaluator.positions as f64 / evaluator.calls.max(1) as f64,
         selfplay_outside_net: 1.0 - net_seconds / selfplay_seconds.max(1e-9),
         ownership_accuracy: last_own_accuracy,
+        weights_fingerprint: fingerprint(&model)?,
         state: st,
     };
     Ok((model.valid(), summary))

@@ -11,7 +11,8 @@
 //!   the image's `[O, H·W]` output planes (`nets::gemm`): no NCHW transpose, no bias pass;
 //! - backward: `cols` built again from the kept input (cheaper than storing `k·k` times the
 //!   input for the whole batch and streaming it through memory), `dWm += colsᵀ · dyᵀ` into a
-//!   partial sum per rayon task, the bias gradient as plane sums of `dy`, and `dcols = dyᵀ · Wmᵀ`
+//!   partial sum per fixed group of images (added in group order: the same bits whatever the
+//!   threads), the bias gradient as plane sums of `dy`, and `dcols = dyᵀ · Wmᵀ`
 //!   into the scratch, which `col2im` adds straight back onto the image's input gradient.
 //!
 //! Images run in parallel with rayon, each product on its task's thread.
@@ -208,6 +209,11 @@ fn weight_from_matrix(m: &[f32], d: Dims) -> Vec<f32> {
 /// Images per rayon task, so that a task is worth its scheduling (and its scratch buffers).
 const IMAGES_PER_TASK: usize = 4;
 
+/// The backward pass sums the weight gradient in this many fixed groups of images (fewer when a
+/// group would have under [`IMAGES_PER_TASK`] images); a constant, so that the summation order,
+/// and so the trained weights, depend on the batch size only, never on the threads.
+const GRADIENT_GROUPS: usize = 8;
+
 /// The forward pass: the output `[B,O,H,W]` (the bias, plus `Wmᵀ · colsᵀ` written straight into
 /// each image's `[O, H·W]` planes) and the weight matrix the backward pass needs. Each image's
 /// patch rows are built in its task's scratch, used, and dropped: the backward pass builds them
@@ -279,7 +285,8 @@ pub(crate) fn forward_values(
 /// The backward pass from the output's gradient `dy [B,O,H,W]`: the gradients of the input
 /// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image (on rayon's threads with
 /// `parallel`, else on the calling thread in image order): `dWm +=
-/// colsᵀ · dyᵀ` (one partial sum per task, added up at the end), `dcols = dyᵀ · Wmᵀ` into a
+/// colsᵀ · dyᵀ` (one partial sum per fixed group of images, added up in group order at the
+/// end), `dcols = dyᵀ · Wmᵀ` into a
 /// scratch `[H·W, k·k·C]` that `col2im` folds straight into the image's input gradient.
 pub(crate) fn backward(
     dy: &[f32],
@@ -328,28 +335,38 @@ pub(crate) fn backward(
         }
         (dwm, db, s)
     };
-    let partials = if parallel {
-        dy.par_chunks(d.o * hw)
-            .zip(x.par_chunks(d.c * hw))
-            .zip(dx.par_chunks_mut(dx_per_image))
-            .with_min_len(IMAGES_PER_TASK)
-            .fold(init, step)
-            .map(|(dwm, db, _)| (dwm, db))
-            .reduce(
-                || (vec![0f32; kc * d.o], vec![0f64; d.o]),
-                |(mut a, mut ab), (b, bb)| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
-                    (a, ab)
-                },
-            )
-    } else {
+    // A run of images summed in image order: `(dWm, dbias)`, each image's `dx` written.
+    let sum_images = |dy: &[f32], x: &[f32], dx: &mut [f32]| {
         let (dwm, db, _) = dy
             .chunks(d.o * hw)
             .zip(x.chunks(d.c * hw))
             .zip(dx.chunks_mut(dx_per_image))
-            .fold(init(), step);
+            .fold(init(), &step);
         (dwm, db)
+    };
+    let partials = if parallel {
+        // Fixed groups of images, each summed in image order, then the groups' partial sums
+        // added in group order: the same bits whatever the threads and however rayon splits
+        // the work (a `fold`/`reduce` over adaptive splits gave a different order, and so
+        // different weights, from run to run).
+        let per_group = d.b.div_ceil(GRADIENT_GROUPS).max(IMAGES_PER_TASK);
+        let groups: Vec<(Vec<f32>, Vec<f64>)> = dy
+            .par_chunks(per_group * d.o * hw)
+            .zip(x.par_chunks(per_group * d.c * hw))
+            .zip(dx.par_chunks_mut(per_group * dx_per_image))
+            .map(|((dy, x), dx)| sum_images(dy, x, dx))
+            .collect();
+        let mut groups = groups.into_iter();
+        let first = groups
+            .next()
+            .unwrap_or_else(|| (vec![0f32; kc * d.o], vec![0f64; d.o]));
+        groups.fold(first, |(mut a, mut ab), (b, bb)| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+            (a, ab)
+        })
+    } else {
+        sum_images(dy, x, &mut dx)
     };
     let (dwm, db) = partials;
     let dw = weight_from_matrix(&dwm, d); // [O, C, k, k]

@@ -241,6 +241,7 @@ fn summary_json<G: Game>(
         "selfplay_mean_batch": s.mean_batch,
         "selfplay_outside_net": s.selfplay_outside_net,
         "ownership_accuracy": s.ownership_accuracy,
+        "weights_fingerprint": format!("{:08x}", s.weights_fingerprint),
         "wall_seconds": s.state.wall_seconds,
         "device": device.backend_name(),
     })

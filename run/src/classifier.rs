@@ -487,6 +487,10 @@ pub fn train(
         "epochs": state.epoch,
         "images_per_sec": if session_secs > 0.0 { images_this_session as f64 / session_secs } else { 0.0 },
         "parameters": params,
+        "weights_fingerprint": format!(
+            "{:08x}",
+            ember_agents::common::fingerprint(&model).context("fingerprinting the weights")?
+        ),
         "device": device.to_string(),
         "backend": device.backend_name(),
         "confusion": ev.confusion,

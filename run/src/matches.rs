@@ -339,6 +339,7 @@ pub fn bench_net_search<G: Game>(
     let trunk = ember_nets::ConvTrunkConfig::new(start.observation_shape(), width, depth)
         .with_block(ember_nets::BlockKind::Residual);
     let cfg = ember_agents::alphazero::net_config(start, trunk, 64);
+    dev.seed(0); // the same network, so the same searches, in every run
     let net = cfg.init(&dev)?;
     let parameters = ember_nets::train::num_params(&net);
     let scfg = SearchConfig::new(sims, Selection::gumbel(16, 1.0));

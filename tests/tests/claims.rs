@@ -1,0 +1,185 @@
+//! The figures in README.md and RESULTS.md were measured by running shipped experiment files in
+//! full, minutes to hours each, which no test can repeat. What a test can do is notice when a
+//! file's numbers move: a kernel's summation order, a default, an initialisation, an
+//! environment's dynamics. Every run is a function of its file and seed, the same bits whatever
+//! the thread count (ARCHITECTURE.md's invariant), so each case below trains one file briefly and
+//! compares the CRC of its final weights (`weights_fingerprint` in `summary.json`) with a pin.
+//!
+//! **When a case fails** because a change moved the numbers on purpose: re-measure the claims the
+//! case names (RESULTS.md, README.md, BENCHMARKS.md), or mark them as measured at an older commit,
+//! in the same change; then set the case's pin to the value the failure prints.
+//!
+//! The pins hold on x86-64 CPUs with AVX-512 (`gemm`'s `x86-v4` kernels, this project's
+//! machines); elsewhere the matrix products take other kernels and other rounding, so the cases
+//! only check that each run finishes with a fingerprint, and say so.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// One experiment file run briefly: its overrides, the pinned fingerprint, and the claims whose
+/// numbers move when it moves.
+struct Case {
+    file: &'static str,
+    set: &'static [&'static str],
+    pin: &'static str,
+    claims: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        file: "fashion_mnist.toml",
+        set: &[
+            "train.epochs=1",
+            "train.limit_train=3840",
+            "train.limit_test=500",
+        ],
+        pin: "fbaca259",
+        claims: "README's Fashion-MNIST figure and RESULTS.md's Fashion-MNIST rows \
+                 (fashion_mnist.toml and fashion_mnist_4conv.toml share every kernel)",
+    },
+    Case {
+        file: "dqn_cartpole.toml",
+        set: &["train.total_steps=3000"],
+        pin: "33b9f67c",
+        claims: "RESULTS.md's CartPole-v1 DQN rows (3 of 3 seeds)",
+    },
+    Case {
+        file: "dqn_breakout.toml",
+        set: &["train.total_steps=1500", "train.learning_starts=1000"],
+        pin: "697ca060",
+        claims: "RESULTS.md's DQN MinAtar runs and BENCHMARKS.md's DQN updates/s (the fused Q-net)",
+    },
+    Case {
+        file: "ppo_breakout.toml",
+        set: &["train.total_steps=8192"],
+        pin: "70e5365b",
+        claims: "RESULTS.md's five-game PPO table (the MLP files)",
+    },
+    Case {
+        file: "ppo_conv_breakout.toml",
+        set: &["train.total_steps=8192"],
+        pin: "1a3742f1",
+        claims: "RESULTS.md's conv PPO runs (the shared ConvTrunk)",
+    },
+    Case {
+        file: "az_connect_four.toml",
+        set: &[
+            "train.total_updates=4",
+            "train.min_replay=256",
+            "train.eval_every=0",
+        ],
+        pin: "91eaf6d3",
+        claims: "RESULTS.md's AlphaZero Connect Four rows",
+    },
+    Case {
+        file: "az_go5.toml",
+        set: &[
+            "train.total_updates=2",
+            "train.min_replay=128",
+            "train.eval_every=0",
+        ],
+        pin: "21ae5d19",
+        claims: "RESULTS.md's AlphaZero Go rows (5x5, 7x7, 9x9: one residual trunk, pooled value \
+                 head, ownership head)",
+    },
+];
+
+/// Whether the pins apply on this CPU (see the module docs).
+fn pins_apply() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Trains `case` in a fresh directory with `threads` rayon threads; the summary's fingerprint.
+fn fingerprint(ember: &std::path::Path, case: &Case, threads: usize) -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "ember-claims-{}-{threads}-{}",
+        case.file.trim_end_matches(".toml"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = Command::new(ember);
+    cmd.arg("train")
+        .arg(common::repo_root().join("experiments").join(case.file))
+        .arg("--run-dir")
+        .arg(&dir)
+        .arg("--json")
+        .env("RAYON_NUM_THREADS", threads.to_string());
+    for s in case.set {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    summary["weights_fingerprint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no weights_fingerprint in {summary}", case.file))
+        .to_string()
+}
+
+fn fashion_mnist_present() -> bool {
+    PathBuf::from("/usr/share/datasets/fashion-mnist").is_dir()
+}
+
+#[test]
+fn shipped_experiments_train_to_their_pinned_weights() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let apply = pins_apply();
+    if !apply {
+        eprintln!("NOTE: no AVX-512 here, so the pinned fingerprints are not compared");
+    }
+    let mut moved = Vec::new();
+    for case in CASES {
+        if case.file.starts_with("fashion_mnist") && !fashion_mnist_present() {
+            assert!(
+                !common::references_required(),
+                "Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)"
+            );
+            eprintln!("SKIPPED {}: Fashion-MNIST is not installed", case.file);
+            continue;
+        }
+        let got = fingerprint(&ember, case, 2);
+        eprintln!("{}: {got}", case.file);
+        if apply && got != case.pin {
+            moved.push(format!(
+                "{} {:?}: weights_fingerprint {got}, pinned {}. Re-measure (or mark as measured at \
+                 an older commit) {}, then pin {got}.",
+                case.file, case.set, case.pin, case.claims
+            ));
+        }
+    }
+    assert!(
+        moved.is_empty(),
+        "the numbers of shipped experiment files moved:\n{}",
+        moved.join("\n")
+    );
+}
+
+/// The invariant the pins rest on: one thread or two, the same weights.
+#[test]
+fn a_run_does_not_depend_on_the_thread_count() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    for file in ["ppo_conv_breakout.toml", "az_connect_four.toml"] {
+        let case = CASES.iter().find(|c| c.file == file).unwrap();
+        assert_eq!(
+            fingerprint(&ember, case, 1),
+            fingerprint(&ember, case, 2),
+            "{file}: one thread and two trained different weights"
+        );
+    }
+}
