@@ -39,6 +39,7 @@ use ember_nets::burn::module::Module;
 use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
 use ember_nets::burn::tensor::Device;
 use ember_nets::burn::tensor::activation::log_softmax;
+use ember_nets::train::LrSchedule;
 use ember_nets::{Checkpoint, PolicyValueNet, PolicyValueNetConfig};
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,10 @@ pub struct AlphaZeroConfig {
     pub min_replay: usize,
     pub batch_size: usize,
     pub lr: f64,
+    /// Where the learning rate ends, as a fraction of `lr`: a cosine from `lr` at the first
+    /// update to `lr · lr_final_fraction` at `total_updates` (1: constant, the default). A fixed
+    /// budget ends on a lower rate, so the last network averages over more self-play noise.
+    pub lr_final_fraction: f64,
     pub adam_eps: f64,
     /// Samples drawn per training position added (updates = positions · reuse / batch).
     pub sample_reuse: f64,
@@ -125,6 +130,7 @@ impl Default for AlphaZeroConfig {
             min_replay: 1000,
             batch_size: 128,
             lr: 1e-3,
+            lr_final_fraction: 1.0,
             adam_eps: 1e-8,
             sample_reuse: 4.0,
             value_weight: 1.0,
@@ -175,6 +181,9 @@ impl AlphaZeroConfig {
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("lr", "must be a positive number");
+        }
+        if !(0.0..=1.0).contains(&self.lr_final_fraction) {
+            return bad("lr_final_fraction", "must be in [0, 1]");
         }
         if !(self.sample_reuse > 0.0 && self.sample_reuse.is_finite()) {
             return bad("sample_reuse", "must be a positive number");
@@ -422,6 +431,13 @@ pub fn train<G: Game>(
     let (mut loss_p_sum, mut loss_v_sum, mut loss_n) = (0.0f64, 0.0f64, 0u64);
 
     let stop_at = io.stop_after.unwrap_or(u64::MAX).min(cfg.total_updates);
+    let lr_schedule = LrSchedule {
+        base: cfg.lr,
+        warmup: 0,
+        total: cfg.total_updates,
+        cosine: cfg.lr_final_fraction < 1.0,
+        final_fraction: cfg.lr_final_fraction,
+    };
     while st.updates < stop_at {
         // One self-play round: every game makes one move.
         let t0 = std::time::Instant::now();
@@ -575,7 +591,7 @@ pub fn train<G: Game>(
             );
             check_finite("the AlphaZero loss", (lp + lv) as f32, st.updates, None)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.lr, model, grads);
+            model = optim.step(lr_schedule.at(st.updates), model, grads);
             st.updates += 1;
             loss_p_sum += lp;
             loss_v_sum += lv;
@@ -584,6 +600,11 @@ pub fn train<G: Game>(
                 let lg = &mut *io.logger;
                 lg.scalar("losses/policy", st.updates, loss_p_sum / loss_n as f64)?;
                 lg.scalar("losses/value", st.updates, loss_v_sum / loss_n as f64)?;
+                lg.scalar(
+                    "charts/learning_rate",
+                    st.updates,
+                    lr_schedule.at(st.updates),
+                )?;
                 if net_cfg.ownership {
                     lg.scalar("losses/ownership", st.updates, loss_o_sum / loss_n as f64)?;
                     lg.scalar(

@@ -345,3 +345,38 @@ fn the_net_search_bench_times_fresh_searches() {
     let per = r["single_evals_per_search"].as_f64().unwrap();
     assert!((16.0..=17.0).contains(&per), "{r}");
 }
+
+#[test]
+fn the_learning_rate_decays_to_its_final_fraction_and_bad_fractions_are_refused() {
+    let Some(ember) = common::ember_bin() else {
+        return;
+    };
+    let dir = tmp("lr");
+    train(
+        &ember,
+        "az_connect_four.toml",
+        &dir,
+        &["train.lr=0.002", "train.lr_final_fraction=0.1"],
+    );
+    let scalars = ember_nets::tensorboard::read_scalars(&dir).unwrap();
+    let lr = &scalars["charts/learning_rate"];
+    let last = lr.last().unwrap();
+    assert_eq!(last.step, 6);
+    // The cosine ends at lr · fraction on the last update.
+    assert!((last.value - 0.0002).abs() < 1e-9, "{lr:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = Command::new(&ember)
+        .arg("train")
+        .arg(common::repo_root().join("experiments/az_connect_four.toml"))
+        .args(["--set", "train.lr_final_fraction=2"])
+        .arg("--run-dir")
+        .arg(tmp("lr-bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("lr_final_fraction") && err.contains("[0, 1]"),
+        "{err}"
+    );
+}
