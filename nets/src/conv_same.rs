@@ -356,15 +356,14 @@ pub(crate) fn backward(
             .zip(dx.par_chunks_mut(per_group * dx_per_image))
             .map(|((dy, x), dx)| sum_images(dy, x, dx))
             .collect();
-        let mut groups = groups.into_iter();
-        let first = groups
-            .next()
-            .unwrap_or_else(|| (vec![0f32; kc * d.o], vec![0f64; d.o]));
-        groups.fold(first, |(mut a, mut ab), (b, bb)| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
-            (a, ab)
-        })
+        groups
+            .into_iter()
+            .reduce(|(mut a, mut ab), (b, bb)| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                ab.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+                (a, ab)
+            })
+            .unwrap_or_else(|| (vec![0f32; kc * d.o], vec![0f64; d.o]))
     } else {
         sum_images(dy, x, &mut dx)
     };

@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 /// One experiment file run briefly: its overrides, the pinned fingerprint, and the claims whose
@@ -99,7 +99,7 @@ fn pins_apply() -> bool {
 }
 
 /// Trains `case` in a fresh directory with `threads` rayon threads; the summary's fingerprint.
-fn fingerprint(ember: &std::path::Path, case: &Case, threads: usize) -> String {
+fn fingerprint(ember: &Path, case: &Case, threads: usize) -> String {
     let dir = std::env::temp_dir().join(format!(
         "ember-claims-{}-{threads}-{}",
         case.file.trim_end_matches(".toml"),
@@ -129,7 +129,7 @@ fn fingerprint(ember: &std::path::Path, case: &Case, threads: usize) -> String {
 }
 
 fn fashion_mnist_present() -> bool {
-    PathBuf::from("/usr/share/datasets/fashion-mnist").is_dir()
+    Path::new(ember_nets::data::FASHION_MNIST_DIR).is_dir()
 }
 
 #[test]
