@@ -143,18 +143,23 @@ struct Scratch {
 /// `img [C,H,W]` → its patch rows `[H·W, k·k·C]` in `s.cols`: row `(y,x)`, column
 /// `(i·k + j)·C + c` holds `img[c, y+i−k/2, x+j−k/2]` (0 outside the image).
 fn im2col_image(img: &[f32], d: Dims, s: &mut Scratch) {
+    s.cols.clear();
+    s.cols.resize(d.hw() * d.kc(), 0.0);
+    im2col_into(img, d, &mut s.nhwc, &mut s.cols);
+}
+
+/// [`im2col_image`] into `cols` (`[H·W, k·k·C]`, zero where the patches reach outside the image;
+/// nothing else is written there), with `nhwc` as scratch.
+fn im2col_into(img: &[f32], d: Dims, nhwc: &mut Vec<f32>, cols: &mut [f32]) {
     let (hw, kc) = (d.hw(), d.kc());
     // The image as NHWC, so that each run of taps is C·n contiguous values.
-    s.nhwc.clear();
-    s.nhwc.resize(hw * d.c, 0.0);
+    nhwc.clear();
+    nhwc.resize(hw * d.c, 0.0);
     for (ch, plane) in img.chunks_exact(hw).enumerate() {
-        for (dst, &v) in s.nhwc[ch..].iter_mut().step_by(d.c).zip(plane) {
+        for (dst, &v) in nhwc[ch..].iter_mut().step_by(d.c).zip(plane) {
             *dst = v;
         }
     }
-    s.cols.clear();
-    s.cols.resize(hw * kc, 0.0);
-    let (nhwc, cols) = (&s.nhwc, &mut s.cols);
     for_each_tap_run(d, |px, tap, src, n| {
         cols[px * kc + tap * d.c..][..n * d.c].copy_from_slice(&nhwc[src * d.c..][..n * d.c]);
     });
@@ -193,7 +198,7 @@ fn for_each_weight(d: Dims, mut f: impl FnMut(usize, usize)) {
 }
 
 /// `weight [O,C,k,k]` → `Wm [k·k·C, O]`.
-fn weight_matrix(w: &[f32], d: Dims) -> Vec<f32> {
+pub(crate) fn weight_matrix(w: &[f32], d: Dims) -> Vec<f32> {
     let mut m = vec![0f32; d.kc() * d.o];
     for_each_weight(d, |wi, mi| m[mi] = w[wi]);
     m
@@ -233,7 +238,8 @@ fn forward(
 }
 
 /// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors.
-/// With `parallel`, images run on rayon's threads; else all on the calling thread.
+/// With `parallel`, images run on rayon's threads; else the batch is split in two halves, run on
+/// the calling thread and [`crate::pair`]'s helper (the same values either way).
 pub(crate) fn forward_values(
     x: &FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -241,53 +247,64 @@ pub(crate) fn forward_values(
     parallel: bool,
 ) -> (Vec<f32>, Vec<f32>, Dims) {
     let d = Dims::of(x, &weight);
-    let (hw, kc) = (d.hw(), d.kc());
+    let hw = d.hw();
     let wm = with_values(weight, |v| weight_matrix(v, d)); // [kkC, O]
-    let mut y = with_values(bias, |bias| {
-        assert_eq!(
-            bias.len(),
-            d.o,
-            "conv_same: bias of {} for {} channels",
-            bias.len(),
-            d.o
-        );
-        let mut y = Vec::with_capacity(d.b * d.o * hw);
-        for _ in 0..d.b {
-            for &v in bias {
-                y.extend(std::iter::repeat_n(v, hw));
-            }
-        }
-        y
-    }); // [B, O, HW]: the bias
-    let image = |s: &mut Scratch, (y, img): (&mut [f32], &[f32])| {
-        im2col_image(img, d, s); // [HW, kkC]
-        // y [O, HW] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]
-        let lhs = Mat::row_major(&wm, kc, d.o).t();
-        let rhs = Mat::row_major(&s.cols, hw, kc).t();
-        matmul_into(y, (hw, 1), lhs, rhs, true, false);
-    };
+    let bias = with_values(bias, |b| b.to_vec());
+    assert_eq!(
+        bias.len(),
+        d.o,
+        "conv_same: bias of {} for {} channels",
+        bias.len(),
+        d.o
+    );
+    let mut y = vec![0f32; d.b * d.o * hw]; // [B, O, HW]
     with_values(x.clone(), |xs| {
         if parallel {
             y.par_chunks_mut(d.o * hw)
                 .zip(xs.par_chunks(d.c * hw))
                 .with_min_len(IMAGES_PER_TASK)
-                .for_each_init(Scratch::default, image)
+                .for_each_init(Scratch::default, |s, (y, img)| {
+                    forward_image(img, &wm, &bias, d, y, s)
+                })
         } else {
-            let mut s = Scratch::default();
-            for pair in y.chunks_mut(d.o * hw).zip(xs.chunks(d.c * hw)) {
-                image(&mut s, pair);
-            }
+            let half = d.b / 2;
+            let (ya, yb) = y.split_at_mut(half * d.o * hw);
+            let (xa, xb) = xs.split_at(half * d.c * hw);
+            crate::pair::join(
+                || forward_images(xa, &wm, &bias, d, ya),
+                || forward_images(xb, &wm, &bias, d, yb),
+            );
         }
     });
     (y, wm, d)
 }
 
+/// One image `img [C,H,W]` → `y [O, H·W]` = the bias + `Wmᵀ [O, kkC] · colsᵀ [kkC, HW]`.
+fn forward_image(img: &[f32], wm: &[f32], bias: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
+    let (hw, kc) = (d.hw(), d.kc());
+    for (plane, &b) in y.chunks_exact_mut(hw).zip(bias) {
+        plane.fill(b);
+    }
+    im2col_image(img, d, s); // [HW, kkC]
+    let lhs = Mat::row_major(wm, kc, d.o).t();
+    let rhs = Mat::row_major(&s.cols, hw, kc).t();
+    matmul_into(y, (hw, 1), lhs, rhs, true, false);
+}
+
+/// [`forward_image`] for each image of `xs` (`[n, C, H, W]`) into `y` (`[n, O, H, W]`), in order,
+/// on the calling thread.
+pub(crate) fn forward_images(xs: &[f32], wm: &[f32], bias: &[f32], d: Dims, y: &mut [f32]) {
+    let mut s = Scratch::default();
+    for (y, img) in y.chunks_mut(d.o * d.hw()).zip(xs.chunks(d.c * d.hw())) {
+        forward_image(img, wm, bias, d, y, &mut s);
+    }
+}
+
 /// The backward pass from the output's gradient `dy [B,O,H,W]`: the gradients of the input
-/// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. Per image (on rayon's threads with
-/// `parallel`, else on the calling thread in image order): `dWm +=
-/// colsᵀ · dyᵀ` (one partial sum per fixed group of images, added up in group order at the
-/// end), `dcols = dyᵀ · Wmᵀ` into a
-/// scratch `[H·W, k·k·C]` that `col2im` folds straight into the image's input gradient.
+/// `[B,C,H,W]`, the weight `[O,C,k,k]` and the bias `[O]`. With `parallel`, per image on rayon's
+/// threads: `dWm += colsᵀ · dyᵀ` (one partial sum per fixed group of images, added up in group
+/// order at the end), `dcols = dyᵀ · Wmᵀ` into a scratch `[H·W, k·k·C]` that `col2im` folds
+/// straight into the image's input gradient. Without, [`split_backward`].
 pub(crate) fn backward(
     dy: &[f32],
     x: &[f32],
@@ -365,12 +382,84 @@ pub(crate) fn backward(
             })
             .unwrap_or_else(|| (vec![0f32; kc * d.o], vec![0f64; d.o]))
     } else {
-        sum_images(dy, x, &mut dx)
+        split_backward(dy, x, wm, d, want_dx.then_some(&mut dx[..]))
     };
     let (dwm, db) = partials;
     let dw = weight_from_matrix(&dwm, d); // [O, C, k, k]
     let db = db.iter().map(|&v| v as f32).collect(); // [O]
     (want_dx.then_some(dx), dw, db)
+}
+
+/// [`backward`] without rayon, for batches too small for it (the DQN Q-net's): the work split in
+/// halves between the calling thread and [`crate::pair`]'s helper, three times. First every
+/// image's patch rows (images in halves); then the weight and bias gradients with the output
+/// channels in halves, each channel's sums running over the images in image order; then, where
+/// `dx` is wanted, the input gradient (images in halves). Every value is summed in one order
+/// whether or not the helper runs: the same bits with one thread or two.
+fn split_backward(
+    dy: &[f32],
+    x: &[f32],
+    wm: &[f32],
+    d: Dims,
+    dx: Option<&mut [f32]>,
+) -> (Vec<f32>, Vec<f64>) {
+    let (hw, kc) = (d.hw(), d.kc());
+    let half = d.b / 2;
+    let mut cols = vec![0f32; d.b * hw * kc]; // [B, HW, kkC]
+    {
+        let build = |xs: &[f32], cols: &mut [f32]| {
+            let mut nhwc = Vec::new();
+            for (img, c) in xs.chunks(d.c * hw).zip(cols.chunks_mut(hw * kc)) {
+                im2col_into(img, d, &mut nhwc, c);
+            }
+        };
+        let (ca, cb) = cols.split_at_mut(half * hw * kc);
+        let (xa, xb) = x.split_at(half * d.c * hw);
+        crate::pair::join(|| build(xa, ca), || build(xb, cb));
+    }
+    // Output channels o0..o1: dWm[:, o0..o1] [kkC, m] and their bias gradients.
+    let channels = |o0: usize, o1: usize| {
+        let m = o1 - o0;
+        let mut dwm = vec![0f32; kc * m];
+        let mut db = vec![0f64; m];
+        for (dy, c) in dy.chunks(d.o * hw).zip(cols.chunks(hw * kc)) {
+            let dy = &dy[o0 * hw..o1 * hw]; // [m, HW]
+            // dWm [kkC, m] += colsᵀ [kkC, HW] · dyᵀ [HW, m]
+            let dy_t = Mat::row_major(dy, m, hw).t();
+            let cols_t = Mat::row_major(c, hw, kc).t();
+            matmul_into(&mut dwm, (m, 1), cols_t, dy_t, true, false);
+            for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
+                *db += lane_sum(plane, |g| g);
+            }
+        }
+        (dwm, db)
+    };
+    let oh = d.o / 2;
+    let ((wa, ba), (wb, bb)) = crate::pair::join(|| channels(0, oh), || channels(oh, d.o));
+    let mut dwm = vec![0f32; kc * d.o];
+    let ob = d.o - oh;
+    for (r, row) in dwm.chunks_exact_mut(d.o).enumerate() {
+        row[..oh].copy_from_slice(&wa[r * oh..(r + 1) * oh]);
+        row[oh..].copy_from_slice(&wb[r * ob..(r + 1) * ob]);
+    }
+    let db = ba.into_iter().chain(bb).collect();
+    if let Some(dx) = dx {
+        // Images in halves: dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC], folded into dx.
+        let input = |dys: &[f32], dx: &mut [f32]| {
+            let mut s = Scratch::default();
+            for (dy, dx) in dys.chunks(d.o * hw).zip(dx.chunks_mut(d.c * hw)) {
+                let dy_t = Mat::row_major(dy, d.o, hw).t();
+                s.dcols.resize(hw * kc, 0.0);
+                let wm_t = Mat::row_major(wm, kc, d.o).t();
+                matmul_into(&mut s.dcols, (kc, 1), dy_t, wm_t, false, false);
+                col2im_image(&s.dcols, d, dx, &mut s.nhwc);
+            }
+        };
+        let (da, db_) = dx.split_at_mut(half * d.c * hw);
+        let (ya, yb) = dy.split_at(half * d.o * hw);
+        crate::pair::join(|| input(ya, da), || input(yb, db_));
+    }
+    (dwm, db)
 }
 
 impl ConvSame for Flex {

@@ -9,6 +9,9 @@
 //! [`crate::conv_same`] (per image one matmul into the output planes), then two `nets::gemm`
 //! products written onto their biases, ReLUs in place; the backward pass is the transposed
 //! products, the ReLU masks from the kept activations, and `conv_same`'s backward for the conv.
+//! Each pass is split in two halves at places fixed by the sizes (the batch's rows, the hidden
+//! weight's rows, the conv's output channels), run on the calling thread and [`crate::pair`]'s
+//! helper, so an update uses both cores of a 2-core machine with the same values as on one.
 //! The parameters are the modules' own (`Conv2d`, `Linear` weights `[in, out]`), so records,
 //! optimizers and checkpoints see no difference. Summation order differs from burn's ops (the
 //! conv's patch columns are ordered tap-major, the bias is the gemm's starting value), so values
@@ -108,20 +111,18 @@ struct Saved {
 }
 
 /// `out [rows, cols]` = each row `bias`, then `+= lhs · rhs`.
-fn dense(lhs: Mat<'_>, rhs: Mat<'_>, bias: &[f32]) -> Vec<f32> {
-    let (rows, cols) = (lhs.rows, rhs.cols);
+fn dense_into(out: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, bias: &[f32]) {
+    let cols = rhs.cols;
     assert_eq!(
         bias.len(),
         cols,
         "qnet_fused: bias of {} for {cols} outputs",
         bias.len()
     );
-    let mut out = Vec::with_capacity(rows * cols);
-    for _ in 0..rows {
-        out.extend_from_slice(bias);
+    for row in out.chunks_exact_mut(cols) {
+        row.copy_from_slice(bias);
     }
-    matmul_into(&mut out, (cols, 1), lhs, rhs, true, false);
-    out
+    matmul_into(out, (cols, 1), lhs, rhs, true, false);
 }
 
 fn relu_in_place(v: &mut [f32]) {
@@ -130,7 +131,9 @@ fn relu_in_place(v: &mut [f32]) {
     }
 }
 
-/// The forward pass: Q-values `[B, A]` and what the backward pass needs.
+/// The forward pass: Q-values `[B, A]` and what the backward pass needs. The batch is split in
+/// two halves, one on the calling thread and one on [`crate::pair`]'s helper; rows are
+/// independent, so the values are the same either way.
 fn forward(
     x: FloatTensor<Flex>,
     conv_w: FloatTensor<Flex>,
@@ -140,8 +143,8 @@ fn forward(
     w2: FloatTensor<Flex>,
     b2: FloatTensor<Flex>,
 ) -> (Vec<f32>, Saved) {
-    let (mut a1, wm, d) = conv_same::forward_values(&x, conv_w, conv_b, false); // [B, O·H·W]
-    relu_in_place(&mut a1);
+    let d = Dims::of(&x, &conv_w);
+    let wm = with_values(conv_w, |w| conv_same::weight_matrix(w, d)); // [kkC, O]
     let f = d.o * d.hw();
     let w1s = w1.layout().shape();
     let w2s = w2.layout().shape();
@@ -150,17 +153,48 @@ fn forward(
         "qnet_fused: hidden weight {w1s:?} and output weight {w2s:?} do not fit {f} features"
     );
     let (n, a) = (w1s[1], w2s[1]);
-    let mut h = with_values(w1.clone(), |w| {
-        with_values(b1, |b| {
-            dense(Mat::row_major(&a1, d.b, f), Mat::row_major(w, f, n), b)
+    let small = |t: FloatTensor<Flex>| with_values(t, |v| v.to_vec());
+    let (cb, b1v, w2v, b2v) = (small(conv_b), small(b1), small(w2.clone()), small(b2));
+    assert_eq!(
+        cb.len(),
+        d.o,
+        "qnet_fused: conv bias of {} for {} channels",
+        cb.len(),
+        d.o
+    );
+    let (mut a1, mut h, mut q) = (
+        vec![0f32; d.b * f],
+        vec![0f32; d.b * n],
+        vec![0f32; d.b * a],
+    );
+    // Rows of the batch: conv + ReLU → a1, hidden + ReLU → h, output → q.
+    let rows = |xs: &[f32], w1: &[f32], a1: &mut [f32], h: &mut [f32], q: &mut [f32]| {
+        let nb = q.len() / a;
+        conv_same::forward_images(xs, &wm, &cb, d, a1); // [nb, O·H·W]
+        relu_in_place(a1);
+        dense_into(h, Mat::row_major(a1, nb, f), Mat::row_major(w1, f, n), &b1v); // [nb, N]
+        relu_in_place(h);
+        dense_into(
+            q,
+            Mat::row_major(h, nb, n),
+            Mat::row_major(&w2v, n, a),
+            &b2v,
+        ); // [nb, A]
+    };
+    with_values(x.clone(), |xs| {
+        with_values(w1.clone(), |w1| {
+            let half = d.b / 2;
+            let (xa, xb) = xs.split_at(half * d.c * d.hw());
+            let (a1a, a1b) = a1.split_at_mut(half * f);
+            let (ha, hb) = h.split_at_mut(half * n);
+            let (qa, qb) = q.split_at_mut(half * a);
+            if half == 0 {
+                rows(xb, w1, a1b, hb, qb); // one row (acting): not worth a hand-over
+            } else {
+                crate::pair::join(|| rows(xa, w1, a1a, ha, qa), || rows(xb, w1, a1b, hb, qb));
+            }
         })
-    }); // [B, N]
-    relu_in_place(&mut h);
-    let q = with_values(w2.clone(), |w| {
-        with_values(b2, |b| {
-            dense(Mat::row_major(&h, d.b, n), Mat::row_major(w, n, a), b)
-        })
-    }); // [B, A]
+    });
     let saved = Saved {
         x,
         wm,
@@ -195,40 +229,45 @@ fn relu_mask(g: &mut [f32], y: &[f32]) {
     }
 }
 
-/// Gradients from `dq [B, A]`: input (when `want_dx`), conv weight and bias, hidden weight and
-/// bias, output weight and bias.
 /// The gradients of a dense layer `y = x · W + bias` (`x` [rows, k], `W` [k, m]) given `dy` [rows, m],
 /// where `x` is a ReLU's output: `dW = xᵀ · dy`, `dbias = Σ_rows dy`, and `dx = dy · Wᵀ` masked by
-/// that ReLU.
+/// that ReLU. With `split`, each product is computed in two halves on the calling thread and
+/// [`crate::pair`]'s helper (`dW` by its rows, `dx` by the batch's), each value summed in the
+/// same order as in one product.
 fn dense_backward(
     dy: &[f32],
     x: &[f32],
-    w: FloatTensor<Flex>,
+    w: &[f32],
     (rows, k, m): (usize, usize, usize),
+    split: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let dy_m = Mat::row_major(dy, rows, m);
     let mut dw = vec![0f32; k * m];
-    matmul_into(
-        &mut dw,
-        (m, 1),
-        Mat::row_major(x, rows, k).t(),
-        dy_m,
-        false,
-        false,
-    );
-    let db = column_sums(dy, m);
     let mut dx = vec![0f32; rows * k];
-    with_values(w, |w| {
-        matmul_into(
-            &mut dx,
-            (k, 1),
-            dy_m,
-            Mat::row_major(w, k, m).t(),
-            false,
-            false,
-        )
-    });
-    relu_mask(&mut dx, x);
+    // Rows k0..k1 of dW [k, m] (= xᵀ[k0..k1] · dy) and batch rows r0..r1 of dx [rows, k].
+    let part = |(k0, dw): (usize, &mut [f32]), (r0, dx): (usize, &mut [f32])| {
+        let x_t = Mat {
+            data: &x[k0..],
+            rows: dw.len() / m,
+            cols: rows,
+            rs: 1,
+            cs: k,
+        };
+        matmul_into(dw, (m, 1), x_t, dy_m, false, false);
+        let nr = dx.len() / k;
+        let dy_r = Mat::row_major(&dy[r0 * m..], nr, m);
+        matmul_into(dx, (k, 1), dy_r, Mat::row_major(w, k, m).t(), false, false);
+        relu_mask(dx, &x[r0 * k..][..nr * k]);
+    };
+    if split {
+        let (kh, rh) = (k / 2, rows / 2);
+        let (dwa, dwb) = dw.split_at_mut(kh * m);
+        let (dxa, dxb) = dx.split_at_mut(rh * k);
+        crate::pair::join(|| part((0, dwa), (0, dxa)), || part((kh, dwb), (rh, dxb)));
+    } else {
+        part((0, &mut dw), (0, &mut dx));
+    }
+    let db = column_sums(dy, m);
     (dw, db, dx)
 }
 
@@ -248,9 +287,14 @@ fn backward(
 ) {
     let (b, n, a, d) = (s.d.b, s.n, s.a, s.d);
     let f = d.o * d.hw();
-    // Output layer, then the hidden layer (its input a1 is the conv's ReLU output).
-    let (dw2, db2, dh) = dense_backward(dq, &s.h, s.w2.clone(), (b, n, a));
-    let (dw1, db1, da1) = dense_backward(&dh, &s.a1, s.w1.clone(), (b, f, n));
+    // Output layer (small: one thread), then the hidden layer (its input a1 is the conv's ReLU
+    // output), split in two.
+    let (dw2, db2, dh) = with_values(s.w2.clone(), |w2| {
+        dense_backward(dq, &s.h, w2, (b, n, a), false)
+    });
+    let (dw1, db1, da1) = with_values(s.w1.clone(), |w1| {
+        dense_backward(&dh, &s.a1, w1, (b, f, n), true)
+    });
     // The conv.
     let (dx, dcw, dcb) = with_values(s.x.clone(), |x| {
         conv_same::backward(&da1, x, &s.wm, d, want_dx, false)

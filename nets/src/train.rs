@@ -146,13 +146,26 @@ impl Optimizer for FusedAdam {
             let g = g.as_slice::<f32>().expect("f32 gradient");
             let m = m.as_mut_slice::<f32>().expect("f32 moment");
             let v = v.as_mut_slice::<f32>().expect("f32 moment");
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
-                let m1 = flush_subnormal(*m * b1 + g * f1);
-                let v1 = flush_subnormal(*v * b2 + g * g * f2);
-                *m = m1;
-                *v = v1;
-                *p -= m1 * factor / (v1.sqrt() + eps) * lr;
+            let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
+                    let m1 = flush_subnormal(*m * b1 + g * f1);
+                    let v1 = flush_subnormal(*v * b2 + g * g * f2);
+                    *m = m1;
+                    *v = v1;
+                    *p -= m1 * factor / (v1.sqrt() + eps) * lr;
+                }
+            };
+            // Element by element: halves on two threads (crate::pair) give the same values.
+            if p.len() >= SPLIT_ADAM {
+                let h = p.len() / 2;
+                let (pa, pb) = p.split_at_mut(h);
+                let (ga, gb) = g.split_at(h);
+                let (ma, mb) = m.split_at_mut(h);
+                let (va, vb) = v.split_at_mut(h);
+                crate::pair::join(|| update(pa, ga, ma, va), || update(pb, gb, mb, vb));
+            } else {
+                update(p, g, m, v);
             }
         }
         let moments = AdaptiveMomentumState::new(
@@ -168,6 +181,10 @@ impl Optimizer for FusedAdam {
         state
     }
 }
+
+/// Parameters from which [`FusedAdam`] splits its loop in two halves for [`crate::pair`] (the
+/// DQN Q-net's `[1600, 128]` hidden weight; smaller tensors are not worth a hand-over).
+const SPLIT_ADAM: usize = 1 << 15;
 
 /// `x`, or 0 when it is subnormal (below `f32::MIN_POSITIVE` ≈ 1.2e-38 in magnitude).
 ///
