@@ -97,6 +97,10 @@ pub struct AlphaZeroConfig {
     pub value_target_search_weight: f64,
     /// Weight of the ownership loss (mean squared error per cell; nets with an ownership head).
     pub ownership_weight: f64,
+    /// Weight of the score utility in the searches' leaf values, self-play, evaluations and the
+    /// run's `az:` players alike (`mcts::net`: the value mixed with the score margin the
+    /// ownership head predicts; nets with an ownership head). 0 (the default): the value alone.
+    pub score_utility: f64,
     /// Train on a random symmetry of each sample.
     pub augment: bool,
     /// Moves after which a self-play game is stopped and counted as a draw (0: no limit; Go
@@ -136,6 +140,7 @@ impl Default for AlphaZeroConfig {
             value_weight: 1.0,
             value_target_search_weight: 0.0,
             ownership_weight: 1.0,
+            score_utility: 0.0,
             augment: true,
             max_game_moves: 0,
             checkpoint_every: 250,
@@ -196,6 +201,9 @@ impl AlphaZeroConfig {
         }
         if !(self.ownership_weight >= 0.0 && self.ownership_weight.is_finite()) {
             return bad("ownership_weight", "must be a number >= 0");
+        }
+        if !(0.0..=1.0).contains(&self.score_utility) {
+            return bad("score_utility", "must be in [0, 1]");
         }
         if self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
             return bad(
@@ -373,7 +381,8 @@ pub fn train<G: Game>(
 
     // --- Self-play state ---
     let words = obs_len.div_ceil(64);
-    let mut evaluator = NetEvaluator::new(model.valid(), net_cfg, device.clone());
+    let mut evaluator = NetEvaluator::new(model.valid(), net_cfg, device.clone())
+        .with_score_utility(cfg.score_utility as f32);
     let mut next_game = st.games;
     let mut slots: Vec<Slot<G>> = (0..cfg.parallel_games)
         .map(|_| {
@@ -651,7 +660,8 @@ pub fn train<G: Game>(
             if cfg.eval_every > 0 && (st.updates % cfg.eval_every == 0 || last)
                 || cfg.eval_every == 0 && last
             {
-                let current = NetEvaluator::new(model.valid(), net_cfg, device.clone());
+                let current = NetEvaluator::new(model.valid(), net_cfg, device.clone())
+                    .with_score_utility(cfg.score_utility as f32);
                 last_eval = evaluate(
                     cfg,
                     &current,

@@ -204,6 +204,13 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
         false
     }
 
+    /// Points `player` scores at the end beyond the cells they own (Go: komi for White, 0 for
+    /// Black), for games scored by [`Game::ownership`]; 0 by default. A final score margin for
+    /// `p` is then `Σ ownership (p's view) + score_bonus(p) − score_bonus(other)`.
+    fn score_bonus(&self, _player: usize) -> f32 {
+        0.0
+    }
+
     /// A random action for the player to move, as a light playout policy draws it: uniform over
     /// the legal actions by default (Go: over the legal points that do not fill one of the mover's
     /// own one-point eyes, passing only when there is none). `None` once terminal. `buf` is

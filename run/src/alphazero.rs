@@ -261,18 +261,35 @@ pub fn game_of(dir: &Path) -> Result<GameSection> {
     Ok(AzExperiment::from_experiment(&exp)?.game)
 }
 
+/// How an `az:` player searches (the spec's parts after the run directory).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AzOptions {
+    /// Simulations per move (default: the run's `eval_simulations`).
+    pub sims: Option<u32>,
+    /// With the training's exploration noise.
+    pub explore: bool,
+    /// Leaves per network call.
+    pub leaf_batch: usize,
+    /// The score utility's weight (default: the run's `train.score_utility`).
+    pub score: Option<f32>,
+}
+
 /// An `az:RUN_DIR[:SIMS][:explore]` player for games like `example`: the run's newest checkpoint
 /// searching with its training selection rule, `sims` simulations (default: the run's
 /// `eval_simulations`), without noise, or with the training's exploration noise (`explore`).
 pub fn az_player<G: Game>(
     spec: &str,
     dir: &Path,
-    sims: Option<u32>,
-    explore: bool,
-    leaf_batch: usize,
+    opts: AzOptions,
     example: &G,
     seed: u64,
 ) -> std::result::Result<Box<dyn Player<G>>, PlayerError> {
+    let AzOptions {
+        sims,
+        explore,
+        leaf_batch,
+        score,
+    } = opts;
     let bad = |why: String| PlayerError::BadSpec {
         spec: spec.into(),
         why,
@@ -309,6 +326,15 @@ pub fn az_player<G: Game>(
     if leaf_batch > 1 {
         name.push_str(&format!(":batch={leaf_batch}"));
     }
+    let score = score.unwrap_or(x.train.score_utility as f32);
+    if score > 0.0 {
+        if !net.has_ownership() {
+            return Err(bad(format!(
+                "score={score}: the run's network has no ownership head to predict a score from"
+            )));
+        }
+        name.push_str(&format!(":score={score}"));
+    }
     Ok(Box::new(
         SearchPlayer::new(
             name,
@@ -320,7 +346,7 @@ pub fn az_player<G: Game>(
             } else {
                 x.train.play_config(sims)
             },
-            NetEvaluator::new(net, &net_cfg, dev),
+            NetEvaluator::new(net, &net_cfg, dev).with_score_utility(score),
             seed,
         )
         .with_leaf_batch(leaf_batch),

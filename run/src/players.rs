@@ -12,7 +12,7 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility)";
 
 /// The most threads a `uct:…:threads=T` player may use, and the largest leaf batch.
 pub const MAX_THREADS: usize = 64;
@@ -23,10 +23,12 @@ pub const MAX_LEAF_BATCH: usize = 256;
 pub const LEAVES_PER_THREAD: usize = 8;
 
 /// The `:key=N` options at the end of a search player's spec.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct SpecOptions {
     threads: Option<usize>,
     batch: Option<usize>,
+    /// `score=W`: an `az` player's score utility weight in [0, 1].
+    score: Option<f32>,
 }
 
 /// Splits trailing `:threads=T` / `:batch=B` options off `s`.
@@ -40,6 +42,17 @@ fn split_options<'a>(
         let Some((k, v)) = tail.split_once('=') else {
             break;
         };
+        if k.trim() == "score" {
+            let w: f32 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w| (0.0..=1.0).contains(w))
+                .ok_or_else(|| bad(format!("`{tail}`: score takes a weight in [0, 1]")))?;
+            o.score = Some(w);
+            rest = head;
+            continue;
+        }
         let n: usize = v
             .trim()
             .parse()
@@ -53,7 +66,7 @@ fn split_options<'a>(
             "batch" => return Err(bad(format!("batches of at most {MAX_LEAF_BATCH} leaves"))),
             other => {
                 return Err(bad(format!(
-                    "unknown option `{other}` (search players take threads=T and batch=B)"
+                    "unknown option `{other}` (search players take threads=T and batch=B, az players score=W)"
                 )));
             }
         }
@@ -130,6 +143,11 @@ pub fn make_player<G: MatchGame>(
             ))
         })?;
         let sims = check_sims(sims, example, &bad)?;
+        if opts.score.is_some() {
+            return Err(bad(
+                "score=W applies to az players (it needs a network's ownership head)".into(),
+            ));
+        }
         let cfg = SearchConfig::new(sims, Selection::uct());
         let threads = opts.threads.unwrap_or(1);
         let batch = opts.batch.unwrap_or(if threads > 1 {
@@ -181,9 +199,12 @@ pub fn make_player<G: MatchGame>(
         return crate::alphazero::az_player(
             spec,
             std::path::Path::new(dir),
-            sims,
-            explore,
-            opts.batch.unwrap_or(1),
+            crate::alphazero::AzOptions {
+                sims,
+                explore,
+                leaf_batch: opts.batch.unwrap_or(1),
+                score: opts.score,
+            },
             example,
             seed,
         );
@@ -257,6 +278,9 @@ mod tests {
             ("uct:50:colour=2", "unknown option"),
             ("uct:50:batch=x", "batch"),
             ("az:/some/run:64:threads=2", "batch=B"),
+            ("az:/some/run:64:score=1.5", "[0, 1]"),
+            ("az:/some/run:score=x", "score"),
+            ("uct:50:score=0.5", "az players"),
         ] {
             let e = make_player(bad, &go, 0).err().unwrap().to_string();
             assert!(e.contains(needle) && e.contains(bad), "{bad}: {e}");

@@ -128,6 +128,18 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
         .output()
         .unwrap();
     common::assert_ok(&out);
+    // Without an ownership head there is no score to weigh.
+    let out = Command::new(&ember)
+        .args(["match", "connect_four", "--player1"])
+        .arg(format!("{spec}:score=0.5"))
+        .args(["--player2", "random"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("ownership head"),
+        "{err}"
+    );
     // A Connect Four network cannot play Go.
     let out = Command::new(&ember)
         .args([
@@ -153,7 +165,12 @@ fn a_tiny_go_run_plays_through_gtp() {
         &ember,
         "az_go5.toml",
         &dir,
-        &["model.ownership=true", "model.global_pooling=true"],
+        &[
+            "model.ownership=true",
+            "model.global_pooling=true",
+            // Self-play and evaluation search with the score utility.
+            "train.score_utility=0.3",
+        ],
     );
     assert_eq!(s["game"], "go5x5");
     let acc = s["ownership_accuracy"]
@@ -182,6 +199,21 @@ fn a_tiny_go_run_plays_through_gtp() {
     assert_eq!(answers.len(), 6, "{answers:?}");
     assert!(answers.iter().all(|a| a.starts_with('=')), "{answers:?}");
     assert!(answers[3].len() > 2 && answers[4].len() > 2, "{answers:?}");
+    // The run's score utility is its players' default, and a spec can set another.
+    for (player, name) in [
+        (spec.clone(), format!("{spec}:score=0.3")),
+        (format!("{spec}:score=0.8"), format!("{spec}:score=0.8")),
+        (format!("{spec}:score=0"), spec.clone()),
+    ] {
+        let out = Command::new(&ember)
+            .args(["match", "go", "--size", "5", "--black", &player])
+            .args(["--white", "random", "--games", "1"])
+            .output()
+            .unwrap();
+        common::assert_ok(&out);
+        let text = String::from_utf8_lossy(&out.stderr); // the per-game lines
+        assert!(text.contains(&format!("black {name},")), "{player}: {text}");
+    }
     // Self-play games of the checkpoint, as SGF with the analysis of every move.
     let sgf = tmp("selfplay-sgf");
     let out = Command::new(&ember)

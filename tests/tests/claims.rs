@@ -123,9 +123,11 @@ fn kernels() -> Option<Kernels> {
 }
 
 /// Trains `case` in a fresh directory with `threads` rayon threads; the summary's fingerprint.
-fn fingerprint(ember: &Path, case: &Case, threads: usize) -> String {
+/// `test` names the calling test in the run directory: the two tests run at once in one process,
+/// and sharing a directory (one removing it while the other trains there) failed a run.
+fn fingerprint(ember: &Path, case: &Case, threads: usize, test: &str) -> String {
     let dir = std::env::temp_dir().join(format!(
-        "ember-claims-{}-{threads}-{}",
+        "ember-claims-{test}-{}-{threads}-{}",
         case.file.trim_end_matches(".toml"),
         std::process::id()
     ));
@@ -176,7 +178,7 @@ fn shipped_experiments_train_to_their_pinned_weights() {
             eprintln!("SKIPPED {}: Fashion-MNIST is not installed", case.file);
             continue;
         }
-        let got = fingerprint(&ember, case, 2);
+        let got = fingerprint(&ember, case, 2, "pins");
         eprintln!("{}: {got}", case.file);
         let (field, pin) = match kernels {
             Some(Kernels::Avx512) => ("pin", case.pin),
@@ -219,8 +221,8 @@ fn a_run_does_not_depend_on_the_thread_count() {
     ] {
         let case = CASES.iter().find(|c| c.file == file).unwrap();
         assert_eq!(
-            fingerprint(&ember, case, 1),
-            fingerprint(&ember, case, 2),
+            fingerprint(&ember, case, 1, "threads"),
+            fingerprint(&ember, case, 2, "threads"),
             "{file}: one thread and two trained different weights"
         );
     }

@@ -650,6 +650,13 @@ impl Game for GoState {
         self.board.ownership(out);
         true
     }
+    fn score_bonus(&self, player: usize) -> f32 {
+        if player == Color::White.index() {
+            self.komi()
+        } else {
+            0.0
+        }
+    }
     fn action_at(&self, i: usize) -> Option<usize> {
         self.records.get(i).and_then(|r| self.action_of(r.mv))
     }
