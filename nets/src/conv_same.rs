@@ -229,7 +229,7 @@ fn forward(
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
 ) -> (FloatTensor<Flex>, FloatTensor<Flex>, Dims) {
-    let (y, wm, d) = forward_values(&x, weight, bias, true);
+    let (y, wm, d) = forward_values(&x, weight, bias);
     (
         tensor(y, vec![d.b, d.o, d.h, d.w]),
         tensor(wm, vec![d.kc(), d.o]),
@@ -237,14 +237,13 @@ fn forward(
     )
 }
 
-/// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors.
-/// With `parallel`, images run on rayon's threads; else the batch is split in two halves, run on
-/// the calling thread and [`crate::pair`]'s helper (the same values either way).
-pub(crate) fn forward_values(
+/// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors,
+/// images on rayon's threads. (The DQN Q-net, whose batches are too small for rayon, calls
+/// [`forward_images`] on halves of its batch instead.)
+fn forward_values(
     x: &FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
-    parallel: bool,
 ) -> (Vec<f32>, Vec<f32>, Dims) {
     let d = Dims::of(x, &weight);
     let hw = d.hw();
@@ -259,22 +258,12 @@ pub(crate) fn forward_values(
     );
     let mut y = vec![0f32; d.b * d.o * hw]; // [B, O, HW]
     with_values(x.clone(), |xs| {
-        if parallel {
-            y.par_chunks_mut(d.o * hw)
-                .zip(xs.par_chunks(d.c * hw))
-                .with_min_len(IMAGES_PER_TASK)
-                .for_each_init(Scratch::default, |s, (y, img)| {
-                    forward_image(img, &wm, &bias, d, y, s)
-                })
-        } else {
-            let half = d.b / 2;
-            let (ya, yb) = y.split_at_mut(half * d.o * hw);
-            let (xa, xb) = xs.split_at(half * d.c * hw);
-            crate::pair::join(
-                || forward_images(xa, &wm, &bias, d, ya),
-                || forward_images(xb, &wm, &bias, d, yb),
-            );
-        }
+        y.par_chunks_mut(d.o * hw)
+            .zip(xs.par_chunks(d.c * hw))
+            .with_min_len(IMAGES_PER_TASK)
+            .for_each_init(Scratch::default, |s, (y, img)| {
+                forward_image(img, &wm, &bias, d, y, s)
+            })
     });
     (y, wm, d)
 }
@@ -338,17 +327,7 @@ pub(crate) fn backward(
             *db += lane_sum(plane, |g| g);
         }
         if want_dx {
-            // dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]
-            s.dcols.resize(hw * kc, 0.0);
-            matmul_into(
-                &mut s.dcols,
-                (kc, 1),
-                dy_t,
-                Mat::row_major(wm, kc, d.o).t(),
-                false,
-                false,
-            );
-            col2im_image(&s.dcols, d, dx, &mut s.nhwc);
+            input_grad_image(dy, wm, d, dx, &mut s);
         }
         (dwm, db, s)
     };
@@ -388,6 +367,17 @@ pub(crate) fn backward(
     let dw = weight_from_matrix(&dwm, d); // [O, C, k, k]
     let db = db.iter().map(|&v| v as f32).collect(); // [O]
     (want_dx.then_some(dx), dw, db)
+}
+
+/// One image's input gradient `dx [C,H,W]` from its output gradient `dy [O, H·W]`: `dcols [HW,
+/// kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC]` in `s.dcols`, which `col2im` folds into `dx`.
+fn input_grad_image(dy: &[f32], wm: &[f32], d: Dims, dx: &mut [f32], s: &mut Scratch) {
+    let (hw, kc) = (d.hw(), d.kc());
+    s.dcols.resize(hw * kc, 0.0);
+    let dy_t = Mat::row_major(dy, d.o, hw).t();
+    let wm_t = Mat::row_major(wm, kc, d.o).t();
+    matmul_into(&mut s.dcols, (kc, 1), dy_t, wm_t, false, false);
+    col2im_image(&s.dcols, d, dx, &mut s.nhwc);
 }
 
 /// [`backward`] without rayon, for batches too small for it (the DQN Q-net's): the work split in
@@ -444,15 +434,11 @@ fn split_backward(
     }
     let db = ba.into_iter().chain(bb).collect();
     if let Some(dx) = dx {
-        // Images in halves: dcols [HW, kkC] = dyᵀ [HW, O] · Wmᵀ [O, kkC], folded into dx.
+        // Images in halves.
         let input = |dys: &[f32], dx: &mut [f32]| {
             let mut s = Scratch::default();
             for (dy, dx) in dys.chunks(d.o * hw).zip(dx.chunks_mut(d.c * hw)) {
-                let dy_t = Mat::row_major(dy, d.o, hw).t();
-                s.dcols.resize(hw * kc, 0.0);
-                let wm_t = Mat::row_major(wm, kc, d.o).t();
-                matmul_into(&mut s.dcols, (kc, 1), dy_t, wm_t, false, false);
-                col2im_image(&s.dcols, d, dx, &mut s.nhwc);
+                input_grad_image(dy, wm, d, dx, &mut s);
             }
         };
         let (da, db_) = dx.split_at_mut(half * d.c * hw);
