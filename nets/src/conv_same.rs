@@ -239,7 +239,7 @@ fn forward(
 
 /// [`forward`]'s values: the output `[B,O,H,W]` and the weight matrix `[k·k·C, O]` as vectors,
 /// images on rayon's threads. (The DQN Q-net, whose batches are too small for rayon, calls
-/// [`forward_images`] on halves of its batch instead.)
+/// [`forward_images_onto`] on halves of its batch instead.)
 fn forward_values(
     x: &FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -270,22 +270,28 @@ fn forward_values(
 
 /// One image `img [C,H,W]` → `y [O, H·W]` = the bias + `Wmᵀ [O, kkC] · colsᵀ [kkC, HW]`.
 fn forward_image(img: &[f32], wm: &[f32], bias: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
-    let (hw, kc) = (d.hw(), d.kc());
-    for (plane, &b) in y.chunks_exact_mut(hw).zip(bias) {
+    for (plane, &b) in y.chunks_exact_mut(d.hw()).zip(bias) {
         plane.fill(b);
     }
+    forward_image_onto(img, wm, d, y, s);
+}
+
+/// `y [O, H·W] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]` for one image `img [C,H,W]`: the conv added
+/// onto what `y` holds (its bias).
+fn forward_image_onto(img: &[f32], wm: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
+    let (hw, kc) = (d.hw(), d.kc());
     im2col_image(img, d, s); // [HW, kkC]
     let lhs = Mat::row_major(wm, kc, d.o).t();
     let rhs = Mat::row_major(&s.cols, hw, kc).t();
     matmul_into(y, (hw, 1), lhs, rhs, true, false);
 }
 
-/// [`forward_image`] for each image of `xs` (`[n, C, H, W]`) into `y` (`[n, O, H, W]`), in order,
-/// on the calling thread.
-pub(crate) fn forward_images(xs: &[f32], wm: &[f32], bias: &[f32], d: Dims, y: &mut [f32]) {
+/// [`forward_image_onto`] for each image of `xs` (`[n, C, H, W]`) onto `y` (`[n, O, H, W]`, each
+/// plane holding its bias), in order, on the calling thread.
+pub(crate) fn forward_images_onto(xs: &[f32], wm: &[f32], d: Dims, y: &mut [f32]) {
     let mut s = Scratch::default();
     for (y, img) in y.chunks_mut(d.o * d.hw()).zip(xs.chunks(d.c * d.hw())) {
-        forward_image(img, wm, bias, d, y, &mut s);
+        forward_image_onto(img, wm, d, y, &mut s);
     }
 }
 

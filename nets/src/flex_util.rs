@@ -52,6 +52,16 @@ pub(crate) fn tensor(v: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
 /// in f64.
 const LANES: usize = 16;
 
+/// Runs `f` compiled for the widest SIMD this CPU has (AVX2 or AVX-512 on x86-64, chosen at run
+/// time by `pulp`, the dispatcher `gemm` uses), so that an element-wise loop inlined into `f` is
+/// vectorized 8 or 16 lanes wide instead of the 4 of the x86-64 baseline the crate is built for.
+/// The values are the same bits: Rust never fuses a multiply and an add on its own, and every
+/// lane does the IEEE operations the scalar code does.
+#[inline(always)]
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
 /// `Σ f(a[i])`, summed as [`lane_sums`] does.
 pub(crate) fn lane_sum(a: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     lane_sums(a, a, |v, _| (f(v), 0.0)).0

@@ -33,10 +33,11 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
+use std::mem::MaybeUninit;
 
 use crate::conv_same::{self, Dims};
 use crate::flex_util::{is_flex, tensor, with_values};
-use crate::gemm::{Mat, matmul_into};
+use crate::gemm::{Mat, Written, matmul_into, matmul_written, new_written, written_planes};
 
 /// The backend extension (see the module docs).
 #[backend_extension(Autodiff, Flex)]
@@ -110,25 +111,54 @@ struct Saved {
     a: usize,
 }
 
-/// `out [rows, cols]` = each row `bias`, then `+= lhs · rhs`.
-fn dense_into(out: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, bias: &[f32]) {
-    let cols = rhs.cols;
-    assert_eq!(
-        bias.len(),
-        cols,
-        "qnet_fused: bias of {} for {cols} outputs",
-        bias.len()
-    );
-    for row in out.chunks_exact_mut(cols) {
-        row.copy_from_slice(bias);
-    }
-    matmul_into(out, (cols, 1), lhs, rhs, true, false);
+fn relu_in_place(v: &mut [f32]) {
+    crate::flex_util::vectorized(|| {
+        for x in v {
+            *x = x.max(0.0);
+        }
+    })
 }
 
-fn relu_in_place(v: &mut [f32]) {
-    for x in v {
-        *x = x.max(0.0);
-    }
+/// What [`forward_rows`] needs besides its rows: the conv's weight matrix and bias, the output
+/// weight, the sizes.
+struct Net<'w> {
+    wm: &'w [f32],
+    cb: &'w [f32],
+    w2: &'w [f32],
+    d: Dims,
+    n: usize,
+    a: usize,
+}
+
+/// Rows of the batch `xs`: conv + ReLU → `a1` (its biases written first, then the conv added
+/// onto them), hidden + ReLU → `h`, output → `q` (both holding their biases).
+fn forward_rows<'a>(
+    net: &Net<'_>,
+    xs: &[f32],
+    w1: &[f32],
+    a1: &'a mut [MaybeUninit<f32>],
+    h: &mut [f32],
+    q: &mut [f32],
+) -> Written<'a> {
+    let Net {
+        wm,
+        cb,
+        w2,
+        d,
+        n,
+        a,
+    } = *net;
+    let f = d.o * d.hw();
+    let nb = q.len() / a;
+    let (a1, done) = written_planes(a1, d.hw(), cb);
+    conv_same::forward_images_onto(xs, wm, d, a1); // [nb, O·H·W]
+    relu_in_place(a1);
+    let w1 = Mat::row_major(w1, f, n);
+    matmul_into(h, (n, 1), Mat::row_major(a1, nb, f), w1, true, false); // [nb, N]
+    relu_in_place(h);
+    let w2 = Mat::row_major(w2, n, a);
+    matmul_into(q, (a, 1), Mat::row_major(h, nb, n), w2, true, false); // [nb, A]
+    done
 }
 
 /// The forward pass: Q-values `[B, A]` and what the backward pass needs. The batch is split in
@@ -162,37 +192,40 @@ fn forward(
         cb.len(),
         d.o
     );
-    let (mut a1, mut h, mut q) = (
-        vec![0f32; d.b * f],
-        vec![0f32; d.b * n],
-        vec![0f32; d.b * a],
-    );
-    // Rows of the batch: conv + ReLU → a1, hidden + ReLU → h, output → q.
-    let rows = |xs: &[f32], w1: &[f32], a1: &mut [f32], h: &mut [f32], q: &mut [f32]| {
-        let nb = q.len() / a;
-        conv_same::forward_images(xs, &wm, &cb, d, a1); // [nb, O·H·W]
-        relu_in_place(a1);
-        dense_into(h, Mat::row_major(a1, nb, f), Mat::row_major(w1, f, n), &b1v); // [nb, N]
-        relu_in_place(h);
-        dense_into(
-            q,
-            Mat::row_major(h, nb, n),
-            Mat::row_major(&w2v, n, a),
-            &b2v,
-        ); // [nb, A]
+    // a1 is written by the halves (its biases, then the conv onto them), not zeroed first; h and
+    // q start as their biases, which the products then accumulate onto.
+    let (mut h, mut q) = (b1v.repeat(d.b), b2v.repeat(d.b));
+    let net = Net {
+        wm: &wm,
+        cb: &cb,
+        w2: &w2v,
+        d,
+        n,
+        a,
     };
-    with_values(x.clone(), |xs| {
+    let (a1, ()) = with_values(x.clone(), |xs| {
         with_values(w1.clone(), |w1| {
-            let half = d.b / 2;
-            let (xa, xb) = xs.split_at(half * d.c * d.hw());
-            let (a1a, a1b) = a1.split_at_mut(half * f);
-            let (ha, hb) = h.split_at_mut(half * n);
-            let (qa, qb) = q.split_at_mut(half * a);
-            if half == 0 {
-                rows(xb, w1, a1b, hb, qb); // one row (acting): not worth a hand-over
-            } else {
-                crate::pair::join(|| rows(xa, w1, a1a, ha, qa), || rows(xb, w1, a1b, hb, qb));
-            }
+            new_written(d.b * f, |a1| {
+                let half = d.b / 2;
+                let (xa, xb) = xs.split_at(half * d.c * d.hw());
+                let (a1a, a1b) = a1.split_at_mut(half * f);
+                let (ha, hb) = h.split_at_mut(half * n);
+                let (qa, qb) = q.split_at_mut(half * a);
+                let proofs = if half == 0 {
+                    // One row (acting): not worth a hand-over.
+                    vec![
+                        forward_rows(&net, xa, w1, a1a, ha, qa),
+                        forward_rows(&net, xb, w1, a1b, hb, qb),
+                    ]
+                } else {
+                    let (pa, pb) = crate::pair::join(
+                        || forward_rows(&net, xa, w1, a1a, ha, qa),
+                        || forward_rows(&net, xb, w1, a1b, hb, qb),
+                    );
+                    vec![pa, pb]
+                };
+                (proofs, ())
+            })
         })
     });
     let saved = Saved {
@@ -222,11 +255,38 @@ fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
 
 /// Zeroes `g` where the ReLU's output `y` is not positive (burn's ReLU backward).
 fn relu_mask(g: &mut [f32], y: &[f32]) {
-    for (g, &y) in g.iter_mut().zip(y) {
-        if y <= 0.0 {
-            *g = 0.0;
+    crate::flex_util::vectorized(|| {
+        for (g, &y) in g.iter_mut().zip(y) {
+            if y <= 0.0 {
+                *g = 0.0;
+            }
         }
-    }
+    })
+}
+
+/// Rows `k0..` of `dW` (as many as `dw` holds) and batch rows `r0..` of `dx` (as many as `dx`
+/// holds) for [`dense_backward`], `dx` masked by the ReLU whose output is `x`.
+fn dense_backward_part<'a, 'b>(
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (rows, k, m): (usize, usize, usize),
+    (k0, dw): (usize, &'a mut [MaybeUninit<f32>]),
+    (r0, dx): (usize, &'b mut [MaybeUninit<f32>]),
+) -> (Written<'a>, Written<'b>) {
+    let x_t = Mat {
+        data: &x[k0..],
+        rows: dw.len() / m,
+        cols: rows,
+        rs: 1,
+        cs: k,
+    };
+    let (_, dw_done) = matmul_written(dw, x_t, Mat::row_major(dy, rows, m));
+    let nr = dx.len() / k;
+    let dy_r = Mat::row_major(&dy[r0 * m..], nr, m);
+    let (dx, dx_done) = matmul_written(dx, dy_r, Mat::row_major(w, k, m).t());
+    relu_mask(dx, &x[r0 * k..][..nr * k]);
+    (dw_done, dx_done)
 }
 
 /// The gradients of a dense layer `y = x · W + bias` (`x` [rows, k], `W` [k, m]) given `dy` [rows, m],
@@ -241,32 +301,30 @@ fn dense_backward(
     (rows, k, m): (usize, usize, usize),
     split: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let dy_m = Mat::row_major(dy, rows, m);
-    let mut dw = vec![0f32; k * m];
-    let mut dx = vec![0f32; rows * k];
-    // Rows k0..k1 of dW [k, m] (= xᵀ[k0..k1] · dy) and batch rows r0..r1 of dx [rows, k].
-    let part = |(k0, dw): (usize, &mut [f32]), (r0, dx): (usize, &mut [f32])| {
-        let x_t = Mat {
-            data: &x[k0..],
-            rows: dw.len() / m,
-            cols: rows,
-            rs: 1,
-            cs: k,
-        };
-        matmul_into(dw, (m, 1), x_t, dy_m, false, false);
-        let nr = dx.len() / k;
-        let dy_r = Mat::row_major(&dy[r0 * m..], nr, m);
-        matmul_into(dx, (k, 1), dy_r, Mat::row_major(w, k, m).t(), false, false);
-        relu_mask(dx, &x[r0 * k..][..nr * k]);
-    };
-    if split {
-        let (kh, rh) = (k / 2, rows / 2);
-        let (dwa, dwb) = dw.split_at_mut(kh * m);
-        let (dxa, dxb) = dx.split_at_mut(rh * k);
-        crate::pair::join(|| part((0, dwa), (0, dxa)), || part((kh, dwb), (rh, dxb)));
-    } else {
-        part((0, &mut dw), (0, &mut dx));
-    }
+    // Rows k0..k1 of dW [k, m] (= xᵀ[k0..k1] · dy) and batch rows r0..r1 of dx [rows, k], each
+    // written by its product into memory that is not zeroed first (`new_written`).
+    let dims = (rows, k, m);
+    // Split at (k/2, rows/2) for two threads, else at the end (the second part empty).
+    let (kh, rh) = if split { (k / 2, rows / 2) } else { (k, rows) };
+    let (dw, dx) = new_written(k * m, |dw| {
+        let (dx, dw_done) = new_written(rows * k, move |dx| {
+            let (dwa, dwb) = dw.split_at_mut(kh * m);
+            let (dxa, dxb) = dx.split_at_mut(rh * k);
+            let ((wa, xa), (wb, xb)) = if split {
+                crate::pair::join(
+                    || dense_backward_part(dy, x, w, dims, (0, dwa), (0, dxa)),
+                    || dense_backward_part(dy, x, w, dims, (kh, dwb), (rh, dxb)),
+                )
+            } else {
+                (
+                    dense_backward_part(dy, x, w, dims, (0, dwa), (0, dxa)),
+                    dense_backward_part(dy, x, w, dims, (kh, dwb), (rh, dxb)),
+                )
+            };
+            (vec![xa, xb], vec![wa, wb])
+        });
+        (dw_done, dx)
+    });
     let db = column_sums(dy, m);
     (dw, db, dx)
 }

@@ -147,14 +147,17 @@ impl Optimizer for FusedAdam {
             let m = m.as_mut_slice::<f32>().expect("f32 moment");
             let v = v.as_mut_slice::<f32>().expect("f32 moment");
             let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                    // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
-                    let m1 = flush_subnormal(*m * b1 + g * f1);
-                    let v1 = flush_subnormal(*v * b2 + g * g * f2);
-                    *m = m1;
-                    *v = v1;
-                    *p -= m1 * factor / (v1.sqrt() + eps) * lr;
-                }
+                crate::flex_util::vectorized(|| {
+                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                    {
+                        // Zero moments on the first step give burn's (1−β)g and (1−β)g² exactly.
+                        let m1 = flush_subnormal(*m * b1 + g * f1);
+                        let v1 = flush_subnormal(*v * b2 + g * g * f2);
+                        *m = m1;
+                        *v = v1;
+                        *p -= m1 * factor / (v1.sqrt() + eps) * lr;
+                    }
+                })
             };
             // Element by element: halves on two threads (crate::pair) give the same values.
             if p.len() >= SPLIT_ADAM {
