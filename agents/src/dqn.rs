@@ -1,5 +1,6 @@
 //! DQN (Mnih et al. 2015) with the usual improvements as options: Double DQN (van Hasselt et al.
-//! 2016), a dueling head (Wang et al. 2016), n-step returns, a Huber loss and gradient clipping.
+//! 2016), a dueling head (Wang et al. 2016), n-step returns, prioritized replay (Schaul et al.
+//! 2016), a Huber loss and gradient clipping.
 //! Reads top to bottom like CleanRL's `dqn.py`: config, network, loop.
 
 use ember_envs::Env;
@@ -72,6 +73,17 @@ pub struct DqnConfig {
     pub dueling: bool,
     /// Returns over this many rewards before bootstrapping (1: plain DQN).
     pub n_step: usize,
+    /// Prioritized experience replay (Schaul et al. 2016, proportional): transitions are drawn
+    /// with probability ∝ `(|δ| + priority_eps)^priority_alpha`, and each one's loss is weighted
+    /// by `(N·P(i))^−β` over the batch's largest, β rising linearly from `priority_beta` to 1 at
+    /// `total_steps`. Off by default (MinAtar's DQN draws uniformly).
+    pub prioritized_replay: bool,
+    /// Priority exponent α (0.6 in the paper, 0.5 in Rainbow).
+    pub priority_alpha: f64,
+    /// β at step 0 (0.4 in the paper).
+    pub priority_beta: f64,
+    /// Added to `|δ|`, so that no transition's priority is 0.
+    pub priority_eps: f64,
     /// Huber loss threshold (SmoothL1 with δ = 1 in CleanRL and SB3).
     pub huber_delta: f64,
     /// Clip gradients to this global L2 norm (PyTorch's `clip_grad_norm_`); 0 turns it off.
@@ -119,6 +131,10 @@ impl Default for DqnConfig {
             double_dqn: true,
             dueling: false,
             n_step: 1,
+            prioritized_replay: false,
+            priority_alpha: 0.6,
+            priority_beta: 0.4,
+            priority_eps: 1e-6,
             huber_delta: 1.0,
             max_grad_norm: 10.0,
             eval_every: 100_000,
@@ -173,6 +189,10 @@ impl DqnConfig {
         within(&k("end_epsilon"), self.end_epsilon, 0.0, 1.0)?;
         within(&k("eval_epsilon"), self.eval_epsilon, 0.0, 1.0)?;
         within(&k("max_grad_norm"), self.max_grad_norm, 0.0, f64::MAX)?;
+        within(&k("priority_alpha"), self.priority_alpha, 0.0, 1.0)?;
+        within(&k("priority_beta"), self.priority_beta, 0.0, 1.0)?;
+        within(&k("priority_eps"), self.priority_eps, 0.0, 1.0)?;
+        positive(&k("priority_eps"), self.priority_eps)?;
         if let Some(ratio) = self.replay_ratio {
             within(&k("replay_ratio"), ratio, 0.0, MAX_REPLAY_RATIO)?;
             positive(&k("replay_ratio"), ratio)?;
@@ -271,6 +291,10 @@ pub fn train<E: Env>(
     if mask_len > 0 {
         replay = replay.with_masks(mask_len);
     }
+    let alpha = cfg.prioritized_replay.then_some(cfg.priority_alpha);
+    if let Some(alpha) = alpha {
+        replay = replay.with_priorities(alpha);
+    }
     let mut state = State {
         run: Counters::default(),
         iterations: 0,
@@ -294,7 +318,8 @@ pub fn train<E: Env>(
         envs.restore(&state.envs)?;
         if let (true, Some(dir)) = (state.replay_saved, trainer.checkpoints()) {
             let path = replay_path(dir.path(), step);
-            match Replay::load(&path, cfg.buffer_size, l, codec, mask_len, num_actions) {
+            let masks = (mask_len, num_actions);
+            match Replay::load(&path, cfg.buffer_size, l, codec, masks, alpha) {
                 Ok(r) => replay = r,
                 Err(e) => trainer.log.line(&format!(
                     "warning: {e}; continuing with an empty replay buffer (the run will not \
@@ -434,7 +459,13 @@ pub fn train<E: Env>(
         if state.run.step > cfg.learning_starts && !replay.is_empty() {
             for _ in 0..updates_due(cfg, prev, state.run.step) {
                 let mut rng = stream(seed, TAG_SAMPLE, state.updates);
-                replay.sample(cfg.batch_size, &mut rng, &mut batch);
+                if cfg.prioritized_replay {
+                    let progress = (state.run.step as f64 / cfg.total_steps as f64).min(1.0);
+                    let beta = cfg.priority_beta + (1.0 - cfg.priority_beta) * progress;
+                    replay.sample_prioritized(cfg.batch_size, beta, &mut rng, &mut batch);
+                } else {
+                    replay.sample(cfg.batch_size, &mut rng, &mut batch);
+                }
                 let b = cfg.batch_size;
                 let next = matrix(batch.next_obs.clone(), b, l, &infer);
                 let q_next_target = read(target.forward(next.clone()))?; // [B·A]
@@ -457,7 +488,14 @@ pub fn train<E: Env>(
                 let q_a = q_all
                     .gather(1, indices(batch.actions.clone(), &dev).reshape([b, 1]))
                     .flatten::<1>(0, 1); // [B]
-                let loss = huber.forward(q_a.clone(), vector(targets, &dev), Reduction::Mean);
+                let loss = if batch.weights.is_empty() {
+                    huber.forward(q_a.clone(), vector(targets.clone(), &dev), Reduction::Mean)
+                } else {
+                    // Each transition's loss times its importance weight.
+                    let per =
+                        huber.forward_no_reduction(q_a.clone(), vector(targets.clone(), &dev));
+                    (per * vector(batch.weights.clone(), &dev)).mean()
+                };
                 let loss_value = read(loss.clone().detach())?[0];
                 check_finite(
                     "the TD loss",
@@ -465,6 +503,13 @@ pub fn train<E: Env>(
                     state.run.step,
                     trainer.last_checkpoint,
                 )?;
+                if replay.prioritized() {
+                    // New priorities: |δ| of each sampled transition under the network that
+                    // computed this loss.
+                    let q = read(q_a.clone().detach())?;
+                    let td: Vec<f32> = q.iter().zip(&targets).map(|(q, t)| t - q).collect();
+                    replay.update_priorities(&batch.slots, &td, cfg.priority_eps)?;
+                }
                 q_sum += read(q_a.clone().detach().mean())?[0] as f64;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;

@@ -5,6 +5,13 @@
 //! observation (so episode ends and n-step returns need no index arithmetic) and a `discount`:
 //! `γ^k` to bootstrap from the next observation after `k` rewards, or 0 when the episode
 //! terminated (a truncated episode still bootstraps).
+//!
+//! Optionally the buffer keeps a priority per transition and samples in proportion to it
+//! (prioritized experience replay, Schaul et al. 2016, the proportional variant): a sum tree over
+//! `p_i^α` finds the transition under a uniform point of each of `B` equal strata of the total,
+//! new transitions enter with the largest priority seen, and the learner reports `|δ|` of each
+//! sampled transition back ([`Replay::update_priorities`]). The batch carries importance weights
+//! `(N·P(i))^−β`, divided by the batch's largest.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -76,6 +83,10 @@ pub struct Batch {
     pub discounts: Vec<f32>,
     /// `[B, A]`: the legal actions of `next_obs` (empty when the buffer keeps no masks).
     pub next_masks: Vec<bool>,
+    /// `[B]`: the slots sampled (for [`Replay::update_priorities`]).
+    pub slots: Vec<usize>,
+    /// `[B]`: importance weights of a prioritized sample, the largest 1 (empty for a uniform one).
+    pub weights: Vec<f32>,
 }
 
 /// A ring buffer of transitions (see the module docs).
@@ -95,6 +106,68 @@ pub struct Replay {
     /// Actions per mask (0: no masks kept), and the legal actions of each `next_obs`, as bits.
     mask_len: usize,
     masks: Vec<u64>,
+    /// Priorities, where the buffer samples by them.
+    priorities: Option<Priorities>,
+}
+
+/// The priorities of a prioritized buffer: `p_i^α` of every slot in a sum tree.
+#[derive(Debug, Clone, PartialEq)]
+struct Priorities {
+    alpha: f64,
+    /// The largest `|δ| + ε` reported so far (1 before any): what new transitions get.
+    max: f64,
+    /// Leaves at `leaves..2·leaves` (`leaves` a power of two ≥ the capacity), each inner node
+    /// the sum of its two children, the root at 1.
+    tree: Vec<f64>,
+    leaves: usize,
+}
+
+impl Priorities {
+    fn new(capacity: usize, alpha: f64) -> Self {
+        let leaves = capacity.max(1).next_power_of_two();
+        Priorities {
+            alpha,
+            max: 1.0,
+            tree: vec![0.0; 2 * leaves],
+            leaves,
+        }
+    }
+
+    /// Sets slot `i`'s priority to `p` (stores `p^α`); each sum on the way up is recomputed from
+    /// its two children, so rounding errors never accumulate.
+    fn set(&mut self, i: usize, p: f64) {
+        let mut node = self.leaves + i;
+        self.tree[node] = p.powf(self.alpha);
+        while node > 1 {
+            node /= 2;
+            self.tree[node] = self.tree[2 * node] + self.tree[2 * node + 1];
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.tree[1]
+    }
+
+    fn leaf(&self, i: usize) -> f64 {
+        self.tree[self.leaves + i]
+    }
+
+    /// The slot under `u` in `[0, total)`: the first whose running sum passes `u`, kept below
+    /// `len` and on a slot with a positive priority.
+    fn find(&self, u: f64, len: usize) -> usize {
+        let mut node = 1;
+        let mut u = u;
+        while node < self.leaves {
+            let left = self.tree[2 * node];
+            if u < left || self.tree[2 * node + 1] <= 0.0 {
+                node *= 2;
+            } else {
+                u -= left;
+                node = 2 * node + 1;
+            }
+        }
+        (node - self.leaves).min(len.saturating_sub(1))
+    }
 }
 
 impl Replay {
@@ -119,7 +192,40 @@ impl Replay {
             discounts: vec![0.0; capacity],
             mask_len: 0,
             masks: Vec::new(),
+            priorities: None,
         }
+    }
+
+    /// Samples by priority (see the module docs) with exponent `alpha` in `[0, 1]` (0: uniform
+    /// draws, still weighted as prioritized ones).
+    pub fn with_priorities(mut self, alpha: f64) -> Self {
+        self.priorities = Some(Priorities::new(self.capacity, alpha));
+        self
+    }
+
+    /// Whether it samples by priority.
+    pub fn prioritized(&self) -> bool {
+        self.priorities.is_some()
+    }
+
+    /// Reports `|δ| + eps` for the transitions of the last batch (its `slots`, in order): their
+    /// new priorities. Non-finite values are refused (a diverging run is reported by its loss).
+    pub fn update_priorities(&mut self, slots: &[usize], td_abs: &[f32], eps: f64) -> Result<()> {
+        let Some(pr) = self.priorities.as_mut() else {
+            return Ok(());
+        };
+        for (&i, &d) in slots.iter().zip(td_abs) {
+            let p = f64::from(d).abs() + eps;
+            if !p.is_finite() || i >= self.capacity {
+                return Err(AgentError::Unsupported(format!(
+                    "priority {p} for slot {i} of a buffer of {}",
+                    self.capacity
+                )));
+            }
+            pr.max = pr.max.max(p);
+            pr.set(i, p);
+        }
+        Ok(())
     }
 
     /// Also keeps the action mask of every `next_obs` (`num_actions` bits per transition), for
@@ -214,6 +320,10 @@ impl Replay {
                 }
             }
         }
+        if let Some(pr) = self.priorities.as_mut() {
+            let max = pr.max;
+            pr.set(slot, max);
+        }
         self.pos = (self.pos + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
         Ok(())
@@ -221,25 +331,59 @@ impl Replay {
 
     /// Samples `b` transitions uniformly (with replacement) into `out`.
     pub fn sample(&self, b: usize, rng: &mut Rng, out: &mut Batch) {
+        self.clear_batch(out);
+        for _ in 0..b {
+            let i = rng.below(self.len.max(1));
+            self.gather(i, out);
+        }
+    }
+
+    /// Samples `b` transitions by priority into `out`, one from each of `b` equal strata of the
+    /// priorities' total, with importance weights `(N·P(i))^−beta` divided by the batch's
+    /// largest. A buffer without priorities samples uniformly (and leaves the weights empty).
+    pub fn sample_prioritized(&self, b: usize, beta: f64, rng: &mut Rng, out: &mut Batch) {
+        let Some(pr) = self.priorities.as_ref().filter(|p| p.total() > 0.0) else {
+            return self.sample(b, rng, out);
+        };
+        self.clear_batch(out);
+        let (total, n) = (pr.total(), self.len.max(1) as f64);
+        let stratum = total / b.max(1) as f64;
+        let mut weights = Vec::with_capacity(b);
+        for k in 0..b {
+            let u = ((k as f64 + rng.uniform()) * stratum).min(total * (1.0 - f64::EPSILON));
+            let i = pr.find(u, self.len);
+            self.gather(i, out);
+            let p = (pr.leaf(i) / total).max(f64::MIN_POSITIVE);
+            weights.push((n * p).powf(-beta));
+        }
+        let max = weights.iter().copied().fold(0.0, f64::max);
+        out.weights = weights.iter().map(|&w| (w / max) as f32).collect();
+    }
+
+    fn clear_batch(&self, out: &mut Batch) {
         out.obs.clear();
         out.next_obs.clear();
         out.actions.clear();
         out.rewards.clear();
         out.discounts.clear();
         out.next_masks.clear();
-        let w = self.mask_words();
-        for _ in 0..b {
-            let i = rng.below(self.len.max(1));
-            self.get_obs(i, 0, &mut out.obs);
-            self.get_obs(i, 1, &mut out.next_obs);
-            out.actions.push(self.actions[i] as i64);
-            out.rewards.push(self.rewards[i]);
-            out.discounts.push(self.discounts[i]);
-            if self.mask_len > 0 {
-                let bits = &self.masks[i * w..(i + 1) * w];
-                out.next_masks
-                    .extend((0..self.mask_len).map(|a| (bits[a / 64] >> (a % 64)) & 1 == 1));
-            }
+        out.slots.clear();
+        out.weights.clear();
+    }
+
+    /// Appends slot `i`'s transition to `out`.
+    fn gather(&self, i: usize, out: &mut Batch) {
+        self.get_obs(i, 0, &mut out.obs);
+        self.get_obs(i, 1, &mut out.next_obs);
+        out.actions.push(self.actions[i] as i64);
+        out.rewards.push(self.rewards[i]);
+        out.discounts.push(self.discounts[i]);
+        out.slots.push(i);
+        if self.mask_len > 0 {
+            let w = self.mask_words();
+            let bits = &self.masks[i * w..(i + 1) * w];
+            out.next_masks
+                .extend((0..self.mask_len).map(|a| (bits[a / 64] >> (a % 64)) & 1 == 1));
         }
     }
 
@@ -273,6 +417,13 @@ impl Replay {
         for w in &self.masks {
             out.extend_from_slice(&w.to_le_bytes());
         }
+        if let Some(pr) = &self.priorities {
+            // The largest priority, then each slot's (p^α, as the tree holds it).
+            out.extend_from_slice(&pr.max.to_le_bytes());
+            for i in 0..self.capacity {
+                out.extend_from_slice(&pr.leaf(i).to_le_bytes());
+            }
+        }
         let crc = ember_nets::crc::crc32c(&out);
         out.write_all(&crc.to_le_bytes())
             .map_err(|e| AgentError::Io {
@@ -283,17 +434,17 @@ impl Replay {
         Ok(())
     }
 
-    /// Reads a buffer written by [`save`](Self::save); it must match `capacity`, `obs_len`, `codec`
-    /// and the mask width `mask_len` (0: no masks), and every stored action must be below
-    /// `num_actions` (a crafted file with a correct checksum could otherwise hand the network an
-    /// action it has no output for).
+    /// Reads a buffer written by [`save`](Self::save); it must match `capacity`, `obs_len`, `codec`,
+    /// the mask width `mask_len` (0: no masks) and the priorities' exponent (`None`: a buffer
+    /// without priorities), and every stored action must be below `num_actions` (a crafted file
+    /// with a correct checksum could otherwise hand the network an action it has no output for).
     pub fn load(
         path: &Path,
         capacity: usize,
         obs_len: usize,
         codec: ObsCodec,
-        mask_len: usize,
-        num_actions: usize,
+        (mask_len, num_actions): (usize, usize),
+        alpha: Option<f64>,
     ) -> Result<Self> {
         let bad = |reason: String| AgentError::BadState {
             path: path.into(),
@@ -306,11 +457,15 @@ impl Replay {
         if mask_len > 0 {
             r = r.with_masks(mask_len);
         }
+        if let Some(alpha) = alpha {
+            r = r.with_priorities(alpha);
+        }
         let need = 48
             + r.bits.len() * 8
             + (r.floats.len() + 2 * capacity) * 4
             + capacity * 4
-            + r.masks.len() * 8;
+            + r.masks.len() * 8
+            + r.priorities.as_ref().map_or(0, |_| 8 + capacity * 8);
         let bytes =
             ember_envs::files::read_regular(path, need as u64 + 4).map_err(|e| AgentError::Io {
                 path: path.into(),
@@ -363,6 +518,28 @@ impl Replay {
         }
         r.len = len as usize;
         r.pos = pos as usize;
+        if let Some(pr) = r.priorities.as_mut() {
+            let mut f64_at = || {
+                let v = f64::from_le_bytes(body[at..at + 8].try_into().expect("8"));
+                at += 8;
+                v
+            };
+            pr.max = f64_at();
+            if !(pr.max.is_finite() && pr.max > 0.0) {
+                return Err(bad(format!("largest priority {}", pr.max)));
+            }
+            for i in 0..capacity {
+                let leaf = f64_at();
+                // Priorities are finite, not negative, and 0 exactly on the slots not filled yet.
+                if !(leaf.is_finite() && leaf >= 0.0) || (i >= len as usize && leaf != 0.0) {
+                    return Err(bad(format!("priority {leaf} in slot {i} of {len}")));
+                }
+                pr.tree[pr.leaves + i] = leaf;
+            }
+            for node in (1..pr.leaves).rev() {
+                pr.tree[node] = pr.tree[2 * node] + pr.tree[2 * node + 1];
+            }
+        }
         if let Some(a) = r.actions[..r.len]
             .iter()
             .find(|&&a| a as usize >= num_actions)
@@ -496,10 +673,13 @@ mod tests {
         }
         let p = dir.path().join("r.bin");
         r.save(&p).unwrap();
-        assert_eq!(Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6).unwrap(), r);
-        assert!(Replay::load(&p, 5, 3, ObsCodec::F32, 0, 6).is_err());
+        assert_eq!(
+            Replay::load(&p, 4, 3, ObsCodec::F32, (0, 6), None).unwrap(),
+            r
+        );
+        assert!(Replay::load(&p, 5, 3, ObsCodec::F32, (0, 6), None).is_err());
         // The buffer holds actions 2..=5: a run with 5 actions has no output for action 5.
-        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0, 5)
+        let e = Replay::load(&p, 4, 3, ObsCodec::F32, (0, 5), None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -510,7 +690,7 @@ mod tests {
         bytes[60] ^= 1;
         std::fs::write(&p, bytes).unwrap();
         assert!(
-            Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6)
+            Replay::load(&p, 4, 3, ObsCodec::F32, (0, 6), None)
                 .unwrap_err()
                 .to_string()
                 .contains("checksum")
@@ -520,13 +700,13 @@ mod tests {
         {
             let link = dir.path().join("zero.bin");
             std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
-            let e = Replay::load(&link, 4, 3, ObsCodec::F32, 0, 6)
+            let e = Replay::load(&link, 4, 3, ObsCodec::F32, (0, 6), None)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("not a regular file (a character device)"), "{e}");
         }
         std::fs::write(&p, vec![0u8; 1 << 20]).unwrap();
-        let e = Replay::load(&p, 4, 3, ObsCodec::F32, 0, 6)
+        let e = Replay::load(&p, 4, 3, ObsCodec::F32, (0, 6), None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("larger than"), "{e}");
@@ -564,8 +744,111 @@ mod tests {
         }
         let p = dir.path().join("r.bin");
         r.save(&p).unwrap();
-        assert_eq!(Replay::load(&p, 3, 2, ObsCodec::F32, 70, 70).unwrap(), r);
-        assert!(Replay::load(&p, 3, 2, ObsCodec::F32, 0, 70).is_err());
+        assert_eq!(
+            Replay::load(&p, 3, 2, ObsCodec::F32, (70, 70), None).unwrap(),
+            r
+        );
+        assert!(Replay::load(&p, 3, 2, ObsCodec::F32, (0, 70), None).is_err());
+    }
+
+    fn filled(capacity: usize, n: usize, alpha: f64) -> Replay {
+        let mut r = Replay::new(capacity, 1, ObsCodec::F32).with_priorities(alpha);
+        for i in 0..n {
+            let t = NStepTransition {
+                obs: vec![i as f32],
+                action: 0,
+                reward: i as f32,
+                next_obs: vec![0.0],
+                discount: 0.9,
+            };
+            r.push(&t, None).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn prioritized_sampling_follows_the_priorities_and_weights_by_them() {
+        // Priorities 1, 2, 3, 4 (α = 1, ε = 0): slot i drawn with probability (i+1)/10.
+        let mut r = filled(5, 4, 1.0);
+        r.update_priorities(&[0, 1, 2, 3], &[1.0, 2.0, 3.0, 4.0], 0.0)
+            .unwrap();
+        let (mut rng, mut b) = (Rng::new(7), Batch::default());
+        let mut counts = [0usize; 4];
+        for _ in 0..2_000 {
+            r.sample_prioritized(8, 0.5, &mut rng, &mut b);
+            for (&slot, &reward) in b.slots.iter().zip(&b.rewards) {
+                assert_eq!(reward, slot as f32, "the transition of the slot sampled");
+                counts[slot] += 1;
+            }
+        }
+        for (i, &c) in counts.iter().enumerate() {
+            let p = c as f64 / 16_000.0;
+            assert!((p - (i + 1) as f64 / 10.0).abs() < 0.01, "slot {i}: {p}");
+        }
+        // Weights (N·P)^−β over the batch's largest: the rarest slot has weight 1.
+        r.sample_prioritized(4, 0.5, &mut rng, &mut b);
+        let w = |slot: usize| (4.0 * (slot + 1) as f64 / 10.0).powf(-0.5);
+        let max = b.slots.iter().map(|&i| w(i)).fold(0.0, f64::max);
+        for (&slot, &weight) in b.slots.iter().zip(&b.weights) {
+            assert!((weight as f64 - w(slot) / max).abs() < 1e-6);
+        }
+        // One draw per stratum: with equal priorities and B = N every slot comes once.
+        let mut r = filled(4, 4, 0.6);
+        r.update_priorities(&[0, 1, 2, 3], &[0.5; 4], 0.0).unwrap();
+        r.sample_prioritized(4, 0.4, &mut rng, &mut b);
+        assert_eq!(b.slots, vec![0, 1, 2, 3]);
+        assert_eq!(b.weights, vec![1.0; 4]);
+        // New transitions enter with the largest priority reported, never sampled past `len`.
+        let mut r = filled(8, 2, 1.0);
+        r.update_priorities(&[0, 1], &[9.0, 1.0], 0.0).unwrap();
+        r.push(
+            &NStepTransition {
+                obs: vec![5.0],
+                action: 0,
+                reward: 2.0,
+                next_obs: vec![0.0],
+                discount: 0.0,
+            },
+            None,
+        )
+        .unwrap();
+        for _ in 0..50 {
+            r.sample_prioritized(3, 1.0, &mut rng, &mut b);
+            assert!(b.slots.iter().all(|&i| i < 3));
+        }
+        assert_eq!(r.priorities.as_ref().unwrap().leaf(2), 9.0);
+        assert!(r.update_priorities(&[0], &[f32::NAN], 0.0).is_err());
+    }
+
+    #[test]
+    fn priorities_are_saved_and_checked_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.bin");
+        let mut r = filled(6, 4, 0.6);
+        r.update_priorities(&[1, 3], &[0.25, 7.0], 1e-6).unwrap();
+        r.save(&p).unwrap();
+        let back = Replay::load(&p, 6, 1, ObsCodec::F32, (0, 1), Some(0.6)).unwrap();
+        assert_eq!(back, r);
+        // The same batches from the loaded buffer.
+        let (mut b1, mut b2) = (Batch::default(), Batch::default());
+        r.sample_prioritized(5, 0.4, &mut Rng::new(3), &mut b1);
+        back.sample_prioritized(5, 0.4, &mut Rng::new(3), &mut b2);
+        assert_eq!((b1.slots, b1.weights), (b2.slots, b2.weights));
+        // A run without priorities does not read a buffer with them, nor the other way round.
+        assert!(Replay::load(&p, 6, 1, ObsCodec::F32, (0, 1), None).is_err());
+        let plain = dir.path().join("plain.bin");
+        Replay::new(6, 1, ObsCodec::F32).save(&plain).unwrap();
+        assert!(Replay::load(&plain, 6, 1, ObsCodec::F32, (0, 1), Some(0.6)).is_err());
+        // A negative priority (with a correct checksum) is refused.
+        let mut bytes = std::fs::read(&p).unwrap();
+        let body = bytes.len() - 4;
+        let leaf0 = body - 6 * 8;
+        bytes[leaf0..leaf0 + 8].copy_from_slice(&(-1f64).to_le_bytes());
+        let crc = ember_nets::crc::crc32c(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = Replay::load(&p, 6, 1, ObsCodec::F32, (0, 1), Some(0.6)).unwrap_err();
+        assert!(e.to_string().contains("priority -1"), "{e}");
     }
 
     #[test]

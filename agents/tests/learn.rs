@@ -205,6 +205,19 @@ fn dqn_variants_solve_the_chain() {
 }
 
 #[test]
+fn dqn_with_prioritized_replay_solves_the_chain() {
+    let cfg = DqnConfig {
+        prioritized_replay: true,
+        ..dqn_cfg()
+    };
+    let s = run_dqn(&cfg, None, false, None).unwrap();
+    assert!((s.eval.unwrap().mean_return - 1.0).abs() < 1e-6, "{s:?}");
+    // Sampling by priority and weighting the loss moves the weights off the uniform run's.
+    let uniform = run_dqn(&dqn_cfg(), None, false, None).unwrap();
+    assert_ne!(s.weights_fingerprint, uniform.weights_fingerprint);
+}
+
+#[test]
 fn ppo_solves_the_chain() {
     let s = run_ppo(&ppo_cfg(), None, false, None).unwrap();
     let ev = s.eval.unwrap();
@@ -233,6 +246,27 @@ fn dqn_resume_reproduces_the_uninterrupted_run() {
     assert_eq!(resumed.steps, 2_000);
     assert_eq!(resumed.updates, full.updates);
     assert_eq!(resumed.episodes, full.episodes);
+    assert_eq!(resumed.weights_fingerprint, full.weights_fingerprint);
+    assert_eq!(resumed.eval, full.eval);
+}
+
+#[test]
+fn dqn_resume_with_priorities_reproduces_the_uninterrupted_run() {
+    // The priorities are saved with the buffer, so the resumed run draws the same batches.
+    let cfg = DqnConfig {
+        prioritized_replay: true,
+        ..dqn_cfg()
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db) = (
+        CheckpointDir::new(a.path(), 2),
+        CheckpointDir::new(b.path(), 2),
+    );
+    let full = run_dqn(&cfg, Some(&da), false, None).unwrap();
+    let cut = run_dqn(&cfg, Some(&db), false, Some(1_000)).unwrap();
+    assert!(!cut.completed && cut.steps == 1_000);
+    let resumed = run_dqn(&cfg, Some(&db), true, None).unwrap();
+    assert_eq!(resumed.updates, full.updates);
     assert_eq!(resumed.weights_fingerprint, full.weights_fingerprint);
     assert_eq!(resumed.eval, full.eval);
 }
