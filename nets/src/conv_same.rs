@@ -15,6 +15,11 @@
 //!   threads), the bias gradient as plane sums of `dy`, and `dcols = dyᵀ · Wmᵀ`
 //!   into the scratch, which `col2im` adds straight back onto the image's input gradient.
 //!
+//! With 8–32 output channels, small patches and an FMA CPU, the forward product skips the patch
+//! rows and gemm: [`forward_direct`] runs gemm's own arithmetic (one fused multiply-add chain
+//! per output over the patch in order, then onto the bias) from the zero-padded image, the same
+//! bits, without a gemm call and its packing per 10x10 image (+7% DQN updates/s on MinAtar).
+//!
 //! Images run in parallel with rayon, each product on its task's thread.
 //! Only `flex` f32 tensors take this path ([`usable`]); on other backends [`conv_same`] is burn's
 //! `conv2d` with the same padding (the same function; `cli/tests/gpu_path.rs` compares the two).
@@ -138,6 +143,11 @@ struct Scratch {
     cols: Vec<f32>,
     /// Their gradient.
     dcols: Vec<f32>,
+    /// One image zero-padded by `k/2` on every side, `[C, H+2p, W+2p]` ([`forward_direct`]).
+    padded: Vec<f32>,
+    /// Offsets into `padded`: each pixel's window, each patch column's tap.
+    bases: Vec<usize>,
+    taps: Vec<usize>,
 }
 
 /// `img [C,H,W]` → its patch rows `[H·W, k·k·C]` in `s.cols`: row `(y,x)`, column
@@ -277,13 +287,172 @@ fn forward_image(img: &[f32], wm: &[f32], bias: &[f32], d: Dims, y: &mut [f32], 
 }
 
 /// `y [O, H·W] += Wmᵀ [O, kkC] · colsᵀ [kkC, HW]` for one image `img [C,H,W]`: the conv added
-/// onto what `y` holds (its bias).
+/// onto what `y` holds (its bias). Directly ([`forward_direct`]) where that gives gemm's bits,
+/// else through the patch rows and one gemm product.
 fn forward_image_onto(img: &[f32], wm: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
+    if direct_ok(d) {
+        forward_direct(img, wm, d, y, s);
+    } else {
+        forward_gemm(img, wm, d, y, s);
+    }
+}
+
+/// [`forward_image_onto`] through the patch rows and one gemm product.
+fn forward_gemm(img: &[f32], wm: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
     let (hw, kc) = (d.hw(), d.kc());
     im2col_image(img, d, s); // [HW, kkC]
     let lhs = Mat::row_major(wm, kc, d.o).t();
     let rhs = Mat::row_major(&s.cols, hw, kc).t();
     matmul_into(y, (hw, 1), lhs, rhs, true, false);
+}
+
+/// Whether [`forward_direct`] runs this conv: 8, 16, 24 or 32 output channels, a patch of at
+/// most 512 values (one block of gemm's inner dimension, so gemm sums each output in one
+/// chain), and a CPU with AVX2 and FMA (where gemm's kernels fuse each multiply-add; on others
+/// they may round twice, and only gemm itself gives its bits).
+fn direct_ok(d: Dims) -> bool {
+    d.o.is_multiple_of(8) && (8..=32).contains(&d.o) && d.kc() <= 512 && has_fma()
+}
+
+/// AVX2 and FMA: where gemm takes its fused `x86-v3` (or `x86-v4`) kernels.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn has_fma() -> bool {
+    std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn has_fma() -> bool {
+    false
+}
+
+/// Pixels per block of [`forward_direct`]'s kernel.
+const PX: usize = 4;
+
+/// `y [O, H·W] += Wmᵀ · colsᵀ` for one image without building its patch rows or calling gemm:
+/// the image zero-padded once, then for each block of [`PX`] pixels and all `O` outputs (`NV`
+/// vectors of 8), one fused multiply-add per patch column into accumulators that start at 0, in
+/// the columns' order, then added onto `y`. That is what gemm's kernels do for each output (one
+/// accumulator, the inner dimension in order, one block of it, `dst + acc` at the end), so the
+/// values are the same bits; at MinAtar's sizes (a 10x10 image, 36 patch values, 16 outputs)
+/// the patch rows and a gemm call per image cost more than the arithmetic.
+fn forward_direct(img: &[f32], wm: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch) {
+    let (hw, p) = (d.hw(), d.k / 2);
+    let (ph, pw) = (d.h + 2 * p, d.w + 2 * p);
+    s.padded.clear();
+    s.padded.resize(d.c * ph * pw, 0.0);
+    for (ch, plane) in img.chunks_exact(hw).enumerate() {
+        for (row, src) in plane.chunks_exact(d.w).enumerate() {
+            let at = ch * ph * pw + (row + p) * pw + p;
+            s.padded[at..at + d.w].copy_from_slice(src);
+        }
+    }
+    // Pixel (y, x)'s window starts at padded (y, x); tap (i, j) of channel c is `c·ph·pw + i·pw
+    // + j` further, in the patch columns' order (i, j, c).
+    s.bases.clear();
+    s.bases.extend((0..hw).map(|px| (px / d.w) * pw + px % d.w));
+    s.taps.clear();
+    for i in 0..d.k {
+        for j in 0..d.k {
+            s.taps.extend((0..d.c).map(|ch| ch * ph * pw + i * pw + j));
+        }
+    }
+    pulp::Arch::new().dispatch(Direct {
+        padded: &s.padded,
+        bases: &s.bases,
+        taps: &s.taps,
+        wm,
+        hw,
+        y,
+    });
+}
+
+/// [`forward_direct`]'s loop, run through `pulp`'s dispatch so that it is compiled with the
+/// CPU's FMA and vector width (a closure there was not inlined, and `mul_add` became a call).
+struct Direct<'a> {
+    padded: &'a [f32],
+    bases: &'a [usize],
+    taps: &'a [usize],
+    wm: &'a [f32],
+    hw: usize,
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Direct<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let Direct {
+            padded,
+            bases,
+            taps,
+            wm,
+            hw,
+            y,
+        } = self;
+        match wm.len() / taps.len().max(1) / 8 {
+            1 => direct_kernel::<1>(padded, bases, taps, wm, hw, y),
+            2 => direct_kernel::<2>(padded, bases, taps, wm, hw, y),
+            3 => direct_kernel::<3>(padded, bases, taps, wm, hw, y),
+            _ => direct_kernel::<4>(padded, bases, taps, wm, hw, y),
+        }
+    }
+}
+
+/// [`forward_direct`]'s loop for `8·NV` outputs: blocks of [`PX`] pixels, then the pixels left
+/// one by one. Every bound is a constant, so that the accumulators stay in registers.
+#[inline(always)]
+fn direct_kernel<const NV: usize>(
+    padded: &[f32],
+    bases: &[usize],
+    taps: &[usize],
+    wm: &[f32],
+    hw: usize,
+    y: &mut [f32],
+) {
+    let blocks = bases.chunks_exact(PX);
+    let rest = blocks.remainder();
+    for (i, block) in blocks.enumerate() {
+        let block: &[usize; PX] = block.try_into().expect("a block");
+        direct_block::<NV, PX>(padded, block, taps, wm, hw, i * PX, y);
+    }
+    let first = bases.len() - rest.len();
+    for (i, &base) in rest.iter().enumerate() {
+        direct_block::<NV, 1>(padded, &[base], taps, wm, hw, first + i, y);
+    }
+}
+
+/// `P` pixels (windows at `bases`, the first pixel `px`) of all `8·NV` outputs.
+#[inline(always)]
+fn direct_block<const NV: usize, const P: usize>(
+    padded: &[f32],
+    bases: &[usize; P],
+    taps: &[usize],
+    wm: &[f32],
+    hw: usize,
+    px: usize,
+    y: &mut [f32],
+) {
+    let mut acc = [[[0f32; 8]; NV]; P];
+    for (row, &tap) in wm.chunks_exact(8 * NV).zip(taps) {
+        let mut w = [[0f32; 8]; NV];
+        for (v, w) in w.iter_mut().enumerate() {
+            w.copy_from_slice(&row[8 * v..8 * v + 8]);
+        }
+        for p in 0..P {
+            let x = padded[bases[p] + tap];
+            for v in 0..NV {
+                for l in 0..8 {
+                    acc[p][v][l] = w[v][l].mul_add(x, acc[p][v][l]);
+                }
+            }
+        }
+    }
+    for (p, acc) in acc.iter().enumerate() {
+        for (oc, &a) in acc.iter().flatten().enumerate() {
+            y[oc * hw + px + p] += a;
+        }
+    }
 }
 
 /// [`forward_image_onto`] for each image of `xs` (`[n, C, H, W]`) onto `y` (`[n, O, H, W]`, each
@@ -507,6 +676,52 @@ impl<C: CheckpointStrategy> ConvSame for Autodiff<Flex, C> {
         match kind {
             OpsKind::Tracked(prep) => prep.finish((x, wm, d), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct conv gives gemm's bits, for every output width it takes, several channel
+    /// counts and kernels, and images whose pixel count is not a multiple of the block.
+    #[test]
+    fn direct_forward_gives_gemms_bits() {
+        if !has_fma() {
+            return;
+        }
+        let mut seed = 12345u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for (c, h, w, o, k) in [
+            (4, 10, 10, 16, 3),
+            (10, 10, 10, 16, 3),
+            (1, 7, 9, 8, 5),
+            (3, 5, 6, 24, 3),
+            (7, 3, 3, 32, 1),
+            (2, 2, 3, 8, 5),
+        ] {
+            let d = Dims {
+                b: 1,
+                c,
+                h,
+                w,
+                o,
+                k,
+            };
+            assert!(direct_ok(d));
+            let img: Vec<f32> = (0..c * h * w).map(|_| next()).collect();
+            let wm: Vec<f32> = (0..d.kc() * o).map(|_| next()).collect();
+            let bias: Vec<f32> = (0..o).map(|_| next()).collect();
+            let start: Vec<f32> = bias.iter().flat_map(|&b| vec![b; h * w]).collect();
+            let (mut a, mut b) = (start.clone(), start);
+            forward_direct(&img, &wm, d, &mut a, &mut Scratch::default());
+            forward_gemm(&img, &wm, d, &mut b, &mut Scratch::default());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "C {c}, {h}x{w}, O {o}, k {k}");
         }
     }
 }
