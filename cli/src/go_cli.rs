@@ -459,6 +459,7 @@ fn match_json(
     seat_keys: [&str; 2],
 ) -> serde_json::Value {
     let fields = [
+        ("names", json!(r.names)),
         ("games", json!(c.games)),
         ("alternate", json!(c.alternate)),
         ("wins", json!(r.wins)),

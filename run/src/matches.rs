@@ -56,6 +56,9 @@ pub enum MatchEvent<'a, G> {
 /// A match's result, counted for the first player named.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MatchReport {
+    /// The two players' names as they play (`Player::name`: a spec with its options resolved,
+    /// e.g. the score utility an `az:` player took from its run), the first named first.
+    pub names: [String; 2],
     pub games: u64,
     pub wins: u64,
     pub losses: u64,
@@ -137,6 +140,7 @@ pub fn play_match<G: Game>(
     let n = opts.games.max(1) as f64;
     let (e, lo, hi) = elo(wins, losses, draws);
     Ok(MatchReport {
+        names: [a.name(), b.name()],
         games: opts.games,
         wins,
         losses,

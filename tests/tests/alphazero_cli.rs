@@ -207,12 +207,18 @@ fn a_tiny_go_run_plays_through_gtp() {
     ] {
         let out = Command::new(&ember)
             .args(["match", "go", "--size", "5", "--black", &player])
-            .args(["--white", "random", "--games", "1"])
+            .args(["--white", "random", "--games", "1", "--json"])
             .output()
             .unwrap();
         common::assert_ok(&out);
         let text = String::from_utf8_lossy(&out.stderr); // the per-game lines
         assert!(text.contains(&format!("black {name},")), "{player}: {text}");
+        // `--json` gives the spec as typed and the names as resolved.
+        let j: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
+                .unwrap();
+        assert_eq!(j["black"], player.as_str(), "{j}");
+        assert_eq!(j["names"], serde_json::json!([name, "random"]), "{j}");
     }
     // Self-play games of the checkpoint, as SGF with the analysis of every move.
     let sgf = tmp("selfplay-sgf");
