@@ -312,8 +312,15 @@ fn forward_gemm(img: &[f32], wm: &[f32], d: Dims, y: &mut [f32], s: &mut Scratch
 /// most 512 values (one block of gemm's inner dimension, so gemm sums each output in one
 /// chain), and a CPU with AVX2 and FMA (where gemm's kernels fuse each multiply-add; on others
 /// they may round twice, and only gemm itself gives its bits).
+///
+/// Products gemm hands to other kernels are left to gemm: a patch of 1 or 2 values (its `gevv`
+/// adds each product onto the destination in turn) and 1-pixel images (its `gemv`).
 fn direct_ok(d: Dims) -> bool {
-    d.o.is_multiple_of(8) && (8..=32).contains(&d.o) && d.kc() <= 512 && has_fma()
+    d.o.is_multiple_of(8)
+        && (8..=32).contains(&d.o)
+        && (3..=512).contains(&d.kc())
+        && d.hw() > 1
+        && has_fma()
 }
 
 /// AVX2 and FMA: where gemm takes its fused `x86-v3` (or `x86-v4`) kernels.
@@ -465,10 +472,11 @@ fn direct_block<const NV: usize, const P: usize>(
 
 /// Whether [`split_backward`] takes the weight gradient directly ([`backward_direct`]): output
 /// channels in two halves of 8 or 16, images of at most 512 pixels (the product's inner
-/// dimension in one block), a patch of more than 16 values (gemm's small-output kernels, which
-/// sum differently, take none of these products), and AVX2 with FMA.
+/// dimension in one block) and at least 3 (gemm's `gevv` takes fewer), a patch of more than 16
+/// values (gemm's small-output kernels, which sum differently, take none of these products), and
+/// AVX2 with FMA.
 fn backward_direct_ok(d: Dims) -> bool {
-    (d.o == 16 || d.o == 32) && d.hw() <= 512 && d.kc() > 16 && has_fma()
+    (d.o == 16 || d.o == 32) && (3..=512).contains(&d.hw()) && d.kc() > 16 && has_fma()
 }
 
 /// Patch columns per block of [`backward_direct`]'s kernel.
@@ -851,6 +859,8 @@ mod tests {
                 k,
             };
             assert!(direct_ok(d));
+            // Shapes gemm gives to its other kernels stay with gemm.
+            assert!(!direct_ok(Dims { c: 2, k: 1, ..d }) && !direct_ok(Dims { h: 1, w: 1, ..d }));
             let img: Vec<f32> = (0..c * h * w).map(|_| next()).collect();
             let wm: Vec<f32> = (0..d.kc() * o).map(|_| next()).collect();
             let bias: Vec<f32> = (0..o).map(|_| next()).collect();
