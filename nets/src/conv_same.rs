@@ -718,27 +718,24 @@ fn split_backward(
         let m = o1 - o0;
         let mut dwm = vec![0f32; kc * m];
         let mut db = vec![0f64; m];
-        if direct {
-            let (mut s, mut dy_t) = (Scratch::default(), vec![0f32; hw * m]);
-            for (dy, img) in dy.chunks(d.o * hw).zip(x.chunks(d.c * hw)) {
-                let dy = &dy[o0 * hw..o1 * hw]; // [m, HW]
+        let (mut s, mut dy_t) = (Scratch::default(), Vec::new());
+        for (i, (dy, img)) in dy.chunks(d.o * hw).zip(x.chunks(d.c * hw)).enumerate() {
+            let dy = &dy[o0 * hw..o1 * hw]; // [m, HW]
+            if direct {
+                dy_t.resize(hw * m, 0.0);
                 for (oc, plane) in dy.chunks_exact(hw).enumerate() {
                     for (px, &g) in plane.iter().enumerate() {
                         dy_t[px * m + oc] = g;
                     }
-                    db[oc] += lane_sum(plane, |g| g);
                 }
                 pad_image(img, d, &mut s);
                 backward_direct(&s, &dy_t, &mut dwm);
+            } else {
+                // dWm [kkC, m] += colsᵀ [kkC, HW] · dyᵀ [HW, m]
+                let dy_t = Mat::row_major(dy, m, hw).t();
+                let cols_t = Mat::row_major(&cols[i * hw * kc..][..hw * kc], hw, kc).t();
+                matmul_into(&mut dwm, (m, 1), cols_t, dy_t, true, false);
             }
-            return (dwm, db);
-        }
-        for (dy, c) in dy.chunks(d.o * hw).zip(cols.chunks(hw * kc)) {
-            let dy = &dy[o0 * hw..o1 * hw]; // [m, HW]
-            // dWm [kkC, m] += colsᵀ [kkC, HW] · dyᵀ [HW, m]
-            let dy_t = Mat::row_major(dy, m, hw).t();
-            let cols_t = Mat::row_major(c, hw, kc).t();
-            matmul_into(&mut dwm, (m, 1), cols_t, dy_t, true, false);
             for (db, plane) in db.iter_mut().zip(dy.chunks_exact(hw)) {
                 *db += lane_sum(plane, |g| g);
             }
@@ -830,6 +827,19 @@ impl<C: CheckpointStrategy> ConvSame for Autodiff<Flex, C> {
 mod tests {
     use super::*;
 
+    /// A source of values in [-0.5, 0.5) (a fixed linear congruential sequence).
+    fn values(seed: u32) -> impl FnMut() -> f32 {
+        let mut seed = seed;
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
     /// The direct conv gives gemm's bits, for every output width it takes, several channel
     /// counts and kernels, and images whose pixel count is not a multiple of the block.
     #[test]
@@ -837,11 +847,7 @@ mod tests {
         if !has_fma() {
             return;
         }
-        let mut seed = 12345u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = values(12345);
         for (c, h, w, o, k) in [
             (4, 10, 10, 16, 3),
             (10, 10, 10, 16, 3),
@@ -868,7 +874,6 @@ mod tests {
             let (mut a, mut b) = (start.clone(), start);
             forward_direct(&img, &wm, d, &mut a, &mut Scratch::default());
             forward_gemm(&img, &wm, d, &mut b, &mut Scratch::default());
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a), bits(&b), "C {c}, {h}x{w}, O {o}, k {k}");
         }
     }
@@ -880,11 +885,7 @@ mod tests {
         if !has_fma() {
             return;
         }
-        let mut seed = 777u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = values(777);
         for (c, h, w, o, k) in [
             (4, 10, 10, 16, 3),
             (10, 10, 10, 16, 3),
@@ -917,7 +918,6 @@ mod tests {
                     let dy_m = Mat::row_major(dy, m, hw).t();
                     matmul_into(&mut b, (m, 1), cols_t, dy_m, true, false);
                 }
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&a),
                     bits(&b),
