@@ -38,7 +38,7 @@ pub mod error;
 mod flex_util;
 mod gemm;
 pub mod heads;
-mod pair;
+pub mod pair;
 pub mod qnet_fused;
 pub mod relu_pool;
 pub mod tensorboard;

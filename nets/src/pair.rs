@@ -1,5 +1,7 @@
 //! Two-way fork-join on one helper thread that spins between jobs, for work split into pieces
-//! of 50–300 µs: a DQN update of MinAtar's Q-net ([`crate::qnet_fused`]) and its Adam step.
+//! of 50–300 µs: a DQN update of MinAtar's Q-net ([`crate::qnet_fused`]) and its Adam step, and
+//! the playouts of a batch of search leaves (`ember_agents::mcts::RolloutEvaluator` on two
+//! threads).
 //!
 //! Why not rayon: on this project's 2-core virtual machines an idle rayon worker sleeps on a
 //! futex, and waking it (a futex wake, then the hypervisor scheduling the sleeping virtual CPU)
@@ -145,7 +147,7 @@ fn serve(h: &'static Helper) {
 /// results; both on the calling thread (`b` first) when there is no helper or it is busy. A
 /// panic in either is resumed here after both have finished.
 #[allow(unsafe_code)]
-pub(crate) fn join<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, RB)
+pub fn join<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, RB)
 where
     RB: Send,
 {

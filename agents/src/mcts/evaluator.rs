@@ -147,12 +147,19 @@ impl<G: Game> Evaluator<G> for RolloutEvaluator<G> {
         let used = states.len().div_ceil(chunk);
         let rollouts = self.rollouts;
         let (first, rest) = self.workers[..used].split_at_mut(1);
-        std::thread::scope(|scope| {
-            for w in rest.iter_mut() {
-                scope.spawn(move || w.run(rollouts));
-            }
-            first[0].run(rollouts);
-        });
+        if let [second] = rest {
+            // Two threads: the second half on `nets::pair`'s spinning helper, which takes a job
+            // in about a microsecond; a spawned thread cost as much as the 50 µs of playouts it
+            // was given (BENCHMARKS.md, "Search and self-play").
+            ember_nets::pair::join(|| first[0].run(rollouts), || second.run(rollouts));
+        } else {
+            std::thread::scope(|scope| {
+                for w in rest.iter_mut() {
+                    scope.spawn(move || w.run(rollouts));
+                }
+                first[0].run(rollouts);
+            });
+        }
         for (out, w) in values.chunks_mut(chunk).zip(&self.workers[..used]) {
             out.copy_from_slice(&w.values);
         }
