@@ -3,8 +3,8 @@
 //! batched driver agreeing with one search at a time.
 
 use ember_agents::mcts::{
-    BatchScratch, Evaluator, RolloutEvaluator, Search, SearchConfig, SearchPlayer, Selection,
-    UniformEvaluator, search_batch,
+    BatchScratch, Evaluator, MixedEvaluator, RolloutEvaluator, Search, SearchConfig, SearchPlayer,
+    Selection, UniformEvaluator, search_batch,
 };
 use ember_envs::game::{Game, GameError, Symmetry};
 use ember_envs::games::ConnectFour;
@@ -347,6 +347,56 @@ impl Evaluator<ConnectFour> for Centre {
     fn name(&self) -> String {
         "centre".into()
     }
+}
+
+/// AlphaGo's mixed evaluation: the inner evaluator's priors, values `(1 − λ)·v + λ·z` with `z`
+/// the playouts a rollout evaluator of the same seed gives; λ = 0 is the inner evaluator alone
+/// (no playouts drawn), and the mix finds a block the inner values hide.
+#[test]
+fn mixed_evaluator_mixes_playout_results_into_values() {
+    let leaves = [c4(&[3]), c4(&[3, 3]), c4(&[2, 4, 2]), c4(&[0, 6, 1, 5])];
+    let refs: Vec<&ConnectFour> = leaves.iter().collect();
+    let run = |ev: &mut dyn Evaluator<ConnectFour>| {
+        let mut p = vec![0.0f32; 28];
+        let mut v = vec![0.0f32; 4];
+        ev.evaluate(&refs, &mut p, &mut v);
+        (p, v)
+    };
+    let (p_inner, v_inner) = run(&mut Centre);
+    let (_, z) = run(&mut RolloutEvaluator::<ConnectFour>::new(8, 11));
+    for lambda in [0.0f32, 0.25, 1.0] {
+        let mut mixed = MixedEvaluator::new(Centre, lambda, 8, 11);
+        let (p, v) = run(&mut mixed);
+        assert_eq!(p, p_inner, "λ {lambda}: the inner evaluator's priors");
+        for i in 0..4 {
+            let want = (1.0 - lambda) * v_inner[i] + lambda * z[i];
+            assert!(
+                (v[i] - want).abs() < 1e-6,
+                "λ {lambda}, leaf {i}: {} vs {want}",
+                v[i]
+            );
+        }
+    }
+    assert_ne!(
+        v_inner, z,
+        "the test's playouts differ from the inner values"
+    );
+    // Red has three stacked in column 0: Yellow must block there, where Centre's prior is the
+    // lowest and its values say nothing.
+    let block = c4(&[0, 1, 0, 1, 0]);
+    let pick = |lambda: f32| {
+        let mut s = Search::new(SearchConfig::new(200, Selection::puct()), 5);
+        s.set_root(&block);
+        let mut ev = MixedEvaluator::new(Centre, lambda, 1, 5);
+        s.run(&mut ev, &mut Vec::new());
+        s.best_action(0.0)
+    };
+    assert_eq!(
+        pick(0.0),
+        3,
+        "Centre alone (200 simulations) misses the threat"
+    );
+    assert_eq!(pick(0.5), 0, "the mixed values block the three");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ember_agents::alphazero::{self, AlphaZeroConfig, AzSummary};
 use ember_agents::common::RunIo;
-use ember_agents::mcts::{NetEvaluator, SearchConfig, SearchPlayer};
+use ember_agents::mcts::{MixedEvaluator, NetEvaluator, SearchConfig, SearchPlayer};
 use ember_envs::Game;
 use ember_envs::games::ConnectFour;
 use ember_envs::go::GoState;
@@ -272,7 +272,13 @@ pub struct AzOptions {
     pub leaf_batch: usize,
     /// The score utility's weight (default: the run's `train.score_utility`).
     pub score: Option<f32>,
+    /// The weight of random-playout results in leaf values ([`MixedEvaluator`]; 0: the
+    /// network's values alone).
+    pub mix: f32,
 }
+
+/// The stream of an `az:…:mix=L` player's playouts, a child of the player's seed.
+const MIX_STREAM: u64 = 0x006d_6978;
 
 /// An `az:RUN_DIR[:SIMS][:explore]` player for games like `example`: the run's newest checkpoint
 /// searching with its training selection rule, `sims` simulations (default: the run's
@@ -289,6 +295,7 @@ pub fn az_player<G: Game>(
         explore,
         leaf_batch,
         score,
+        mix,
     } = opts;
     let bad = |why: String| PlayerError::BadSpec {
         spec: spec.into(),
@@ -335,6 +342,9 @@ pub fn az_player<G: Game>(
         }
         name.push_str(&format!(":score={score}"));
     }
+    if mix > 0.0 {
+        name.push_str(&format!(":mix={mix}"));
+    }
     Ok(Box::new(
         SearchPlayer::new(
             name,
@@ -346,7 +356,12 @@ pub fn az_player<G: Game>(
             } else {
                 x.train.play_config(sims)
             },
-            NetEvaluator::new(net, &net_cfg, dev).with_score_utility(score),
+            MixedEvaluator::new(
+                NetEvaluator::new(net, &net_cfg, dev).with_score_utility(score),
+                mix,
+                1,
+                ember_envs::rng::child_seed(seed, MIX_STREAM),
+            ),
             seed,
         )
         .with_leaf_batch(leaf_batch),

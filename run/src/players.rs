@@ -12,7 +12,7 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W][:mix=L] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility; mix: leaf values (1-L)·network + L·random playout, AlphaGo's mixed evaluation, default 0)";
 
 /// The most threads a `uct:…:threads=T` player may use, and the largest leaf batch.
 pub const MAX_THREADS: usize = 64;
@@ -29,6 +29,8 @@ struct SpecOptions {
     batch: Option<usize>,
     /// `score=W`: an `az` player's score utility weight in [0, 1].
     score: Option<f32>,
+    /// `mix=L`: an `az` player's weight of random-playout results in its leaf values, in [0, 1].
+    mix: Option<f32>,
 }
 
 /// Splits trailing `:threads=T` / `:batch=B` options off `s`.
@@ -42,14 +44,18 @@ fn split_options<'a>(
         let Some((k, v)) = tail.split_once('=') else {
             break;
         };
-        if k.trim() == "score" {
+        if let key @ ("score" | "mix") = k.trim() {
             let w: f32 = v
                 .trim()
                 .parse()
                 .ok()
                 .filter(|w| (0.0..=1.0).contains(w))
-                .ok_or_else(|| bad(format!("`{tail}`: score takes a weight in [0, 1]")))?;
-            o.score = Some(w);
+                .ok_or_else(|| bad(format!("`{tail}`: {key} takes a weight in [0, 1]")))?;
+            if key == "score" {
+                o.score = Some(w);
+            } else {
+                o.mix = Some(w);
+            }
             rest = head;
             continue;
         }
@@ -66,7 +72,7 @@ fn split_options<'a>(
             "batch" => return Err(bad(format!("batches of at most {MAX_LEAF_BATCH} leaves"))),
             other => {
                 return Err(bad(format!(
-                    "unknown option `{other}` (search players take threads=T and batch=B, az players score=W)"
+                    "unknown option `{other}` (search players take threads=T and batch=B, az players score=W and mix=L)"
                 )));
             }
         }
@@ -148,6 +154,11 @@ pub fn make_player<G: MatchGame>(
                 "score=W applies to az players (it needs a network's ownership head)".into(),
             ));
         }
+        if opts.mix.is_some() {
+            return Err(bad(
+                "mix=L applies to az players (it mixes playouts into a network's values; uct's values are playouts already)".into(),
+            ));
+        }
         let cfg = SearchConfig::new(sims, Selection::uct());
         let threads = opts.threads.unwrap_or(1);
         let batch = opts.batch.unwrap_or(if threads > 1 {
@@ -204,6 +215,7 @@ pub fn make_player<G: MatchGame>(
                 explore,
                 leaf_batch: opts.batch.unwrap_or(1),
                 score: opts.score,
+                mix: opts.mix.unwrap_or(0.0),
             },
             example,
             seed,
@@ -281,6 +293,9 @@ mod tests {
             ("az:/some/run:64:score=1.5", "[0, 1]"),
             ("az:/some/run:score=x", "score"),
             ("uct:50:score=0.5", "az players"),
+            ("az:/some/run:64:mix=2", "[0, 1]"),
+            ("az:/some/run:mix=-0.1", "mix"),
+            ("uct:50:mix=0.5", "az players"),
         ] {
             let e = make_player(bad, &go, 0).err().unwrap().to_string();
             assert!(e.contains(needle) && e.contains(bad), "{bad}: {e}");

@@ -199,11 +199,17 @@ fn a_tiny_go_run_plays_through_gtp() {
     assert_eq!(answers.len(), 6, "{answers:?}");
     assert!(answers.iter().all(|a| a.starts_with('=')), "{answers:?}");
     assert!(answers[3].len() > 2 && answers[4].len() > 2, "{answers:?}");
-    // The run's score utility is its players' default, and a spec can set another.
+    // The run's score utility is its players' default, and a spec can set another; `mix=L`
+    // mixes playouts into the leaf values.
     for (player, name) in [
         (spec.clone(), format!("{spec}:score=0.3")),
         (format!("{spec}:score=0.8"), format!("{spec}:score=0.8")),
         (format!("{spec}:score=0"), spec.clone()),
+        // Playouts mixed into the leaf values (AlphaGo's evaluation), in the name after score.
+        (
+            format!("{spec}:mix=0.5:score=0.8"),
+            format!("{spec}:score=0.8:mix=0.5"),
+        ),
     ] {
         let out = Command::new(&ember)
             .args(["match", "go", "--size", "5", "--black", &player])

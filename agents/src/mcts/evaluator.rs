@@ -5,7 +5,8 @@
 //! search keeps the legal ones and renormalises) and a value in `[-1, 1]` for the player to move.
 //! [`RolloutEvaluator`] is the classic one: uniform priors and the mean result of random
 //! playouts ([`Game::playout`], which for Go is the fast bare-board path). The network
-//! evaluator lives in `mcts::net`.
+//! evaluator lives in `mcts::net`; [`MixedEvaluator`] mixes playout results into another
+//! evaluator's values (AlphaGo's leaf evaluation).
 
 use ember_envs::Game;
 use ember_envs::rng::Rng;
@@ -174,6 +175,66 @@ impl<G: Game> Evaluator<G> for RolloutEvaluator<G> {
             s.push_str(&format!(" on {} threads", self.workers.len()));
         }
         s
+    }
+}
+
+/// AlphaGo's mixed leaf evaluation (Silver et al. 2016): the value of a leaf is
+/// `(1 − λ)·v + λ·z`, `v` the inner evaluator's value (a network's) and `z` the mean result of
+/// `rollouts` random playouts from the leaf for the player to move; the priors and ownership
+/// are the inner evaluator's. A value head that is wrong about a position (a tactic it never
+/// saw in self-play, or a side it has learned to see as lost whatever it plays) is corrected by
+/// what random continuations say, which is what makes UCT strong on small boards. λ = 0 leaves
+/// the inner evaluator's values and plays no playouts.
+#[derive(Debug, Clone)]
+pub struct MixedEvaluator<G: Game, E> {
+    inner: E,
+    rollouts: RolloutEvaluator<G>,
+    lambda: f32,
+}
+
+impl<G: Game, E: Evaluator<G>> MixedEvaluator<G, E> {
+    /// `inner`'s values mixed with weight `lambda` (clamped to `[0, 1]`) with the results of
+    /// `rollouts` playouts per leaf, drawn from a stream seeded with `seed`.
+    pub fn new(inner: E, lambda: f32, rollouts: u32, seed: u64) -> MixedEvaluator<G, E> {
+        MixedEvaluator {
+            inner,
+            rollouts: RolloutEvaluator::new(rollouts, seed),
+            lambda: lambda.clamp(0.0, 1.0),
+        }
+    }
+
+    pub fn inner_mut(&mut self) -> &mut E {
+        &mut self.inner
+    }
+}
+
+impl<G: Game, E: Evaluator<G>> Evaluator<G> for MixedEvaluator<G, E> {
+    fn evaluate(&mut self, states: &[&G], priors: &mut [f32], values: &mut [f32]) {
+        self.inner.evaluate(states, priors, values);
+        let l = self.lambda;
+        if l > 0.0 {
+            for (v, s) in values.iter_mut().zip(states) {
+                *v = (1.0 - l) * *v + l * self.rollouts.value(s);
+            }
+        }
+    }
+    fn ownership(&self, state: &G) -> Option<Vec<f32>> {
+        self.inner.ownership(state)
+    }
+    fn name(&self) -> String {
+        if self.lambda > 0.0 {
+            format!(
+                "{} mixed with {} (λ {})",
+                self.inner.name(),
+                Evaluator::<G>::name(&self.rollouts),
+                self.lambda
+            )
+        } else {
+            self.inner.name()
+        }
+    }
+    fn accepts(&self, state: &G) -> Result<(), String> {
+        self.inner.accepts(state)
     }
 }
 

@@ -15,7 +15,7 @@ pub mod search;
 pub mod selection;
 pub mod tree;
 
-pub use evaluator::{Evaluator, RolloutEvaluator, UniformEvaluator};
+pub use evaluator::{Evaluator, MixedEvaluator, RolloutEvaluator, UniformEvaluator};
 pub use net::NetEvaluator;
 pub use player::SearchPlayer;
 pub use search::{BatchScratch, RootNoise, Search, SearchConfig, search_batch};
