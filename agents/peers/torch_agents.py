@@ -107,7 +107,11 @@ def dqn(cfg, np, torch, ember):
     q = qnet()
     target = qnet()
     target.load_state_dict(q.state_dict())
-    opt = torch.optim.Adam(q.parameters(), lr=c["lr"], eps=c["adam_eps"])
+    if c.get("optimizer", "adam") == "rmsprop":
+        opt = torch.optim.RMSprop(q.parameters(), lr=c["lr"], alpha=c["rmsprop_alpha"],
+                                  eps=c["rmsprop_eps"], centered=c["rmsprop_centered"])
+    else:
+        opt = torch.optim.Adam(q.parameters(), lr=c["lr"], eps=c["adam_eps"])
     params = list(q.parameters())
 
     cap = c["buffer_size"]

@@ -6,7 +6,7 @@
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
 use ember_nets::burn::nn::loss::{HuberLossConfig, Reduction};
-use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer};
+use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
 use ember_nets::{DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
@@ -40,10 +40,21 @@ pub struct DqnConfig {
     pub buffer_size: usize,
     /// Transitions per gradient step.
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Learning rate.
     pub lr: f64,
+    /// `"adam"` (the default; CleanRL's and SB3's choice) or `"rmsprop"` (MinAtar's DQN:
+    /// PyTorch's `RMSprop` with `rmsprop_alpha`, `rmsprop_eps` and `rmsprop_centered`).
+    pub optimizer: DqnOptimizer,
     /// Adam epsilon.
     pub adam_eps: f64,
+    /// RMSProp's smoothing constant for the squared-gradient average (MinAtar: 0.95).
+    pub rmsprop_alpha: f64,
+    /// RMSProp's epsilon, added to the root of the squared-gradient average (MinAtar: 0.01,
+    /// its `MIN_SQUARED_GRAD`).
+    pub rmsprop_eps: f64,
+    /// Centered RMSProp: the squared-gradient average less the square of the gradient's
+    /// average (MinAtar: true).
+    pub rmsprop_centered: bool,
     /// Discount factor.
     pub gamma: f64,
     /// Copy the online network into the target network every this many steps.
@@ -118,7 +129,11 @@ impl Default for DqnConfig {
             buffer_size: 100_000,
             batch_size: 32,
             lr: 2.5e-4,
+            optimizer: DqnOptimizer::Adam,
             adam_eps: 1e-8,
+            rmsprop_alpha: 0.95,
+            rmsprop_eps: 0.01,
+            rmsprop_centered: true,
             gamma: 0.99,
             target_update_period: 1000,
             learning_starts: 5000,
@@ -148,6 +163,15 @@ impl Default for DqnConfig {
             log_every: 1000,
         }
     }
+}
+
+/// DQN's optimizer (see [`DqnConfig::optimizer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DqnOptimizer {
+    Adam,
+    #[serde(rename = "rmsprop")]
+    RmsProp,
 }
 
 /// The largest `replay_ratio` (updates per environment step).
@@ -183,6 +207,8 @@ impl DqnConfig {
         at_least_one(&k("log_every"), self.log_every)?;
         positive(&k("lr"), self.lr)?;
         positive(&k("adam_eps"), self.adam_eps)?;
+        within(&k("rmsprop_alpha"), self.rmsprop_alpha, 0.0, 1.0)?;
+        positive(&k("rmsprop_eps"), self.rmsprop_eps)?;
         positive(&k("huber_delta"), self.huber_delta)?;
         within(&k("gamma"), self.gamma, 0.0, 1.0)?;
         within(&k("start_epsilon"), self.start_epsilon, 0.0, 1.0)?;
@@ -279,7 +305,16 @@ pub fn train<E: Env>(
         .with_hidden(net.hidden)
         .with_dueling(cfg.dueling);
     let model = qcfg.init(&dev)?;
-    let optim = adam(cfg.adam_eps);
+    let optim = match cfg.optimizer {
+        DqnOptimizer::Adam => adam(cfg.adam_eps),
+        // burn's RmsProp is PyTorch's: `g / (√avg + eps)`, `avg` centered when asked.
+        DqnOptimizer::RmsProp => RmsPropConfig::new()
+            .with_alpha(cfg.rmsprop_alpha as f32)
+            .with_epsilon(cfg.rmsprop_eps as f32)
+            .with_centered(cfg.rmsprop_centered)
+            .with_momentum(0.0)
+            .init(),
+    };
     let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
     // Environments with action masks: the buffer keeps each next state's mask for the TD target.
     let mask_len = if envs.mask(0).is_some() {
