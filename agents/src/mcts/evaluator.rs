@@ -181,10 +181,10 @@ impl<G: Game> Evaluator<G> for RolloutEvaluator<G> {
 /// AlphaGo's mixed leaf evaluation (Silver et al. 2016): the value of a leaf is
 /// `(1 − λ)·v + λ·z`, `v` the inner evaluator's value (a network's) and `z` the mean result of
 /// `rollouts` random playouts from the leaf for the player to move; the priors and ownership
-/// are the inner evaluator's. A value head that is wrong about a position (a tactic it never
-/// saw in self-play, or a side it has learned to see as lost whatever it plays) is corrected by
-/// what random continuations say, which is what makes UCT strong on small boards. λ = 0 leaves
-/// the inner evaluator's values and plays no playouts.
+/// are the inner evaluator's. Where a value head is wrong about a position (a tactic it never
+/// saw in self-play, or a side it has learned to see as lost whatever it plays), what random
+/// continuations say can correct it; RESULTS.md has what it did on 5x5 Go. λ = 0 leaves the
+/// inner evaluator's values and plays no playouts.
 #[derive(Debug, Clone)]
 pub struct MixedEvaluator<G: Game, E> {
     inner: E,
@@ -201,10 +201,6 @@ impl<G: Game, E: Evaluator<G>> MixedEvaluator<G, E> {
             rollouts: RolloutEvaluator::new(rollouts, seed),
             lambda: lambda.clamp(0.0, 1.0),
         }
-    }
-
-    pub fn inner_mut(&mut self) -> &mut E {
-        &mut self.inner
     }
 }
 
