@@ -1,7 +1,8 @@
 //! Learning curves from runs' TensorBoard event files (`ember plot RUN_DIR… --out curves.png`).
 //!
 //! One panel per tag (by default whichever of `eval/mean_return`, `charts/episodic_return`,
-//! `test/accuracy`, `train/loss` the runs logged), the runs overlaid in one colour each. As in
+//! `test/accuracy`, `train/loss` the runs logged, and for AlphaZero runs the evaluation
+//! ladder's scores and the policy and value losses), the runs overlaid in one colour each. As in
 //! TensorBoard, each series is drawn raw in a pale shade and smoothed by a debiased exponential
 //! moving average (0 turns it off) in full colour. The picture is drawn on a [`canvas`] with an
 //! 8x8 bitmap font, one [`panels`] call per tag, and written as PNG by `image`; nothing is read
@@ -26,6 +27,63 @@ pub const DEFAULT_TAGS: [&str; 4] = [
     "test/accuracy",
     "train/loss",
 ];
+
+/// AlphaZero's defaults, after [`DEFAULT_TAGS`]: the evaluation ladder's scores against its
+/// fixed anchors (`eval/score_vs_random`, `eval/score_vs_uctN`; not `…_previous`, whose anchor
+/// moves), then these losses.
+pub const ALPHAZERO_LOSS_TAGS: [&str; 2] = ["losses/policy", "losses/value"];
+
+/// The tags plotted when none are asked for: [`DEFAULT_TAGS`], the ladder's scores and
+/// [`ALPHAZERO_LOSS_TAGS`], each if some run logged it.
+fn default_tags(runs: &[Run]) -> Vec<String> {
+    let logged = |t: &str| runs.iter().any(|r| r.series.contains_key(t));
+    let mut tags: Vec<String> = DEFAULT_TAGS
+        .iter()
+        .filter(|t| logged(t))
+        .map(|t| t.to_string())
+        .collect();
+    let mut ladder: Vec<&str> = runs
+        .iter()
+        .flat_map(|r| r.series.keys().map(String::as_str))
+        .filter(|t| t.starts_with("eval/score_vs_") && *t != "eval/score_vs_previous")
+        .collect();
+    ladder.sort_unstable();
+    ladder.dedup();
+    tags.extend(ladder.into_iter().map(String::from));
+    tags.extend(
+        ALPHAZERO_LOSS_TAGS
+            .iter()
+            .filter(|t| logged(t))
+            .map(|t| t.to_string()),
+    );
+    tags
+}
+
+/// What the x axis counts, from the runs' `config.toml` `kind` when they all share one: DQN and
+/// PPO log by environment step, AlphaZero by gradient update, the classifier by optimizer step;
+/// otherwise `step`.
+fn x_label(runs: &[Run]) -> &'static str {
+    let kind = |dir: &Path| -> Option<String> {
+        let path = dir.join("config.toml");
+        // A run's config is small; anything larger is not one (and is not read).
+        if std::fs::metadata(&path).ok()?.len() > 1 << 20 {
+            return None;
+        }
+        let table: toml::Table = std::fs::read_to_string(&path).ok()?.parse().ok()?;
+        table.get("kind")?.as_str().map(String::from)
+    };
+    let kinds: Vec<Option<String>> = runs.iter().map(|r| kind(&r.dir)).collect();
+    let first = kinds.first().cloned().flatten();
+    match first.as_deref() {
+        Some(k) if kinds.iter().all(|x| x.as_deref() == Some(k)) => match k {
+            ember_agents::dqn::KIND | ember_agents::ppo::KIND => "environment steps",
+            ember_agents::alphazero::KIND => "gradient updates",
+            crate::classifier::KIND => "optimizer steps",
+            _ => "step",
+        },
+        _ => "step",
+    }
+}
 
 /// What to plot, and how.
 #[derive(Debug, Clone)]
@@ -101,11 +159,7 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
         });
     }
     let tags: Vec<String> = if a.tags.is_empty() {
-        DEFAULT_TAGS
-            .iter()
-            .filter(|t| runs.iter().any(|r| r.series.contains_key(**t)))
-            .map(|t| t.to_string())
-            .collect()
+        default_tags(&runs)
     } else {
         a.tags.clone()
     };
@@ -120,8 +174,9 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
     };
     if tags.is_empty() {
         bail!(
-            "none of the default tags ({}) was logged by these runs; pick one with --tag (logged: {})",
+            "none of the default tags ({}, AlphaZero's eval/score_vs_*, {}) was logged by these runs; pick one with --tag (logged: {})",
             DEFAULT_TAGS.join(", "),
+            ALPHAZERO_LOSS_TAGS.join(", "),
             available()
         );
     }
@@ -143,6 +198,7 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
     }
     let height = height as u32;
     let mut canvas = Canvas::new(a.width, height);
+    let xlabel = x_label(&runs);
     for (i, tag) in tags.iter().enumerate() {
         let series: Vec<(&str, &[ScalarEvent])> = runs
             .iter()
@@ -163,6 +219,7 @@ pub fn plot(a: &PlotRequest) -> Result<PlotReport> {
                 h: a.panel_height as i32,
             },
             tag,
+            xlabel,
             &series,
             &colours,
             a.smooth,
@@ -265,6 +322,50 @@ mod tests {
             wall_time: 0.0,
             value,
         }
+    }
+
+    /// Reinforcement-learning and classifier runs keep their panels; an AlphaZero run gets its
+    /// ladder's scores against fixed anchors and its losses.
+    #[test]
+    fn alphazero_runs_have_default_panels() {
+        let run = |tags: &[&str]| Run {
+            label: "r".into(),
+            dir: PathBuf::from("r"),
+            series: tags
+                .iter()
+                .map(|t| (t.to_string(), vec![ev(1, 0.5)]))
+                .collect(),
+        };
+        let az = run(&[
+            "eval/score_vs_uct1000",
+            "eval/score_vs_random",
+            "eval/score_vs_previous",
+            "eval/elo_vs_uct1000",
+            "losses/value",
+            "losses/policy",
+            "selfplay/games",
+        ]);
+        let az_like = run(&[]);
+        assert_eq!(
+            default_tags(&[az]),
+            [
+                "eval/score_vs_random",
+                "eval/score_vs_uct1000",
+                "losses/policy",
+                "losses/value"
+            ]
+        );
+        // The x axis is named from the runs' kind (none here: no config.toml).
+        assert_eq!(x_label(std::slice::from_ref(&az_like)), "step");
+        let ppo = run(&[
+            "charts/episodic_return",
+            "eval/mean_return",
+            "losses/value_loss",
+        ]);
+        assert_eq!(
+            default_tags(&[ppo]),
+            ["eval/mean_return", "charts/episodic_return"]
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub(super) fn draw_panel(
     canvas: &mut Canvas,
     panel: Rect,
     tag: &str,
+    xlabel: &str,
     series: &[(&str, &[ScalarEvent])],
     colours: &[[u8; 3]],
     weight: Option<f64>,
@@ -143,7 +144,6 @@ pub(super) fn draw_panel(
         canvas.fill(r, BLACK);
     }
     canvas.text(plot.x, panel.y + 10, tag, BLACK, 2);
-    let xlabel = "environment steps";
     canvas.text(
         plot.x + plot.w / 2 - text_width(xlabel, 1) / 2,
         plot.y + plot.h + 26,
