@@ -444,19 +444,26 @@ pub fn match_go(a: &MatchGoArgs) -> Result<()> {
         let head = json!({"black": a.black, "white": a.white, "size": size, "komi": a.komi});
         println!(
             "{}",
-            match_json(head, &a.common, &report, ["black_wins", "white_wins"])
+            match_json(
+                head,
+                &a.common,
+                &report,
+                ["black_wins", "white_wins"],
+                ["wins_as_black", "wins_as_white"]
+            )
         );
     }
     crate::serve_cli::linger(served, &a.common.serve)
 }
 
 /// A match's `--json` object: `head` (the players and the game) and the result, with the wins by
-/// seat under `seat_keys`.
+/// seat under `seat_keys` and the first-named player's wins by its seat under `own_keys`.
 fn match_json(
     mut head: serde_json::Value,
     c: &MatchCommon,
     r: &MatchReport,
     seat_keys: [&str; 2],
+    own_keys: [&str; 2],
 ) -> serde_json::Value {
     let fields = [
         ("names", json!(r.names)),
@@ -468,6 +475,8 @@ fn match_json(
         ("score", json!(r.score)),
         (seat_keys[0], json!(r.seat_wins[0])),
         (seat_keys[1], json!(r.seat_wins[1])),
+        (own_keys[0], json!(r.wins_by_seat[0])),
+        (own_keys[1], json!(r.wins_by_seat[1])),
         ("elo", json!(r.elo)),
         ("elo_low", json!(r.elo_low)),
         ("elo_high", json!(r.elo_high)),
@@ -491,7 +500,13 @@ pub fn match_connect_four(a: &MatchC4Args) -> Result<()> {
         let head = json!({"player1": a.player1, "player2": a.player2});
         println!(
             "{}",
-            match_json(head, &a.common, &report, ["first_wins", "second_wins"])
+            match_json(
+                head,
+                &a.common,
+                &report,
+                ["first_wins", "second_wins"],
+                ["wins_as_first", "wins_as_second"]
+            )
         );
     }
     crate::serve_cli::linger(served, &a.common.serve)

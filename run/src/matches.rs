@@ -67,6 +67,10 @@ pub struct MatchReport {
     pub score: f64,
     /// Wins by the player who moved first, and by the one who moved second.
     pub seat_wins: [u64; 2],
+    /// The first-named player's wins when it moved first, and when it moved second (with
+    /// `--alternate`, where its losses are: Black's or White's games, the first or second
+    /// mover's).
+    pub wins_by_seat: [u64; 2],
     pub elo: f64,
     pub elo_low: f64,
     pub elo_high: f64,
@@ -82,6 +86,7 @@ pub fn play_match<G: Game>(
 ) -> Result<MatchReport, PlayerError> {
     let (mut wins, mut losses, mut draws) = (0u64, 0u64, 0u64);
     let mut seat_wins = [0u64; 2];
+    let mut wins_by_seat = [0u64; 2];
     let mut analyses: Vec<Option<Analysis>> = Vec::new();
     for g in 0..opts.games {
         a.seed(child_seed(opts.seed, 2 + 2 * g));
@@ -122,6 +127,7 @@ pub fn play_match<G: Game>(
                 seat_wins[w] += 1;
                 if w == a_seat {
                     wins += 1;
+                    wins_by_seat[a_seat] += 1;
                 } else {
                     losses += 1;
                 }
@@ -147,6 +153,7 @@ pub fn play_match<G: Game>(
         draws,
         score: (wins as f64 + 0.5 * draws as f64) / n,
         seat_wins,
+        wins_by_seat,
         elo: e,
         elo_low: lo,
         elo_high: hi,

@@ -224,6 +224,8 @@ fn match_connect_four_runs_through_the_generic_match() {
         "score",
         "first_wins",
         "second_wins",
+        "wins_as_first",
+        "wins_as_second",
         "elo",
         "elo_low",
         "elo_high",
@@ -232,6 +234,13 @@ fn match_connect_four_runs_through_the_generic_match() {
     }
     assert_eq!(j["games"], 4);
     assert!(j["wins"].as_u64().unwrap() >= 3, "{j}");
+    // player1's wins split by the seat it had (first in games 1 and 3, second in 2 and 4).
+    let (w1, w2) = (
+        j["wins_as_first"].as_u64().unwrap(),
+        j["wins_as_second"].as_u64().unwrap(),
+    );
+    assert_eq!(w1 + w2, j["wins"].as_u64().unwrap(), "{j}");
+    assert!(w1 <= 2 && w2 <= 2, "{j}");
     assert!(err.contains("(first random, second uct:100)"), "{err}");
 }
 
@@ -252,6 +261,12 @@ fn uct_plays_go_matches_with_analysis_in_the_sgf_and_answers_gtp() {
     common::assert_ok(&out);
     let j = last_json(&out.stdout);
     assert_eq!(j["wins"], 2, "{j}");
+    // One game with each colour, both won.
+    assert_eq!(
+        (&j["wins_as_black"], &j["wins_as_white"]),
+        (&1.into(), &1.into()),
+        "{j}"
+    );
     for g in 1..=2 {
         let f = dir.join(format!("game-{g:04}.sgf"));
         let text = std::fs::read_to_string(&f).unwrap();
