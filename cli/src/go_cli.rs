@@ -268,6 +268,17 @@ fn run_match<G: ServeGame>(
         report.elo_low,
         report.elo_high
     );
+    if c.alternate && report.games > 1 {
+        // Where the first player's wins came from: the first move is Black's in Go.
+        let first = report.games.div_ceil(2);
+        eprintln!(
+            "{}: {} of {first} games won moving first, {} of {} moving second",
+            specs[0],
+            report.wins_by_seat[0],
+            report.wins_by_seat[1],
+            report.games - first
+        );
+    }
     Ok((report, served))
 }
 

@@ -241,6 +241,12 @@ fn match_connect_four_runs_through_the_generic_match() {
     );
     assert_eq!(w1 + w2, j["wins"].as_u64().unwrap(), "{j}");
     assert!(w1 <= 2 && w2 <= 2, "{j}");
+    assert!(
+        err.contains(&format!(
+            "uct:100: {w1} of 2 games won moving first, {w2} of 2 moving second"
+        )),
+        "{err}"
+    );
     assert!(err.contains("(first random, second uct:100)"), "{err}");
 }
 
