@@ -170,7 +170,6 @@ impl Default for DqnConfig {
 #[serde(rename_all = "lowercase")]
 pub enum DqnOptimizer {
     Adam,
-    #[serde(rename = "rmsprop")]
     RmsProp,
 }
 

@@ -270,13 +270,10 @@ fn run_match<G: ServeGame>(
     );
     if c.alternate && report.games > 1 {
         // Where the first player's wins came from: the first move is Black's in Go.
-        let first = report.games.div_ceil(2);
+        let ([w1, w2], [g1, g2]) = (report.wins_by_seat, report.games_by_seat);
         eprintln!(
-            "{}: {} of {first} games won moving first, {} of {} moving second",
-            specs[0],
-            report.wins_by_seat[0],
-            report.wins_by_seat[1],
-            report.games - first
+            "{}: {w1} of {g1} games won moving first, {w2} of {g2} moving second",
+            specs[0]
         );
     }
     Ok((report, served))

@@ -71,6 +71,8 @@ pub struct MatchReport {
     /// `--alternate`, where its losses are: Black's or White's games, the first or second
     /// mover's).
     pub wins_by_seat: [u64; 2],
+    /// The games the first-named player moved first in, and second.
+    pub games_by_seat: [u64; 2],
     pub elo: f64,
     pub elo_low: f64,
     pub elo_high: f64,
@@ -87,6 +89,7 @@ pub fn play_match<G: Game>(
     let (mut wins, mut losses, mut draws) = (0u64, 0u64, 0u64);
     let mut seat_wins = [0u64; 2];
     let mut wins_by_seat = [0u64; 2];
+    let mut games_by_seat = [0u64; 2];
     let mut analyses: Vec<Option<Analysis>> = Vec::new();
     for g in 0..opts.games {
         a.seed(child_seed(opts.seed, 2 + 2 * g));
@@ -122,6 +125,7 @@ pub fn play_match<G: Game>(
             });
         })?;
         let a_seat = swapped as usize;
+        games_by_seat[a_seat] += 1;
         match end.winner() {
             Some(w) => {
                 seat_wins[w] += 1;
@@ -154,6 +158,7 @@ pub fn play_match<G: Game>(
         score: (wins as f64 + 0.5 * draws as f64) / n,
         seat_wins,
         wins_by_seat,
+        games_by_seat,
         elo: e,
         elo_low: lo,
         elo_high: hi,

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use ember_nets::tensorboard::{ScalarEvent, read_scalars};
 use serde_json::json;
 
+use crate::config::{Experiment, Kind};
 use crate::error::{Context, Result, bail};
 use canvas::{Canvas, PALETTE, Rect};
 
@@ -63,25 +64,24 @@ fn default_tags(runs: &[Run]) -> Vec<String> {
 /// PPO log by environment step, AlphaZero by gradient update, the classifier by optimizer step;
 /// otherwise `step`.
 fn x_label(runs: &[Run]) -> &'static str {
-    let kind = |dir: &Path| -> Option<String> {
-        let path = dir.join("config.toml");
-        // A run's config is small; anything larger is not one (and is not read).
-        if std::fs::metadata(&path).ok()?.len() > 1 << 20 {
-            return None;
-        }
-        let table: toml::Table = std::fs::read_to_string(&path).ok()?.parse().ok()?;
-        table.get("kind")?.as_str().map(String::from)
+    // Read as `--resume` reads it (a bounded read of a regular file); a run whose config does not
+    // read counts as of no kind.
+    let kind = |r: &Run| {
+        Experiment::load(&r.dir.join("config.toml"), &[])
+            .ok()
+            .map(|e| e.kind)
     };
-    let kinds: Vec<Option<String>> = runs.iter().map(|r| kind(&r.dir)).collect();
-    let first = kinds.first().cloned().flatten();
-    match first.as_deref() {
-        Some(k) if kinds.iter().all(|x| x.as_deref() == Some(k)) => match k {
-            ember_agents::dqn::KIND | ember_agents::ppo::KIND => "environment steps",
-            ember_agents::alphazero::KIND => "gradient updates",
-            crate::classifier::KIND => "optimizer steps",
-            _ => "step",
-        },
-        _ => "step",
+    let mut kinds = runs.iter().map(kind);
+    let Some(Some(first)) = kinds.next() else {
+        return "step";
+    };
+    if !kinds.all(|k| k == Some(first)) {
+        return "step";
+    }
+    match first {
+        Kind::Dqn | Kind::Ppo => "environment steps",
+        Kind::AlphaZero => "gradient updates",
+        Kind::Classifier => "optimizer steps",
     }
 }
 
@@ -357,6 +357,22 @@ mod tests {
         );
         // The x axis is named from the runs' kind (none here: no config.toml).
         assert_eq!(x_label(std::slice::from_ref(&az_like)), "step");
+        // From a run's config.toml; runs of two kinds share no name.
+        let in_dir = |kind: &str| {
+            let d = tempfile::tempdir().unwrap();
+            let header = format!("name = \"x\"\nkind = \"{kind}\"\nseed = 0\n");
+            std::fs::write(d.path().join("config.toml"), header).unwrap();
+            let r = Run {
+                dir: d.path().to_path_buf(),
+                ..run(&[])
+            };
+            (d, r)
+        };
+        let (_a, az_run) = in_dir("alphazero");
+        let (_p, ppo_run) = in_dir("ppo");
+        assert_eq!(x_label(std::slice::from_ref(&az_run)), "gradient updates");
+        assert_eq!(x_label(std::slice::from_ref(&ppo_run)), "environment steps");
+        assert_eq!(x_label(&[az_run, ppo_run]), "step");
         let ppo = run(&[
             "charts/episodic_return",
             "eval/mean_return",
