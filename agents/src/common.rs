@@ -200,7 +200,7 @@ pub fn clip_global_norm<M: Module>(
     impl ModuleVisitor for SumSquares<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.grads.get::<D>(param.id) {
-                let sq = g.square().sum(); // [1]
+                let sq = ember_nets::sum_squares::sum_squares(g); // [1], as g.square().sum()
                 self.total = Some(match self.total.take() {
                     Some(t) => t + sq,
                     None => sq,

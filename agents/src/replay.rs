@@ -65,8 +65,32 @@ pub fn pack_bits(obs: &[f32], dst: &mut [u64]) -> Result<()> {
 
 /// Appends the first `len` values packed by [`pack_bits`] to `out`.
 pub fn unpack_bits(src: &[u64], len: usize, out: &mut Vec<f32>) {
-    out.extend((0..len).map(|i| ((src[i / 64] >> (i % 64)) & 1) as f32));
+    out.reserve(len);
+    // Eight values a byte, from a table (a batch of 32 MinAtar observations and their next
+    // observations is 3,200 bytes: value by value this was 1% of a DQN update).
+    let bytes = src.iter().flat_map(|w| w.to_le_bytes());
+    for byte in bytes.take(len / 8) {
+        out.extend_from_slice(&BYTE_VALUES[byte as usize]);
+    }
+    out.extend((len / 8 * 8..len).map(|i| ((src[i / 64] >> (i % 64)) & 1) as f32));
 }
+
+/// Each byte's 8 bits as 0.0 / 1.0, least significant first (the order of [`pack_bits`]).
+static BYTE_VALUES: [[f32; 8]; 256] = {
+    let mut t = [[0f32; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < 8 {
+            if b >> i & 1 == 1 {
+                t[b][i] = 1.0;
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// A batch sampled from the buffer, as flat vectors ready to become tensors.
 #[derive(Debug, Clone, Default)]
@@ -655,6 +679,22 @@ mod tests {
         bad.obs[3] = 0.5;
         assert!(r.push(&bad, None).unwrap_err().to_string().contains("0.5"));
         assert_eq!(r.obs_bytes(), 3 * 2 * 2 * 8);
+    }
+
+    /// Unpacking gives back what was packed, at lengths around bytes and words, appended.
+    #[test]
+    fn pack_unpack_round_trip() {
+        for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 100, 400, 1000] {
+            let obs: Vec<f32> = (0..len)
+                .map(|i| ((i * 7 + i / 3) % 3 == 0) as u8 as f32)
+                .collect();
+            let mut words = vec![0u64; len.div_ceil(64)];
+            pack_bits(&obs, &mut words).unwrap();
+            let mut out = vec![9.0];
+            unpack_bits(&words, len, &mut out);
+            assert_eq!(out[0], 9.0);
+            assert_eq!(&out[1..], &obs[..], "len {len}");
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod heads;
 pub mod pair;
 pub mod qnet_fused;
 pub mod relu_pool;
+pub mod sum_squares;
 pub mod tensorboard;
 pub mod train;
 pub mod trunk;
