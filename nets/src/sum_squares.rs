@@ -25,6 +25,9 @@ pub trait SumSquares: burn::backend::Backend {
     fn sum_squares(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
+/// Tensors of at least this many values are squared on both threads of [`crate::pair`].
+const SPLIT: usize = 32 * 1024;
+
 /// Below `flex`'s threshold for summing in parallel chunks (whose order this op would not give).
 const MAX_LEN: usize = 4 * 1024 * 1024;
 
@@ -50,8 +53,24 @@ impl SumSquares for Flex {
     fn sum_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let s = with_values(x, |v| {
             SQUARES.with_borrow_mut(|sq| {
-                sq.clear();
-                sq.extend(v.iter().map(|&x| x * x));
+                if sq.len() < v.len() {
+                    sq.resize(v.len(), 0.0);
+                }
+                let sq = &mut sq[..v.len()];
+                let square = |dst: &mut [f32], src: &[f32]| {
+                    for (d, &x) in dst.iter_mut().zip(src) {
+                        *d = x * x;
+                    }
+                };
+                if v.len() >= SPLIT {
+                    // By halves on this thread and the pair's helper (the sum stays one pass,
+                    // in flex's order).
+                    let (lo, hi) = sq.split_at_mut(v.len() / 2);
+                    let (vlo, vhi) = v.split_at(v.len() / 2);
+                    crate::pair::join(|| square(lo, vlo), || square(hi, vhi));
+                } else {
+                    square(sq, v);
+                }
                 burn::backend::flex::simd::kernels::sum_f32(sq)
             })
         });
@@ -80,7 +99,10 @@ mod tests {
                 .collect();
             let x = Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
             assert!(is_flex(&x.device()), "the test runs the fast path");
-            let ours = sum_squares(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+            let ours = sum_squares(x.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
             let theirs = x.square().sum().into_data().try_to_vec::<f32>().unwrap();
             assert_eq!(ours[0].to_bits(), theirs[0].to_bits(), "n = {n}");
         }
