@@ -5,15 +5,15 @@
 
 use ember_envs::Env;
 use ember_nets::burn::module::Module;
-use ember_nets::burn::nn::loss::{HuberLossConfig, Reduction};
 use ember_nets::burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
+use ember_nets::td_loss::td_loss;
 use ember_nets::{DeviceChoice, QNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
     EvalResult, MAX_ENVS, NetConfig, RunIo, TrainSummary, adam, at_least_one, check_finite,
-    clip_global_norm, due, evaluate, indices, linear, masked_argmax, matrix, positive,
-    random_legal, read, size_within, spaces, stream, vector, within,
+    clip_global_norm, due, evaluate, linear, masked_argmax, matrix, positive, random_legal, read,
+    size_within, spaces, stream, within,
 };
 use crate::envs::{Envs, EnvsState, Transition};
 use crate::error::{AgentError, Result, config};
@@ -314,7 +314,6 @@ pub fn train<E: Env>(
             .with_momentum(0.0)
             .init(),
     };
-    let huber = HuberLossConfig::new(cfg.huber_delta as f32).init();
     // Environments with action masks: the buffer keeps each next state's mask for the TD target.
     let mask_len = if envs.mask(0).is_some() {
         num_actions
@@ -519,18 +518,17 @@ pub fn train<E: Env>(
                     })
                     .collect();
                 let q_all = model.forward(matrix(batch.obs.clone(), b, l, &dev)); // [B, A]
-                let q_a = q_all
-                    .gather(1, indices(batch.actions.clone(), &dev).reshape([b, 1]))
-                    .flatten::<1>(0, 1); // [B]
-                let loss = if batch.weights.is_empty() {
-                    huber.forward(q_a.clone(), vector(targets.clone(), &dev), Reduction::Mean)
-                } else {
-                    // Each transition's loss times its importance weight.
-                    let per =
-                        huber.forward_no_reduction(q_a.clone(), vector(targets.clone(), &dev));
-                    (per * vector(batch.weights.clone(), &dev)).mean()
-                };
-                let loss_value = read(loss.clone().detach())?[0];
+                // Huber on Q(s, a) − target, each transition's term times its importance weight
+                // under prioritized replay, averaged (one op on the CPU, the same bits as
+                // burn's gather, `HuberLoss` and mean).
+                let td = td_loss(
+                    q_all,
+                    &batch.actions,
+                    &targets,
+                    &batch.weights,
+                    cfg.huber_delta as f32,
+                )?;
+                let loss_value = td.value;
                 check_finite(
                     "the TD loss",
                     loss_value,
@@ -540,12 +538,16 @@ pub fn train<E: Env>(
                 if replay.prioritized() {
                     // New priorities: |δ| of each sampled transition under the network that
                     // computed this loss.
-                    let q = read(q_a.clone().detach())?;
-                    let td: Vec<f32> = q.iter().zip(&targets).map(|(q, t)| t - q).collect();
+                    let td: Vec<f32> = td
+                        .q_taken
+                        .iter()
+                        .zip(&targets)
+                        .map(|(q, t)| t - q)
+                        .collect();
                     replay.update_priorities(&batch.slots, &td, cfg.priority_eps)?;
                 }
-                q_sum += read(q_a.clone().detach().mean())?[0] as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                q_sum += td.q_mean as f64;
+                let grads = GradientsParams::from_grads(td.loss.backward(), &model);
                 let (grads, norm) = clip_global_norm(&model, grads, cfg.max_grad_norm)?;
                 online = None;
                 model = optim.step(cfg.lr, model, grads);

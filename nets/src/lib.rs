@@ -42,6 +42,7 @@ pub mod pair;
 pub mod qnet_fused;
 pub mod relu_pool;
 pub mod sum_squares;
+pub mod td_loss;
 pub mod tensorboard;
 pub mod train;
 pub mod trunk;
