@@ -516,7 +516,7 @@ fn direct_rows(
     sums: &mut Vec<f32>,
 ) {
     let (_, vectors) = rows_span(d);
-    sums.resize(ROW_CHANNELS * 8 * vectors, 0.0);
+    sums.resize(d.o * 8 * vectors, 0.0);
     // Every index the kernel reads or writes is in bounds (checked here once, so that the loop
     // needs no checks): the padded image has [`ROW_SLACK`] values after its end for the last
     // vector's lanes past the last pixel, at the largest tap.
@@ -567,30 +567,38 @@ unsafe fn rows_avx(
     sums: &mut [f32],
 ) {
     let (pw, vectors) = rows_span(d);
-    for o0 in (0..d.o).step_by(ROW_CHANNELS) {
-        let mut v0 = 0;
-        while v0 + ROW_BLOCK <= vectors {
-            // SAFETY: as this function's.
-            unsafe { rows_block::<ROW_BLOCK>(padded, taps, wm, d.o, o0, v0, sums) };
-            v0 += ROW_BLOCK;
+    let o = d.o;
+    // SAFETY (each call below): as this function's.
+    let mut v0 = 0;
+    while v0 + ROW_BLOCK <= vectors {
+        for o0 in (0..o).step_by(ROW_CHANNELS) {
+            unsafe { rows_block::<ROW_BLOCK, ROW_CHANNELS>(padded, taps, wm, o, o0, v0, sums) };
         }
-        // SAFETY: as this function's.
-        unsafe {
-            match vectors - v0 {
-                0 => {}
-                1 => rows_block::<1>(padded, taps, wm, d.o, o0, v0, sums),
-                2 => rows_block::<2>(padded, taps, wm, d.o, o0, v0, sums),
-                3 => rows_block::<3>(padded, taps, wm, d.o, o0, v0, sums),
-                _ => rows_block::<4>(padded, taps, wm, d.o, o0, v0, sums),
+        v0 += ROW_BLOCK;
+    }
+    // The vectors left, with more channels at a time so that 8 or more sums are in flight.
+    let rest = vectors - v0;
+    macro_rules! rest {
+        ($pv:literal, $ch:literal) => {
+            for o0 in (0..o).step_by($ch) {
+                unsafe { rows_block::<$pv, $ch>(padded, taps, wm, o, o0, v0, sums) };
             }
-        }
-        // Onto `y`: row by row, the sums of the row's pixels (the padded columns are dropped).
-        for (c, sums) in sums.chunks_exact(8 * vectors).enumerate() {
-            let plane = &mut y[(o0 + c) * d.hw()..(o0 + c + 1) * d.hw()];
-            for (row, out) in plane.chunks_exact_mut(d.w).enumerate() {
-                // SAFETY: as this function's.
-                unsafe { add_row(out, &sums[row * pw..row * pw + d.w]) };
-            }
+        };
+    }
+    match (rest, o % 8 == 0, o % 4 == 0) {
+        (0, ..) => {}
+        (1, true, _) => rest!(1, 8),
+        (1, _, true) | (2, _, true) => rest!(2, 4),
+        (1, ..) | (2, ..) => rest!(2, 2),
+        (3, _, true) => rest!(3, 4),
+        (3, ..) => rest!(3, 2),
+        _ => rest!(4, 2),
+    }
+    // Onto `y`: row by row, the sums of the row's pixels (the padded columns are dropped).
+    for (c, sums) in sums.chunks_exact(8 * vectors).enumerate() {
+        let plane = &mut y[c * d.hw()..(c + 1) * d.hw()];
+        for (row, out) in plane.chunks_exact_mut(d.w).enumerate() {
+            unsafe { add_row(out, &sums[row * pw..row * pw + d.w]) };
         }
     }
 }
@@ -630,8 +638,8 @@ unsafe fn add_row(out: &mut [f32], sums: &[f32]) {
     }
 }
 
-/// `PV` vectors of [`direct_rows`]'s sums, from position `8·v0`, for outputs `o0..o0 +
-/// ROW_CHANNELS`.
+/// `PV` vectors of [`direct_rows`]'s sums, from position `8·v0`, for outputs `o0..o0 + CH`
+/// (`sums` holds each output's positions in turn).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA, and the bounds [`direct_rows`] asserts hold.
@@ -639,7 +647,7 @@ unsafe fn add_row(out: &mut [f32], sums: &[f32]) {
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn rows_block<const PV: usize>(
+unsafe fn rows_block<const PV: usize, const CH: usize>(
     padded: &[f32],
     taps: &[usize],
     wm: &[f32],
@@ -648,10 +656,10 @@ unsafe fn rows_block<const PV: usize>(
     v0: usize,
     sums: &mut [f32],
 ) {
-    let stride = sums.len() / ROW_CHANNELS;
     use std::arch::x86_64::*;
+    let stride = sums.len() / o;
     let (src, w) = (padded.as_ptr(), wm.as_ptr());
-    let mut acc = [[_mm256_setzero_ps(); PV]; ROW_CHANNELS];
+    let mut acc = [[_mm256_setzero_ps(); PV]; CH];
     for (t, &tap) in taps.iter().enumerate() {
         let base = 8 * v0 + tap;
         let mut x = [_mm256_setzero_ps(); PV];
@@ -660,14 +668,15 @@ unsafe fn rows_block<const PV: usize>(
             *x = unsafe { _mm256_loadu_ps(src.add(base + 8 * v)) };
         }
         for (c, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: `t·o + o0 + c < wm.len()`.
+            // SAFETY: `t·o + o0 + c < wm.len()` (`o0 + CH ≤ o`, asserted by the caller's split).
             let wc = unsafe { _mm256_broadcast_ss(&*w.add(t * o + o0 + c)) };
             for v in 0..PV {
                 acc[v] = _mm256_fmadd_ps(wc, x[v], acc[v]);
             }
         }
     }
-    for (sums, acc) in sums.chunks_exact_mut(stride).zip(&acc) {
+    for (c, acc) in acc.iter().enumerate() {
+        let sums = &mut sums[(o0 + c) * stride..(o0 + c + 1) * stride];
         for (v, &a) in acc.iter().enumerate() {
             let at = 8 * (v0 + v);
             assert!(at + 8 <= sums.len());
@@ -1045,6 +1054,38 @@ mod tests {
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The pixels-in-lanes conv gives gemm's bits at every image size from 1x2 to 7x12 (so
+    /// every count of vectors left after the blocks of 5), for 8, 16, 24 and 32 outputs.
+    #[test]
+    fn rows_give_gemms_bits_at_every_size() {
+        if !has_fma() || !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        let mut next = values(4242);
+        for h in 1..=7 {
+            for w in 2..=12 {
+                for (c, o) in [(1, 8), (3, 16), (2, 24), (5, 32)] {
+                    let d = Dims {
+                        b: 1,
+                        c,
+                        h,
+                        w,
+                        o,
+                        k: 3,
+                    };
+                    assert!(direct_ok(d) && rows_ok(d));
+                    let img: Vec<f32> = (0..c * h * w).map(|_| next()).collect();
+                    let wm: Vec<f32> = (0..d.kc() * o).map(|_| next()).collect();
+                    let start: Vec<f32> = (0..o * h * w).map(|_| next()).collect();
+                    let (mut a, mut b) = (start.clone(), start);
+                    forward_direct(&img, &wm, d, &mut a, &mut Scratch::default());
+                    forward_gemm(&img, &wm, d, &mut b, &mut Scratch::default());
+                    assert_eq!(bits(&a), bits(&b), "C {c}, {h}x{w}, O {o}");
+                }
+            }
+        }
     }
 
     /// The direct conv gives gemm's bits, for every output width it takes, several channel
