@@ -585,7 +585,7 @@ unsafe fn rows_avx(
             }
         };
     }
-    match (rest, o % 8 == 0, o % 4 == 0) {
+    match (rest, o.is_multiple_of(8), o.is_multiple_of(4)) {
         (0, ..) => {}
         (1, true, _) => rest!(1, 8),
         (1, _, true) | (2, _, true) => rest!(2, 4),
