@@ -538,13 +538,7 @@ pub fn train<E: Env>(
                 if replay.prioritized() {
                     // New priorities: |δ| of each sampled transition under the network that
                     // computed this loss.
-                    let td: Vec<f32> = td
-                        .q_taken
-                        .iter()
-                        .zip(&targets)
-                        .map(|(q, t)| t - q)
-                        .collect();
-                    replay.update_priorities(&batch.slots, &td, cfg.priority_eps)?;
+                    replay.update_priorities(&batch.slots, &td.residuals, cfg.priority_eps)?;
                 }
                 q_sum += td.q_mean as f64;
                 let grads = GradientsParams::from_grads(td.loss.backward(), &model);

@@ -484,7 +484,8 @@ fn direct_block<const NV: usize, const P: usize>(
     }
 }
 
-/// Output channels per block of [`direct_rows`].
+/// Output channels per block of [`ROW_BLOCK`] vectors in [`direct_rows`] (the vectors left after
+/// those blocks take 4 or 8 at a time).
 const ROW_CHANNELS: usize = 2;
 /// Zeros after the padded image, for the lanes of [`direct_rows`]'s last vector past the image.
 const ROW_SLACK: usize = 8;
@@ -498,8 +499,9 @@ fn rows_ok(d: Dims) -> bool {
 /// [`forward_direct`]'s loop with the pixels in the vector lanes. The sums are taken at every
 /// position of the padded image's rows (pixel `(r, c)` at `r·pw + c`, so that a pixel's tap is
 /// the same offset from it as in [`Direct`], and 8 adjacent positions are one vector load), for
-/// [`ROW_CHANNELS`] outputs at a time: one fused multiply-add per patch column, from 0, in the
-/// columns' order, into `sums`; then each pixel's sum is added onto `y`. Each output is the same
+/// a few outputs at a time ([`ROW_CHANNELS`] for blocks of [`ROW_BLOCK`] vectors, more for the
+/// vectors left): one fused multiply-add per patch column, from 0, in the columns' order, into
+/// `sums`; then each pixel's sum is added onto `y`. Each output is the same
 /// chain as in [`Direct`], so the bits are the same; but the inputs are loads rather than
 /// broadcasts and the accumulators go out as vectors rather than one value at a time. The
 /// positions in the padding columns (2 of every 12 at MinAtar's sizes) are computed and dropped.

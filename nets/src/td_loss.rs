@@ -47,9 +47,9 @@ pub struct TdLoss {
     pub loss: Tensor<1>,
     /// Its value.
     pub value: f32,
-    /// `Q(s_i, a_i)` of each transition.
-    pub q_taken: Vec<f32>,
-    /// Their mean (as burn's `mean`).
+    /// Each transition's TD error `t_i − Q(s_i, a_i)` (what prioritized replay ranks by).
+    pub residuals: Vec<f32>,
+    /// The mean of `Q(s_i, a_i)` over the batch (as burn's `mean`).
     pub q_mean: f32,
 }
 
@@ -81,11 +81,9 @@ pub fn td_loss(
     let qv: Vec<f32> = read(q.clone().detach().into_data())?;
     let q_taken: Vec<f32> = (0..b).map(|i| qv[i * a + actions[i] as usize]).collect();
     let lin_bias = delta * delta * 0.5;
+    let residuals: Vec<f32> = targets.iter().zip(&q_taken).map(|(t, q)| t - q).collect();
     let mut terms = Vec::with_capacity(b);
-    let mut aux = Vec::with_capacity(3 * b + 2);
-    aux.extend(actions.iter().map(|&x| x as f32));
-    for (i, (&t, &qa)) in targets.iter().zip(&q_taken).enumerate() {
-        let r = t - qa;
+    for (i, &r) in residuals.iter().enumerate() {
         let term = if r.abs() > delta {
             r.clamp(-delta, delta) * r - lin_bias
         } else {
@@ -96,10 +94,12 @@ pub fn td_loss(
         } else {
             term * weights[i]
         });
-        aux.push(r);
     }
     let mean = |v: &[f32]| burn::backend::flex::simd::kernels::sum_f32(v) / v.len() as f32;
     let value = mean(&terms);
+    let mut aux = Vec::with_capacity(3 * b + 2);
+    aux.extend(actions.iter().map(|&x| x as f32));
+    aux.extend_from_slice(&residuals);
     if weights.is_empty() {
         aux.extend(std::iter::repeat_n(f32::NAN, b));
     } else {
@@ -114,8 +114,8 @@ pub fn td_loss(
     Ok(TdLoss {
         loss,
         value,
+        residuals,
         q_mean: mean(&q_taken),
-        q_taken,
     })
 }
 
@@ -143,7 +143,11 @@ pub fn td_loss_ops(
     Ok(TdLoss {
         value: read::<f32>(loss.clone().detach().into_data())?[0],
         q_mean: read::<f32>(q_a.clone().detach().mean().into_data())?[0],
-        q_taken: read(q_a.detach().into_data())?,
+        residuals: read::<f32>(q_a.detach().into_data())?
+            .iter()
+            .zip(targets)
+            .map(|(q, t)| t - q)
+            .collect(),
         loss,
     })
 }
@@ -295,12 +299,12 @@ mod tests {
                 .unwrap();
                 let grads = l.loss.backward();
                 let g = q.grad(&grads).unwrap();
-                (l.value, l.q_mean, l.q_taken, bits(g))
+                (l.value, l.q_mean, l.residuals, bits(g))
             };
             let (ours, theirs) = (run(true), run(false));
             assert_eq!(ours.0.to_bits(), theirs.0.to_bits(), "loss, B {b}");
             assert_eq!(ours.1.to_bits(), theirs.1.to_bits(), "mean Q, B {b}");
-            assert_eq!(ours.2, theirs.2, "Q(s, a), B {b}");
+            assert_eq!(ours.2, theirs.2, "residuals, B {b}");
             assert_eq!(ours.3, theirs.3, "gradient, B {b}, weighted {weighted}");
         }
     }
