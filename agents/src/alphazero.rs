@@ -101,6 +101,10 @@ pub struct AlphaZeroConfig {
     /// run's `az:` players alike (`mcts::net`: the value mixed with the score margin the
     /// ownership head predicts; nets with an ownership head). 0 (the default): the value alone.
     pub score_utility: f64,
+    /// Decisive moves in every search of the run (self-play, evaluations, its `az:` players): a
+    /// leaf whose player to move can win at once is scored a win without the network
+    /// ([`SearchConfig::decisive`]; games that can tell: Connect Four). Off by default.
+    pub decisive_moves: bool,
     /// Train on a random symmetry of each sample.
     pub augment: bool,
     /// Moves after which a self-play game is stopped and counted as a draw (0: no limit; Go
@@ -141,6 +145,7 @@ impl Default for AlphaZeroConfig {
             value_target_search_weight: 0.0,
             ownership_weight: 1.0,
             score_utility: 0.0,
+            decisive_moves: false,
             augment: true,
             max_game_moves: 0,
             checkpoint_every: 250,
@@ -220,6 +225,7 @@ impl AlphaZeroConfig {
     fn search_config(&self) -> SearchConfig {
         let mut c = SearchConfig::new(self.simulations, self.selection);
         c.reuse_tree = false;
+        c.decisive = self.decisive_moves;
         c
     }
 
@@ -239,7 +245,9 @@ impl AlphaZeroConfig {
             },
             s => s,
         };
-        SearchConfig::new(simulations, selection)
+        let mut c = SearchConfig::new(simulations, selection);
+        c.decisive = self.decisive_moves;
+        c
     }
 }
 

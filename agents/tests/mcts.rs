@@ -118,6 +118,62 @@ fn every_rule_wins_in_one_and_uct_and_puct_block_at_connect_four() {
     }
 }
 
+/// An evaluator that cannot see Connect Four's threats: it prefers the edge columns and calls
+/// every position even, as an untrained network might.
+struct Blind;
+impl Evaluator<ConnectFour> for Blind {
+    fn evaluate(&mut self, states: &[&ConnectFour], priors: &mut [f32], values: &mut [f32]) {
+        for i in 0..states.len() {
+            for c in 0..7 {
+                priors[i * 7 + c] = (c as f32 - 3.0).abs() + 1.0;
+            }
+            values[i] = 0.0;
+        }
+    }
+    fn name(&self) -> String {
+        "blind".into()
+    }
+}
+
+/// Decisive moves: a leaf whose player to move wins at once is a proven win, so with an
+/// evaluator blind to threats every rule blocks a win in one (in 16 simulations), each move that
+/// does not block is worth exactly −1 to the searcher once visited, and a win in one is still
+/// taken. Without them the Gumbel search, led by the blind priors, lets the win through.
+#[test]
+fn decisive_moves_block_a_win_in_one_that_the_evaluator_cannot_see() {
+    let block = c4(&[0, 0, 1, 1, 2]);
+    let win = c4(&[0, 0, 1, 1, 2, 6]);
+    let run = |state: &ConnectFour, sel: Selection, decisive: bool, seed: u64| {
+        let mut cfg = SearchConfig::new(16, sel);
+        cfg.decisive = decisive;
+        let mut s = Search::new(cfg, seed);
+        s.set_root(state);
+        s.run(&mut Blind, &mut Vec::new());
+        s
+    };
+    for (name, sel) in rules() {
+        for seed in 0..3 {
+            let mut s = run(&block, sel, true, seed);
+            assert_eq!(s.best_action(0.0), 3, "{name} block (seed {seed})");
+            let tree = s.tree();
+            for c in tree.root().children() {
+                let n = tree.node(c);
+                if n.action != 3 && n.visits > 0 {
+                    assert_eq!(
+                        n.q(),
+                        -1.0,
+                        "{name}: column {} lets the win through",
+                        n.action
+                    );
+                }
+            }
+            assert_eq!(run(&win, sel, true, seed).best_action(0.0), 3, "{name} win");
+        }
+    }
+    let gumbel = Selection::gumbel(16, 0.0);
+    assert_ne!(run(&block, gumbel, false, 0).best_action(0.0), 3);
+}
+
 /// One move among arms of known value, then the game ends.
 #[derive(Debug, Clone, PartialEq)]
 struct Bandit {

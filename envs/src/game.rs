@@ -197,6 +197,15 @@ pub trait Game: Clone + Send + fmt::Debug + 'static {
     /// A plain-text picture of the state.
     fn render(&self) -> String;
 
+    /// An action that wins the game at once for the player to move, when the game can tell
+    /// cheaply (Connect Four: a column that completes four); `None` when there is none or the game
+    /// cannot say (the default; Go). A search with decisive moves on (`agents::mcts`) scores a
+    /// leaf that has one as a win without asking its evaluator, so it must be exact: `Some` only
+    /// for an action that is legal and ends the game with the mover's win.
+    fn winning_action(&self) -> Option<usize> {
+        None
+    }
+
     /// Who owns each board cell now, from player 0's view (`+1` player 0, `-1` player 1, `0`
     /// neither), for games where that means something at the end (Go's area); `false` (and `out`
     /// untouched) for the others. `out` has one value per cell of an observation plane.

@@ -275,6 +275,8 @@ pub struct AzOptions {
     /// The weight of random-playout results in leaf values ([`MixedEvaluator`]; 0: the
     /// network's values alone).
     pub mix: f32,
+    /// Decisive moves (default: the run's `train.decisive_moves`).
+    pub decisive: Option<bool>,
 }
 
 /// The stream of an `az:…:mix=L` player's playouts, a child of the player's seed.
@@ -296,6 +298,7 @@ pub fn az_player<G: Game>(
         leaf_batch,
         score,
         mix,
+        decisive,
     } = opts;
     let bad = |why: String| PlayerError::BadSpec {
         spec: spec.into(),
@@ -345,6 +348,10 @@ pub fn az_player<G: Game>(
     if mix > 0.0 {
         name.push_str(&format!(":mix={mix}"));
     }
+    if let Some(d) = decisive {
+        name.push_str(&format!(":decisive={}", u8::from(d)));
+    }
+    let decisive = decisive.unwrap_or(x.train.decisive_moves);
     Ok(Box::new(
         SearchPlayer::new(
             name,
@@ -352,9 +359,12 @@ pub fn az_player<G: Game>(
                 // The training search: Gumbel noise (or Dirichlet noise), so games differ.
                 let mut c = SearchConfig::new(sims, x.train.selection);
                 c.root_noise = x.train.root_noise;
+                c.decisive = decisive;
                 c
             } else {
-                x.train.play_config(sims)
+                let mut c = x.train.play_config(sims);
+                c.decisive = decisive;
+                c
             },
             MixedEvaluator::new(
                 NetEvaluator::new(net, &net_cfg, dev).with_score_utility(score),

@@ -12,7 +12,7 @@ use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W][:mix=L] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility; mix: leaf values (1-L)·network + L·random playout, AlphaGo's mixed evaluation, default 0)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T][:decisive=0|1] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W][:mix=L][:decisive=0|1] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility; mix: leaf values (1-L)·network + L·random playout, AlphaGo's mixed evaluation, default 0; decisive: a leaf whose player to move wins at once is scored a win without evaluation, default off for uct and the run's train.decisive_moves for az)";
 
 /// The most threads a `uct:…:threads=T` player may use, and the largest leaf batch.
 pub const MAX_THREADS: usize = 64;
@@ -31,6 +31,8 @@ struct SpecOptions {
     score: Option<f32>,
     /// `mix=L`: an `az` player's weight of random-playout results in its leaf values, in [0, 1].
     mix: Option<f32>,
+    /// `decisive=0|1`: decisive moves in the search (`SearchConfig::decisive`).
+    decisive: Option<bool>,
 }
 
 /// Splits trailing `:threads=T` / `:batch=B` options off `s`.
@@ -44,6 +46,15 @@ fn split_options<'a>(
         let Some((k, v)) = tail.split_once('=') else {
             break;
         };
+        if k.trim() == "decisive" {
+            o.decisive = Some(match v.trim() {
+                "0" => false,
+                "1" => true,
+                _ => return Err(bad(format!("`{tail}`: decisive takes 0 or 1"))),
+            });
+            rest = head;
+            continue;
+        }
         if let key @ ("score" | "mix") = k.trim() {
             let w: f32 = v
                 .trim()
@@ -72,7 +83,7 @@ fn split_options<'a>(
             "batch" => return Err(bad(format!("batches of at most {MAX_LEAF_BATCH} leaves"))),
             other => {
                 return Err(bad(format!(
-                    "unknown option `{other}` (search players take threads=T and batch=B, az players score=W and mix=L)"
+                    "unknown option `{other}` (search players take threads=T, batch=B and decisive=0|1, az players score=W and mix=L)"
                 )));
             }
         }
@@ -159,7 +170,8 @@ pub fn make_player<G: MatchGame>(
                 "mix=L applies to az players (it mixes playouts into a network's values; uct's values are playouts already)".into(),
             ));
         }
-        let cfg = SearchConfig::new(sims, Selection::uct());
+        let mut cfg = SearchConfig::new(sims, Selection::uct());
+        cfg.decisive = opts.decisive.unwrap_or(false);
         let threads = opts.threads.unwrap_or(1);
         let batch = opts.batch.unwrap_or(if threads > 1 {
             LEAVES_PER_THREAD * threads
@@ -172,6 +184,9 @@ pub fn make_player<G: MatchGame>(
         }
         if opts.batch.is_some() {
             name.push_str(&format!(":batch={batch}"));
+        }
+        if cfg.decisive {
+            name.push_str(":decisive=1");
         }
         return Ok(Box::new(
             SearchPlayer::new(
@@ -216,6 +231,7 @@ pub fn make_player<G: MatchGame>(
                 leaf_batch: opts.batch.unwrap_or(1),
                 score: opts.score,
                 mix: opts.mix.unwrap_or(0.0),
+                decisive: opts.decisive,
             },
             example,
             seed,
@@ -284,6 +300,14 @@ mod tests {
             make_player("uct:50:batch=4", &c4, 0).unwrap().name(),
             "uct:50:batch=4"
         );
+        assert_eq!(
+            make_player("uct:50:decisive=1", &c4, 0).unwrap().name(),
+            "uct:50:decisive=1"
+        );
+        assert_eq!(
+            make_player("uct:50:decisive=0", &c4, 0).unwrap().name(),
+            "uct:50"
+        );
         for (bad, needle) in [
             ("uct:50:threads=0", "threads"),
             ("uct:50:threads=1000", "at most"),
@@ -296,6 +320,8 @@ mod tests {
             ("az:/some/run:64:mix=2", "[0, 1]"),
             ("az:/some/run:mix=-0.1", "mix"),
             ("uct:50:mix=0.5", "az players"),
+            ("uct:50:decisive=2", "0 or 1"),
+            ("az:/some/run:decisive=yes", "decisive"),
         ] {
             let e = make_player(bad, &go, 0).err().unwrap().to_string();
             assert!(e.contains(needle) && e.contains(bad), "{bad}: {e}");

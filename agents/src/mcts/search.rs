@@ -2,9 +2,10 @@
 //!
 //! A simulation is split in two so that many searches can share one evaluator call:
 //! [`Search::select`] walks from the root to a leaf, applying actions to one working copy of the
-//! root state (no cloning per simulation); a terminal leaf is backed up at once, any other is
-//! returned for evaluation. [`Search::finish`] takes the evaluator's priors and value, expands the
-//! leaf, backs the value up the path, and undoes the walk. [`Search::run`] does both with one
+//! root state (no cloning per simulation); a terminal leaf (or, with decisive moves, one whose
+//! player to move wins at once) is backed up at once, any other is returned for evaluation.
+//! [`Search::finish`] takes the evaluator's priors and value, expands the leaf, backs the value
+//! up the path, and undoes the walk. [`Search::run`] does both with one
 //! evaluator call per simulation; [`search_batch`] runs many searches (one per game) and
 //! evaluates their leaves together, one leaf per game per call, as mctx, Minigo and KataGo's
 //! self-play do.
@@ -56,6 +57,13 @@ pub struct SearchConfig {
     pub root_noise: Option<RootNoise>,
     /// Keep the subtree of the position reached between moves.
     pub reuse_tree: bool,
+    /// Decisive moves (Teytaud and Teytaud, 2010): a leaf below the root whose player to move
+    /// can win at once ([`Game::winning_action`]) is a proven win for that player, backed up as
+    /// a terminal result without asking the evaluator and never expanded. A one-move lookahead
+    /// the evaluator need not learn: a move that leaves the opponent a win in one is refuted on
+    /// its first visit. No effect for games that cannot tell (Go).
+    #[serde(default)]
+    pub decisive: bool,
 }
 
 impl SearchConfig {
@@ -65,6 +73,7 @@ impl SearchConfig {
             selection,
             root_noise: None,
             reuse_tree: true,
+            decisive: false,
         }
     }
 
@@ -317,6 +326,21 @@ impl<G: Game> Search<G> {
                     self.backup(r[0]);
                     return None;
                 }
+                if self.cfg.decisive && cur != Tree::ROOT && work.winning_action().is_some() {
+                    // A proven win for the player to move: kept as a terminal result.
+                    let v0 = if work.current_player() == 0 {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    let n = self.tree.node_mut(cur);
+                    n.terminal = true;
+                    n.evaluated = true;
+                    n.player = 0;
+                    n.raw_value = v0;
+                    self.backup(v0);
+                    return None;
+                }
                 return Some(cur);
             }
             let next = self.pick_child(cur);
@@ -385,6 +409,13 @@ impl<G: Game> Search<G> {
     fn expand(&mut self, leaf: NodeId, state: &G, priors: &[f32], value: f32) -> f32 {
         let player = state.current_player();
         state.legal_actions(&mut self.legal);
+        // Decisive moves at the root (below it such a node is never expanded): all the prior on
+        // the winning action, so every rule plays it and a policy target names it.
+        let win = if self.cfg.decisive && leaf == Tree::ROOT {
+            state.winning_action()
+        } else {
+            None
+        };
         let sum: f32 = self
             .legal
             .iter()
@@ -406,8 +437,20 @@ impl<G: Game> Search<G> {
                 self.legal.swap(i, j);
             }
         }
-        self.tree
-            .expand(leaf, self.legal.iter().map(|&a| (a, norm(priors[a]))));
+        if let Some(w) = win {
+            // UCT tries unvisited children in order: the winning one first.
+            let i = self.legal.iter().position(|&a| a == w).expect("legal");
+            self.legal[..=i].rotate_right(1);
+            self.tree.expand(
+                leaf,
+                self.legal
+                    .iter()
+                    .map(|&a| (a, if a == w { 1.0 } else { 0.0 })),
+            );
+        } else {
+            self.tree
+                .expand(leaf, self.legal.iter().map(|&a| (a, norm(priors[a]))));
+        }
         let value = if value.is_finite() {
             value.clamp(-1.0, 1.0)
         } else {

@@ -35,7 +35,9 @@ pub struct Node {
     pub raw_value: f32,
     /// The player to move here.
     pub player: u8,
-    /// Whether the state here is terminal.
+    /// Whether the state here is terminal, or decided (a win in one for the player to move,
+    /// with decisive moves on): `raw_value` is then the result for player 0, and it is never
+    /// expanded.
     pub terminal: bool,
     /// Whether the evaluator has seen this node (its prior and raw value are set).
     pub evaluated: bool,
