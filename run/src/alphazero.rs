@@ -351,21 +351,19 @@ pub fn az_player<G: Game>(
     if let Some(d) = decisive {
         name.push_str(&format!(":decisive={}", u8::from(d)));
     }
-    let decisive = decisive.unwrap_or(x.train.decisive_moves);
+    let mut search = if explore {
+        // The training search: Gumbel noise (or Dirichlet noise), so games differ.
+        let mut c = SearchConfig::new(sims, x.train.selection);
+        c.root_noise = x.train.root_noise;
+        c
+    } else {
+        x.train.play_config(sims)
+    };
+    search.decisive = decisive.unwrap_or(x.train.decisive_moves);
     Ok(Box::new(
         SearchPlayer::new(
             name,
-            if explore {
-                // The training search: Gumbel noise (or Dirichlet noise), so games differ.
-                let mut c = SearchConfig::new(sims, x.train.selection);
-                c.root_noise = x.train.root_noise;
-                c.decisive = decisive;
-                c
-            } else {
-                let mut c = x.train.play_config(sims);
-                c.decisive = decisive;
-                c
-            },
+            search,
             MixedEvaluator::new(
                 NetEvaluator::new(net, &net_cfg, dev).with_score_utility(score),
                 mix,

@@ -316,32 +316,30 @@ impl<G: Game> Search<G> {
             }
             if !node.evaluated {
                 let work = self.work.as_ref().expect("set_root first");
-                if work.is_terminal() {
-                    let r = work.returns();
-                    let n = self.tree.node_mut(cur);
-                    n.terminal = true;
-                    n.evaluated = true;
-                    n.player = 0;
-                    n.raw_value = r[0];
-                    self.backup(r[0]);
-                    return None;
-                }
-                if self.cfg.decisive && cur != Tree::ROOT && work.winning_action().is_some() {
-                    // A proven win for the player to move: kept as a terminal result.
-                    let v0 = if work.current_player() == 0 {
+                // The result for player 0 of a terminal state, or of a proven win for the
+                // player to move (decisive moves); either is kept as a terminal node.
+                let result = if work.is_terminal() {
+                    Some(work.returns()[0])
+                } else if self.cfg.decisive && cur != Tree::ROOT && work.winning_action().is_some()
+                {
+                    Some(if work.current_player() == 0 {
                         1.0
                     } else {
                         -1.0
-                    };
-                    let n = self.tree.node_mut(cur);
-                    n.terminal = true;
-                    n.evaluated = true;
-                    n.player = 0;
-                    n.raw_value = v0;
-                    self.backup(v0);
-                    return None;
-                }
-                return Some(cur);
+                    })
+                } else {
+                    None
+                };
+                let Some(v0) = result else {
+                    return Some(cur);
+                };
+                let n = self.tree.node_mut(cur);
+                n.terminal = true;
+                n.evaluated = true;
+                n.player = 0;
+                n.raw_value = v0;
+                self.backup(v0);
+                return None;
             }
             let next = self.pick_child(cur);
             let action = self.tree.node(next).action as usize;
