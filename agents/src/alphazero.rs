@@ -54,6 +54,19 @@ use crate::replay::{pack_bits, unpack_bits};
 /// The checkpoint kind.
 pub const KIND: &str = "alphazero";
 
+/// The selection rule a trained network plays with (`train.play_rule`, `az:…:rule=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayRule {
+    /// AlphaZero's PUCT (the run's constants when it trained with PUCT, else the defaults of
+    /// [`Selection::puct`]), no root noise, the most visited move played.
+    #[default]
+    Puct,
+    /// Gumbel's root search without noise (the run's constants when it trained with Gumbel, else
+    /// those of [`Selection::gumbel`] with 16 actions considered).
+    Gumbel,
+}
+
 /// Every hyperparameter, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -117,7 +130,12 @@ pub struct AlphaZeroConfig {
     pub eval_every: u64,
     /// Games per evaluation and anchor (colours alternated).
     pub eval_games: u64,
-    /// Simulations of the network's search in evaluations (Gumbel without noise, or PUCT).
+    /// The rule the trained network searches with in evaluations and as an `az:` player
+    /// ([`AlphaZeroConfig::play_config`]): PUCT (the default) or Gumbel without noise. Gumbel's
+    /// root search is built for self-play's few simulations; at play time PUCT made the same
+    /// networks stronger at every budget measured (RESULTS.md, "Which rule plays").
+    pub play_rule: PlayRule,
+    /// Simulations of the network's search in evaluations.
     pub eval_simulations: u32,
     /// The UCT anchor's simulations (random playouts).
     pub eval_uct_simulations: u32,
@@ -152,6 +170,7 @@ impl Default for AlphaZeroConfig {
             keep_checkpoints: 3,
             eval_every: 500,
             eval_games: 20,
+            play_rule: PlayRule::Puct,
             eval_simulations: 64,
             eval_uct_simulations: 200,
         }
@@ -229,21 +248,32 @@ impl AlphaZeroConfig {
         c
     }
 
-    /// The search the trained network plays with in evaluations and matches: no noise.
+    /// The search the trained network plays with in evaluations and matches: `train.play_rule`,
+    /// no noise.
     pub fn play_config(&self, simulations: u32) -> SearchConfig {
-        let selection = match self.selection {
-            Selection::Gumbel {
-                max_considered,
-                c_visit,
-                c_scale,
-                ..
-            } => Selection::Gumbel {
+        self.play_config_with(self.play_rule, simulations)
+    }
+
+    /// As [`AlphaZeroConfig::play_config`] with `rule` instead of `train.play_rule`.
+    pub fn play_config_with(&self, rule: PlayRule, simulations: u32) -> SearchConfig {
+        let selection = match (rule, self.selection) {
+            (PlayRule::Puct, s @ Selection::Puct { .. }) => s,
+            (PlayRule::Puct, _) => Selection::puct(),
+            (
+                PlayRule::Gumbel,
+                Selection::Gumbel {
+                    max_considered,
+                    c_visit,
+                    c_scale,
+                    ..
+                },
+            ) => Selection::Gumbel {
                 max_considered,
                 c_visit,
                 c_scale,
                 gumbel_scale: 0.0,
             },
-            s => s,
+            (PlayRule::Gumbel, _) => Selection::gumbel(16, 0.0),
         };
         let mut c = SearchConfig::new(simulations, selection);
         c.decisive = self.decisive_moves;
@@ -881,4 +911,57 @@ pub fn from_checkpoint(
     let cfg: PolicyValueNetConfig = ck.model_config()?;
     let net = ck.apply_model(cfg.init(device)?)?;
     Ok((net, cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_play_rule_is_separate_from_the_training_rule() {
+        // Trained with Gumbel (the default), played with PUCT unless told otherwise.
+        let cfg = AlphaZeroConfig {
+            selection: Selection::Gumbel {
+                max_considered: 8,
+                c_visit: 40.0,
+                c_scale: 0.2,
+                gumbel_scale: 1.0,
+            },
+            decisive_moves: true,
+            ..AlphaZeroConfig::default()
+        };
+        let p = cfg.play_config(100);
+        assert_eq!(p.selection, Selection::puct());
+        assert_eq!((p.simulations, p.root_noise, p.decisive), (100, None, true));
+        // Gumbel on request keeps the run's constants, without noise.
+        let g = cfg.play_config_with(PlayRule::Gumbel, 50).selection;
+        assert_eq!(
+            g,
+            Selection::Gumbel {
+                max_considered: 8,
+                c_visit: 40.0,
+                c_scale: 0.2,
+                gumbel_scale: 0.0,
+            }
+        );
+        // A PUCT run keeps its own constants; asked for Gumbel, it gets mctx's.
+        let puct = Selection::Puct {
+            c_init: 2.0,
+            c_base: 500.0,
+            fpu_reduction: 0.0,
+        };
+        let cfg = AlphaZeroConfig {
+            selection: puct,
+            ..AlphaZeroConfig::default()
+        };
+        assert_eq!(cfg.play_config(10).selection, puct);
+        assert_eq!(
+            cfg.play_config_with(PlayRule::Gumbel, 10).selection,
+            Selection::gumbel(16, 0.0)
+        );
+        // The key's spelling in experiment files; anything else is refused.
+        let t: AlphaZeroConfig = serde_json::from_str(r#"{"play_rule": "gumbel"}"#).unwrap();
+        assert_eq!(t.play_rule, PlayRule::Gumbel);
+        assert!(serde_json::from_str::<AlphaZeroConfig>(r#"{"play_rule": "uct"}"#).is_err());
+    }
 }

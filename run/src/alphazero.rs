@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use ember_agents::alphazero::{self, AlphaZeroConfig, AzSummary};
+use ember_agents::alphazero::{self, AlphaZeroConfig, AzSummary, PlayRule};
 use ember_agents::common::RunIo;
 use ember_agents::mcts::{MixedEvaluator, NetEvaluator, SearchConfig, SearchPlayer};
 use ember_envs::Game;
@@ -277,14 +277,17 @@ pub struct AzOptions {
     pub mix: f32,
     /// Decisive moves (default: the run's `train.decisive_moves`).
     pub decisive: Option<bool>,
+    /// The selection rule at play time (default: the run's `train.play_rule`).
+    pub rule: Option<PlayRule>,
 }
 
 /// The stream of an `az:…:mix=L` player's playouts, a child of the player's seed.
 const MIX_STREAM: u64 = 0x006d_6978;
 
 /// An `az:RUN_DIR[:SIMS][:explore]` player for games like `example`: the run's newest checkpoint
-/// searching with its training selection rule, `sims` simulations (default: the run's
-/// `eval_simulations`), without noise, or with the training's exploration noise (`explore`).
+/// searching `sims` simulations (default: the run's `eval_simulations`) with its play rule
+/// (`train.play_rule`, or `rule` when given) and no noise, or with the training's search and
+/// exploration noise (`explore`).
 pub fn az_player<G: Game>(
     spec: &str,
     dir: &Path,
@@ -299,6 +302,7 @@ pub fn az_player<G: Game>(
         score,
         mix,
         decisive,
+        rule,
     } = opts;
     let bad = |why: String| PlayerError::BadSpec {
         spec: spec.into(),
@@ -351,7 +355,18 @@ pub fn az_player<G: Game>(
     if let Some(d) = decisive {
         name.push_str(&format!(":decisive={}", u8::from(d)));
     }
-    let mut search = if explore {
+    let mut search = if let Some(rule) = rule {
+        if explore {
+            return Err(bad(
+                "explore plays with the training's search; rule=… chooses another one".into(),
+            ));
+        }
+        name.push_str(match rule {
+            PlayRule::Puct => ":rule=puct",
+            PlayRule::Gumbel => ":rule=gumbel",
+        });
+        x.train.play_config_with(rule, sims)
+    } else if explore {
         // The training search: Gumbel noise (or Dirichlet noise), so games differ.
         let mut c = SearchConfig::new(sims, x.train.selection);
         c.root_noise = x.train.root_noise;

@@ -6,13 +6,15 @@
 //! it and lists the accepted forms.
 
 use ember_agents::mcts::{RolloutEvaluator, SearchConfig, SearchPlayer, Selection};
+
+use ember_agents::alphazero::PlayRule;
 use ember_envs::Game;
 use ember_envs::games::ConnectFour;
 use ember_envs::go::GoState;
 use ember_envs::player::{Player, PlayerError, RandomPlayer};
 
 /// The forms every game accepts.
-pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T][:decisive=0|1] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W][:mix=L][:decisive=0|1] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility; mix: leaf values (1-L)·network + L·random playout, AlphaGo's mixed evaluation, default 0; decisive: a leaf whose player to move wins at once is scored a win without evaluation, default off for uct and the run's train.decisive_moves for az)";
+pub const GENERIC_SPECS: &str = "random, uct:SIMS[:threads=T][:decisive=0|1] (UCT with random playouts, e.g. uct:1000; threads: playouts of batches of leaves on T threads under virtual loss), az:RUN_DIR[:SIMS][:explore][:batch=B][:score=W][:mix=L][:decisive=0|1][:rule=puct|gumbel] (an AlphaZero run's newest network searching SIMS simulations; explore: with its training noise; batch: B leaves per network call under virtual loss; score: the score utility's weight, default the run's train.score_utility; mix: leaf values (1-L)·network + L·random playout, AlphaGo's mixed evaluation, default 0; decisive: a leaf whose player to move wins at once is scored a win without evaluation, default off for uct and the run's train.decisive_moves for az; rule: the selection rule at play time, default the run's train.play_rule)";
 
 /// The most threads a `uct:…:threads=T` player may use, and the largest leaf batch.
 pub const MAX_THREADS: usize = 64;
@@ -33,6 +35,8 @@ struct SpecOptions {
     mix: Option<f32>,
     /// `decisive=0|1`: decisive moves in the search (`SearchConfig::decisive`).
     decisive: Option<bool>,
+    /// `rule=puct|gumbel`: an `az` player's selection rule at play time.
+    rule: Option<PlayRule>,
 }
 
 /// Splits trailing `:threads=T` / `:batch=B` options off `s`.
@@ -51,6 +55,15 @@ fn split_options<'a>(
                 "0" => false,
                 "1" => true,
                 _ => return Err(bad(format!("`{tail}`: decisive takes 0 or 1"))),
+            });
+            rest = head;
+            continue;
+        }
+        if k.trim() == "rule" {
+            o.rule = Some(match v.trim() {
+                "puct" => PlayRule::Puct,
+                "gumbel" => PlayRule::Gumbel,
+                _ => return Err(bad(format!("`{tail}`: rule takes puct or gumbel"))),
             });
             rest = head;
             continue;
@@ -83,7 +96,7 @@ fn split_options<'a>(
             "batch" => return Err(bad(format!("batches of at most {MAX_LEAF_BATCH} leaves"))),
             other => {
                 return Err(bad(format!(
-                    "unknown option `{other}` (search players take threads=T, batch=B and decisive=0|1, az players score=W and mix=L)"
+                    "unknown option `{other}` (search players take threads=T, batch=B and decisive=0|1, az players score=W, mix=L and rule=puct|gumbel)"
                 )));
             }
         }
@@ -165,6 +178,12 @@ pub fn make_player<G: MatchGame>(
                 "score=W applies to az players (it needs a network's ownership head)".into(),
             ));
         }
+        if opts.rule.is_some() {
+            return Err(bad(
+                "rule=puct|gumbel applies to az players (uct has no network priors to follow)"
+                    .into(),
+            ));
+        }
         if opts.mix.is_some() {
             return Err(bad(
                 "mix=L applies to az players (it mixes playouts into a network's values; uct's values are playouts already)".into(),
@@ -232,6 +251,7 @@ pub fn make_player<G: MatchGame>(
                 score: opts.score,
                 mix: opts.mix.unwrap_or(0.0),
                 decisive: opts.decisive,
+                rule: opts.rule,
             },
             example,
             seed,
@@ -322,6 +342,8 @@ mod tests {
             ("uct:50:mix=0.5", "az players"),
             ("uct:50:decisive=2", "0 or 1"),
             ("az:/some/run:decisive=yes", "decisive"),
+            ("az:/some/run:rule=uct", "puct or gumbel"),
+            ("uct:50:rule=puct", "az players"),
         ] {
             let e = make_player(bad, &go, 0).err().unwrap().to_string();
             assert!(e.contains(needle) && e.contains(bad), "{bad}: {e}");

@@ -128,6 +128,19 @@ fn a_tiny_connect_four_run_trains_resumes_and_plays() {
         .output()
         .unwrap();
     common::assert_ok(&out);
+    // The Gumbel-trained network plays with PUCT when told to.
+    let out = Command::new(&ember)
+        .args(["match", "connect_four", "--player1"])
+        .arg(format!("{spec}:rule=puct"))
+        .args(["--player2", "random", "--games", "2", "--json"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        r["player1"].as_str().unwrap().ends_with(":4:rule=puct"),
+        "{r}"
+    );
     // Without an ownership head there is no score to weigh.
     let out = Command::new(&ember)
         .args(["match", "connect_four", "--player1"])
