@@ -67,6 +67,18 @@ pub enum PlayRule {
     Gumbel,
 }
 
+impl PlayRule {
+    pub const ALL: [PlayRule; 2] = [PlayRule::Puct, PlayRule::Gumbel];
+
+    /// The rule's name in experiment files and player specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlayRule::Puct => "puct",
+            PlayRule::Gumbel => "gumbel",
+        }
+    }
+}
+
 /// Every hyperparameter, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -960,8 +972,11 @@ mod tests {
             Selection::gumbel(16, 0.0)
         );
         // The key's spelling in experiment files; anything else is refused.
-        let t: AlphaZeroConfig = serde_json::from_str(r#"{"play_rule": "gumbel"}"#).unwrap();
-        assert_eq!(t.play_rule, PlayRule::Gumbel);
+        for rule in PlayRule::ALL {
+            let t: AlphaZeroConfig =
+                serde_json::from_str(&format!(r#"{{"play_rule": "{}"}}"#, rule.name())).unwrap();
+            assert_eq!(t.play_rule, rule);
+        }
         assert!(serde_json::from_str::<AlphaZeroConfig>(r#"{"play_rule": "uct"}"#).is_err());
     }
 }

@@ -361,10 +361,7 @@ pub fn az_player<G: Game>(
                 "explore plays with the training's search; rule=… chooses another one".into(),
             ));
         }
-        name.push_str(match rule {
-            PlayRule::Puct => ":rule=puct",
-            PlayRule::Gumbel => ":rule=gumbel",
-        });
+        name.push_str(&format!(":rule={}", rule.name()));
         x.train.play_config_with(rule, sims)
     } else if explore {
         // The training search: Gumbel noise (or Dirichlet noise), so games differ.

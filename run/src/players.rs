@@ -5,9 +5,8 @@
 //! GTP engines). Specs are checked before anything starts, and a bad one is an error that names
 //! it and lists the accepted forms.
 
-use ember_agents::mcts::{RolloutEvaluator, SearchConfig, SearchPlayer, Selection};
-
 use ember_agents::alphazero::PlayRule;
+use ember_agents::mcts::{RolloutEvaluator, SearchConfig, SearchPlayer, Selection};
 use ember_envs::Game;
 use ember_envs::games::ConnectFour;
 use ember_envs::go::GoState;
@@ -60,11 +59,12 @@ fn split_options<'a>(
             continue;
         }
         if k.trim() == "rule" {
-            o.rule = Some(match v.trim() {
-                "puct" => PlayRule::Puct,
-                "gumbel" => PlayRule::Gumbel,
-                _ => return Err(bad(format!("`{tail}`: rule takes puct or gumbel"))),
-            });
+            o.rule = Some(
+                PlayRule::ALL
+                    .into_iter()
+                    .find(|r| r.name() == v.trim())
+                    .ok_or_else(|| bad(format!("`{tail}`: rule takes puct or gumbel")))?,
+            );
             rest = head;
             continue;
         }
