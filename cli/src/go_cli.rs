@@ -80,6 +80,9 @@ pub enum MatchCmd {
     ConnectFour(MatchC4Args),
 }
 
+/// The longest `--move-time`, in seconds (an hour).
+const MAX_MOVE_TIME: f64 = 3600.0;
+
 /// What every match verb shares.
 #[derive(Args, Debug)]
 pub struct MatchCommon {
@@ -96,6 +99,10 @@ pub struct MatchCommon {
     pub delay_ms: u64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seconds each player may think per move: searches stop at it (after at least 8
+    /// simulations), with their simulations as a cap; random and GTP engines ignore it.
+    #[arg(long, value_name = "SECONDS")]
+    pub move_time: Option<f64>,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -153,6 +160,13 @@ fn run_match<G: ServeGame>(
     if c.games == 0 {
         bail!("--games must be at least 1");
     }
+    if let Some(t) = c.move_time
+        && !(t.is_finite() && t > 0.0 && t <= MAX_MOVE_TIME)
+    {
+        bail!(
+            "--move-time is out of range: a number of seconds above 0 and at most {MAX_MOVE_TIME}"
+        );
+    }
     let example = new_state();
     let mut pa = make_player(specs[0], &example, child_seed(c.seed, 0)).context(flags[0])?;
     let mut pb = make_player(specs[1], &example, child_seed(c.seed, 1)).context(flags[1])?;
@@ -178,6 +192,7 @@ fn run_match<G: ServeGame>(
             games: c.games,
             alternate: c.alternate,
             seed: c.seed,
+            move_time: c.move_time,
         },
         &mut |e| {
             if let Some(f) = feed.as_mut() {
@@ -268,6 +283,17 @@ fn run_match<G: ServeGame>(
         report.elo_low,
         report.elo_high
     );
+    for (spec, clock) in specs.iter().zip(&report.clock) {
+        let visits = match clock.visits_per_move() {
+            Some(v) => format!(", {v:.0} root visits"),
+            None => String::new(),
+        };
+        eprintln!(
+            "{spec}: {:.3} s a move over {} moves{visits}",
+            clock.seconds_per_move(),
+            clock.decisions
+        );
+    }
     if c.alternate && report.games > 1 {
         // Where the first player's wins came from: the first move is Black's in Go.
         let ([w1, w2], [g1, g2]) = (report.wins_by_seat, report.games_by_seat);
@@ -488,6 +514,15 @@ fn match_json(
         ("elo", json!(r.elo)),
         ("elo_low", json!(r.elo_low)),
         ("elo_high", json!(r.elo_high)),
+        ("move_time", json!(c.move_time)),
+        (
+            "seconds_per_move",
+            json!(r.clock.map(|k| k.seconds_per_move())),
+        ),
+        (
+            "visits_per_move",
+            json!(r.clock.map(|k| k.visits_per_move())),
+        ),
     ];
     for (k, v) in fields {
         head[k] = v;

@@ -16,12 +16,16 @@ use ember_envs::rng::child_seed;
 use serde::Serialize;
 
 /// How a match is played.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchOptions {
     pub games: u64,
     /// Swap seats every other game (results stay those of the first player named).
     pub alternate: bool,
     pub seed: u64,
+    /// Seconds each player may think per move ([`Player::set_time_budget`] before every
+    /// decision; searches stop early, players that cannot hurry ignore it). `None`: no limit,
+    /// and budgets are left alone.
+    pub move_time: Option<f64>,
 }
 
 /// What a match tells its caller as it goes.
@@ -76,6 +80,77 @@ pub struct MatchReport {
     pub elo: f64,
     pub elo_low: f64,
     pub elo_high: f64,
+    /// How long each player thought, the first named first. Wall-clock time, so it is the one
+    /// part of a report that differs between two runs of the same match.
+    pub clock: [PlayerClock; 2],
+}
+
+/// What one player spent on its decisions over a match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PlayerClock {
+    /// Decisions made.
+    pub decisions: u64,
+    /// Wall-clock seconds inside those decisions, in all.
+    pub seconds: f64,
+    /// Root visits behind the decisions that came with an analysis (tree reuse included), in
+    /// all, and how many decisions came with one (0 for players that do not search).
+    pub visits: u64,
+    pub analysed: u64,
+}
+
+impl PlayerClock {
+    /// Mean seconds per decision.
+    pub fn seconds_per_move(&self) -> f64 {
+        self.seconds / self.decisions.max(1) as f64
+    }
+
+    /// Mean root visits per analysed decision; `None` when no decision came with an analysis.
+    pub fn visits_per_move(&self) -> Option<f64> {
+        (self.analysed > 0).then(|| self.visits as f64 / self.analysed as f64)
+    }
+}
+
+/// A player with a clock: sets the match's per-move budget before each decision and counts the
+/// time the decision took.
+struct Clocked<'p, G: Game> {
+    inner: &'p mut dyn Player<G>,
+    move_time: Option<f64>,
+    clock: PlayerClock,
+}
+
+impl<G: Game> Player<G> for Clocked<'_, G> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn decide(&mut self, state: &G) -> Result<ember_envs::player::Decision, PlayerError> {
+        if self.move_time.is_some() {
+            self.inner.set_time_budget(self.move_time);
+        }
+        let t = std::time::Instant::now();
+        let d = self.inner.decide(state);
+        self.clock.seconds += t.elapsed().as_secs_f64();
+        self.clock.decisions += 1;
+        if let Some(a) = self.inner.analysis() {
+            self.clock.visits += u64::from(a.visits);
+            self.clock.analysed += 1;
+        }
+        d
+    }
+    fn analysis(&self) -> Option<&Analysis> {
+        self.inner.analysis()
+    }
+    fn seed(&mut self, seed: u64) {
+        self.inner.seed(seed)
+    }
+    fn new_game(&mut self) {
+        self.inner.new_game()
+    }
+    fn set_time_budget(&mut self, seconds: Option<f64>) {
+        self.inner.set_time_budget(seconds)
+    }
+    fn analyze_step(&mut self, state: &G, seconds: f64) -> Option<Analysis> {
+        self.inner.analyze_step(state, seconds)
+    }
 }
 
 /// Plays `opts.games` games between `a` and `b` from positions `new_state` makes.
@@ -91,6 +166,16 @@ pub fn play_match<G: Game>(
     let mut wins_by_seat = [0u64; 2];
     let mut games_by_seat = [0u64; 2];
     let mut analyses: Vec<Option<Analysis>> = Vec::new();
+    let mut a = Clocked {
+        inner: a,
+        move_time: opts.move_time,
+        clock: PlayerClock::default(),
+    };
+    let mut b = Clocked {
+        inner: b,
+        move_time: opts.move_time,
+        clock: PlayerClock::default(),
+    };
     for g in 0..opts.games {
         a.seed(child_seed(opts.seed, 2 + 2 * g));
         b.seed(child_seed(opts.seed, 3 + 2 * g));
@@ -110,9 +195,9 @@ pub fn play_match<G: Game>(
         let mut state = new_state();
         analyses.clear();
         let players: [&mut dyn Player<G>; 2] = if swapped {
-            [&mut *b, &mut *a]
+            [&mut b, &mut a]
         } else {
-            [&mut *a, &mut *b]
+            [&mut a, &mut b]
         };
         let end = play_game(&mut state, players, &mut |s, seat, p| {
             let an = p.analysis();
@@ -162,6 +247,7 @@ pub fn play_match<G: Game>(
         elo: e,
         elo_low: lo,
         elo_high: hi,
+        clock: [a.clock, b.clock],
     })
 }
 
@@ -453,6 +539,7 @@ mod tests {
             games: 4,
             alternate: true,
             seed: 1,
+            move_time: None,
         };
         let mut seats = Vec::new();
         let r = play_match(
@@ -480,7 +567,48 @@ mod tests {
             &mut |_| {},
         )
         .unwrap();
-        assert_eq!(r, again);
+        // Same seed, same games; only the clock (wall time) differs.
+        assert_eq!(
+            r,
+            MatchReport {
+                clock: r.clock,
+                ..again.clone()
+            }
+        );
+        let uct = &r.clock[0];
+        assert!(
+            uct.decisions >= 16 && uct.analysed == uct.decisions,
+            "{uct:?}"
+        );
+        assert!(uct.visits_per_move().unwrap() >= 100.0, "{uct:?}");
+        assert_eq!(r.clock[1].analysed, 0);
+        assert!(r.clock[1].visits_per_move().is_none());
+    }
+
+    #[test]
+    fn a_move_time_stops_every_search_at_its_budget() {
+        // A million simulations a move would take minutes; 20 ms a move stops them early.
+        let c4 = ConnectFour::new();
+        let mut a = make_player("uct:1000000", &c4, 0).unwrap();
+        let mut b = make_player("uct:1000000", &c4, 1).unwrap();
+        let r = play_match(
+            &mut ConnectFour::new,
+            a.as_mut(),
+            b.as_mut(),
+            &MatchOptions {
+                games: 1,
+                alternate: false,
+                seed: 3,
+                move_time: Some(0.02),
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        for c in &r.clock {
+            assert!(c.decisions > 0 && c.analysed == c.decisions, "{c:?}");
+            assert!(c.seconds_per_move() < 0.5, "{c:?}");
+            assert!(c.visits_per_move().unwrap() < 500_000.0, "{c:?}");
+        }
     }
 
     #[test]
@@ -497,6 +625,7 @@ mod tests {
                 games: 1,
                 alternate: false,
                 seed: 0,
+                move_time: None,
             },
             &mut |e| {
                 if let MatchEvent::GameEnd {

@@ -474,6 +474,7 @@ fn play<G: ServeGame>(fresh: G, players: [Box<dyn Player<G>>; 2], ctx: PlayConte
         games: 1,
         alternate: false,
         seed,
+        move_time: None,
     };
     let mut teller = Teller::new(fresh.clone());
     let mut on_event = |ev: MatchEvent<'_, G>| {

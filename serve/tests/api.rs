@@ -916,6 +916,7 @@ async fn a_fed_match_shows_each_game_as_a_job() {
             games: 2,
             alternate: true,
             seed: 5,
+            move_time: None,
         };
         play_match(
             &mut ConnectFour::new,

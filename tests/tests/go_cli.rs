@@ -129,6 +129,32 @@ fn bad_arguments_are_clear_errors() {
             "accepted forms: random, uct:SIMS",
         ),
         (vec!["gtp", "--player", "uct:x"], "--player"),
+        (
+            vec![
+                "match",
+                "go",
+                "--black",
+                "random",
+                "--white",
+                "random",
+                "--move-time",
+                "0",
+            ],
+            "--move-time is out of range",
+        ),
+        (
+            vec![
+                "match",
+                "connect_four",
+                "--player1",
+                "random",
+                "--player2",
+                "random",
+                "--move-time",
+                "NaN",
+            ],
+            "--move-time is out of range",
+        ),
     ] {
         let out = Command::new(&ember).args(&args).output().unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -208,12 +234,16 @@ fn match_connect_four_runs_through_the_generic_match() {
             "random",
         ])
         .args(["--games", "4", "--alternate", "--seed", "2", "--json"])
+        .args(["--move-time", "5"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let j = last_json(&out.stdout);
     for k in [
+        "move_time",
+        "seconds_per_move",
+        "visits_per_move",
         "player1",
         "player2",
         "games",
@@ -248,6 +278,17 @@ fn match_connect_four_runs_through_the_generic_match() {
         "{err}"
     );
     assert!(err.contains("(first random, second uct:100)"), "{err}");
+    // The clock: the budget as given; uct's root visits (at least its 100 a move, tree reuse
+    // added), none for random.
+    assert_eq!(j["move_time"], 5.0, "{j}");
+    let v = j["visits_per_move"].as_array().unwrap();
+    assert!(v[0].as_f64().unwrap() >= 100.0 && v[1].is_null(), "{j}");
+    let s = j["seconds_per_move"].as_array().unwrap();
+    assert!(s.iter().all(|x| x.as_f64().unwrap() >= 0.0), "{j}");
+    assert!(
+        err.contains("uct:100: ") && err.contains("s a move over"),
+        "{err}"
+    );
 }
 
 #[test]
