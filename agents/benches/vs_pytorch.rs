@@ -85,8 +85,17 @@ fn toml_section(path: &Path, section: &str) -> Map<String, Value> {
     out
 }
 
+/// This crate's directory. Cargo sets the variable when it runs a bench too; the value compiled
+/// in is the fallback (a binary run by hand), stale when two checkouts share one target directory
+/// and cargo reuses a binary built in the other.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn experiment<T: serde::de::DeserializeOwned>(file: &str, section: &str) -> T {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = manifest_dir()
         .join("../experiments")
         .join(file);
     serde_json::from_value(Value::Object(toml_section(&path, section)))
@@ -277,7 +286,7 @@ fn main() {
         && only.is_none()
         && let Some(py) = arg("--python")
     {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/torch_agents.py");
+        let script = manifest_dir().join("peers/torch_agents.py");
         let threads = arg("--threads").unwrap_or_else(|| "2,1".into());
         let mut peers = Vec::new();
         for th in threads.split(',').map(str::trim).filter(|s| !s.is_empty()) {
