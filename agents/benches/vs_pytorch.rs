@@ -95,9 +95,7 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn experiment<T: serde::de::DeserializeOwned>(file: &str, section: &str) -> T {
-    let path = manifest_dir()
-        .join("../experiments")
-        .join(file);
+    let path = manifest_dir().join("../experiments").join(file);
     serde_json::from_value(Value::Object(toml_section(&path, section)))
         .unwrap_or_else(|e| panic!("{file} [{section}]: {e}"))
 }
